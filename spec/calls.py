@@ -1,0 +1,537 @@
+"""The VMO syscalls a trace needs around zx_vmo_op_range, and the `reclaim` event.
+
+Sources: kernel-facts.md section 6 ("kf 6") and notes/syscall-facts.md ("sf N"), which
+records what the 2025 kernel and its tests do for these calls. Every profile uses the
+kernel's behaviour here: the reference page covers zx_vmo_op_range only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import MappingProxyType
+
+from spec import abi
+from spec.abi import (
+    ERR_ACCESS_DENIED,
+    ERR_BAD_HANDLE,
+    ERR_BAD_STATE,
+    ERR_INVALID_ARGS,
+    ERR_NOT_FOUND,
+    ERR_NOT_SUPPORTED,
+    ERR_OUT_OF_RANGE,
+    ERR_UNAVAILABLE,
+    ERR_WRONG_TYPE,
+    OK,
+    RIGHT_DUPLICATE,
+    RIGHT_READ,
+    RIGHT_WRITE,
+)
+from spec.explore import Cx, Rung
+from spec.objects import Target, info_flags, is_discarded, memory, pager_detached, target
+from spec.op_range import discard, with_memory
+from spec.outcome import Between, Outcome
+from spec.paging import commit_pages, owner_pages, write_bytes
+from spec.state import (
+    RECLAIMABLE,
+    REFERENCE,
+    ROOT,
+    SLICE,
+    SNAPSHOT,
+    UNSET,
+    Handle,
+    Kind,
+    Memory,
+    Pager,
+    PagerMarks,
+    State,
+    Tracker,
+    Vmo,
+)
+from spec.values import Word
+
+
+def _vmo_handle(st: State, name: str) -> tuple[int | None, Handle | None]:
+    """BAD_HANDLE / WRONG_TYPE for a name that is not a VMO handle, else the handle."""
+    h = st.handles.get(name)
+    if h is None:
+        return ERR_BAD_HANDLE, None
+    if not isinstance(st.objects.get(h.obj), Vmo):
+        return ERR_WRONG_TYPE, None
+    return None, h
+
+
+def _pager_handle(st: State, name: str) -> tuple[int | None, Handle | None]:
+    h = st.handles.get(name)
+    if h is None:
+        return ERR_BAD_HANDLE, None
+    if not isinstance(st.objects.get(h.obj), Pager):
+        return ERR_WRONG_TYPE, None
+    return None, h
+
+
+def _new_object(st: State, obj: Vmo | Pager, out: str, rights: Word) -> State:
+    oid = st.next_obj
+    st = replace(st, next_obj=oid + 1).with_object(oid, obj)
+    return st.with_handle(out, Handle(oid, rights))
+
+
+def _fresh_memory(cx: Cx, pager: bool) -> Memory:
+    v = cx.v
+    return Memory(v.bytes_pager(cx.page) if pager else v.bytes_const(0), v.pages_empty())
+
+
+# ----------------------------------------------------------------------------------------
+# zx_vmo_create, zx_pager_create, zx_pager_create_vmo
+# ----------------------------------------------------------------------------------------
+
+
+def _create_size(cx: Cx, size: Word, options: int) -> tuple[Word, Word]:
+    """The page-rounded size (UNBOUNDED: the largest), and whether rounding overflowed."""
+    if options & abi.VMO_UNBOUNDED:
+        return cx.v.floor_to(abi.U64_MAX, cx.page), False
+    return cx.v.ceil_to(size, cx.page)
+
+
+def vmo_create(cx: Cx, st: State, size: Word, options: int, out: str) -> Outcome:
+    allowed = abi.VMO_RESIZABLE | abi.VMO_DISCARDABLE | abi.VMO_UNBOUNDED
+    rounded, ovf = _create_size(cx, size, options)
+    status = cx.first(
+        # kf 6: any other bit (TRAP_DIRTY included) is INVALID_ARGS
+        (ERR_INVALID_ARGS, lambda: options & ~allowed != 0, "kf 6: unknown create option"),
+        (ERR_INVALID_ARGS,
+         lambda: options & abi.VMO_UNBOUNDED != 0 and options & abi.VMO_RESIZABLE != 0,
+         "kf 6: UNBOUNDED with RESIZABLE"),
+        (ERR_OUT_OF_RANGE, lambda: ovf, "kf 6: size rounds past 2^64"),
+    )
+    if status is not None:
+        return Outcome(status, st)
+    resizable = options & abi.VMO_RESIZABLE != 0
+    discardable = options & abi.VMO_DISCARDABLE != 0
+    vmo = Vmo(
+        kind=Kind(resizable=resizable, discardable=discardable),
+        role=ROOT, size=rounded, parent=None, window=0,
+        memory=_fresh_memory(cx, False),
+        tracker=Tracker(UNSET, 0) if discardable else None,
+        marks=None, cow=False,
+    )
+    rights = abi.DEFAULT_VMO_RIGHTS | (abi.RIGHT_RESIZE if resizable else 0)
+    cx.why = "kf 6: zx_vmo_create"
+    return Outcome(OK, _new_object(st, vmo, out, rights))
+
+
+def pager_create(cx: Cx, st: State, out: str) -> Outcome:
+    cx.why = "sf 6: zx_pager_create"
+    return Outcome(OK, _new_object(st, Pager(), out, abi.DEFAULT_PAGER_RIGHTS))
+
+
+def pager_create_vmo(cx: Cx, st: State, pager: str, options: int, size: Word, out: str) -> Outcome:
+    allowed = abi.VMO_RESIZABLE | abi.VMO_TRAP_DIRTY | abi.VMO_UNBOUNDED
+    bad, h = _pager_handle(st, pager)
+    rounded, ovf = _create_size(cx, size, options)
+    status = cx.first(
+        (bad or 0, lambda: bad is not None, "sf 6: pager handle"),
+        (ERR_ACCESS_DENIED,
+         lambda: h is not None and cx.v.not_(cx.v.has_bits(h.rights, abi.RIGHT_ATTACH_VMO)),
+         "sf 6: pager_create_vmo needs ATTACH_VMO"),
+        # kf 6: DISCARDABLE (and any unknown bit) is INVALID_ARGS
+        (ERR_INVALID_ARGS, lambda: options & ~allowed != 0, "kf 6: pager VMO option"),
+        (ERR_OUT_OF_RANGE, lambda: ovf, "sf 6: size rounds past 2^64"),
+    )
+    if status is not None:
+        return Outcome(status, st)
+    assert h is not None
+    v = cx.v
+    resizable = options & abi.VMO_RESIZABLE != 0
+    marks = PagerMarks(h.obj, v.pages_empty(), v.pages_empty(), v.pages_empty(), ())
+    vmo = Vmo(
+        kind=Kind(resizable=resizable, pager_backed=True),
+        role=ROOT, size=rounded, parent=None, window=0,
+        memory=_fresh_memory(cx, True), tracker=None, marks=marks, cow=False,
+    )
+    rights = abi.DEFAULT_VMO_RIGHTS | (abi.RIGHT_RESIZE if resizable else 0)
+    cx.why = "sf 6: zx_pager_create_vmo"
+    return Outcome(OK, _new_object(st, vmo, out, rights))
+
+
+# ----------------------------------------------------------------------------------------
+# zx_vmo_create_child (sf 1)
+# ----------------------------------------------------------------------------------------
+
+_SNAPSHOTS = abi.CHILD_SNAPSHOT | abi.CHILD_SNAPSHOT_AT_LEAST_ON_WRITE | abi.CHILD_SNAPSHOT_MODIFIED
+_KNOWN_CHILD = (
+    _SNAPSHOTS | abi.CHILD_SLICE | abi.CHILD_REFERENCE | abi.CHILD_RESIZABLE | abi.CHILD_NO_WRITE
+)
+
+
+def _child_type(options: int) -> int | None:
+    """The one child type the options name, or None for an invalid combination."""
+    if options & ~_KNOWN_CHILD:
+        return None
+    types = options & (_SNAPSHOTS | abi.CHILD_SLICE | abi.CHILD_REFERENCE)
+    if types == 0 or types & (types - 1):
+        return None  # no type, or two of them
+    if types == abi.CHILD_SLICE and options != abi.CHILD_SLICE:
+        return None  # sf 1: SLICE takes no other bit
+    if types == abi.CHILD_REFERENCE and options & ~(abi.CHILD_REFERENCE | abi.CHILD_RESIZABLE):
+        return None
+    return types
+
+
+def vmo_create_child(
+    cx: Cx, st: State, vmo: str, options: int, offset: Word, size: Word, out: str
+) -> Outcome:
+    v, p = cx.v, cx.page
+    rounded, ovf = v.ceil_to(size, p)
+    bad, h = _vmo_handle(st, vmo)
+    parent = st.vmo(h.obj) if h is not None else None
+    t = target(cx, st, h.obj, h.rights) if h is not None else None
+    kind = _child_type(options)
+    end, end_ovf = v.add(offset, rounded)
+    no_write_resizable = options & abi.CHILD_NO_WRITE and options & abi.CHILD_RESIZABLE
+
+    def p_is(pred: str) -> bool:
+        assert parent is not None and t is not None
+        root = t.root
+        return {
+            "snapshot_of_pager": kind in (abi.CHILD_SNAPSHOT,) and root.kind.pager_backed,
+            "snapshot_of_slice": kind is not None and kind & _SNAPSHOTS != 0
+            and parent.role == SLICE,
+            "reference_of_slice": kind == abi.CHILD_REFERENCE
+            and (parent.role == SLICE or parent.kind.contiguous),
+            "reference_resize": kind == abi.CHILD_REFERENCE
+            and options & abi.CHILD_RESIZABLE != 0 and not parent.kind.resizable,
+        }[pred]
+
+    rungs: list[Rung] = [
+        (ERR_OUT_OF_RANGE, lambda: ovf, "sf 1: child size rounds past 2^64 (checked first)"),
+        (ERR_INVALID_ARGS, lambda: bool(no_write_resizable), "sf 1: NO_WRITE with RESIZABLE"),
+        (bad or 0, lambda: bad is not None, "kf 3.1: handle lookup"),
+        (ERR_ACCESS_DENIED,
+         lambda: v.not_(v.has_bits(h.rights if h else 0, RIGHT_DUPLICATE | RIGHT_READ)),
+         "sf 1: the parent handle needs DUPLICATE and READ"),
+        (ERR_NOT_SUPPORTED, lambda: parent is not None and parent.kind.discardable,
+         "kf 5.5: a discardable VMO has no children"),
+        (ERR_INVALID_ARGS, lambda: kind is None, "sf 1: invalid child options"),
+        (ERR_INVALID_ARGS,
+         lambda: kind == abi.CHILD_REFERENCE and v.or_(v.ne(offset, 0), v.ne(size, 0)),
+         "sf 1: a reference takes offset 0 and size 0"),
+        (ERR_INVALID_ARGS, lambda: v.not_(v.aligned(offset, p)), "sf 1: offset not page-aligned"),
+        (ERR_NOT_SUPPORTED, lambda: p_is("snapshot_of_pager"), "sf 1: SNAPSHOT of a pager VMO"),
+        (ERR_NOT_SUPPORTED, lambda: p_is("snapshot_of_slice"), "sf 1: snapshot of a slice"),
+        (ERR_NOT_SUPPORTED, lambda: p_is("reference_of_slice"),
+         "sf 1: reference of a slice or contiguous VMO"),
+        (ERR_NOT_SUPPORTED, lambda: p_is("reference_resize"),
+         "sf 1: resizable reference of a fixed-size VMO"),
+        (ERR_INVALID_ARGS,
+         lambda: kind == abi.CHILD_SLICE and v.or_(end_ovf, v.ult(t.size if t else 0, end)),
+         "sf 1: a slice must fit in its parent"),
+        (ERR_NOT_SUPPORTED,
+         lambda: kind == abi.CHILD_SLICE and parent is not None and parent.kind.resizable,
+         "sf 1: slice of a resizable VMO"),
+        (ERR_OUT_OF_RANGE, lambda: end_ovf, "sf 1: offset + size overflows"),
+    ]
+    status = cx.first(*rungs)
+    if status is not None:
+        return Outcome(status, st)
+    assert h is not None and parent is not None and t is not None and kind is not None
+    rights = v.bit_and(h.rights, ~abi.RIGHT_RESIZE & abi.U32_MAX)
+    rights = v.bit_or(rights, abi.RIGHT_GET_PROPERTY | abi.RIGHT_SET_PROPERTY)
+    resizable = options & abi.CHILD_RESIZABLE != 0
+    if resizable:
+        rights = v.bit_or(rights, abi.RIGHT_RESIZE)
+    if options & abi.CHILD_NO_WRITE:
+        rights = v.bit_and(rights, ~RIGHT_WRITE & abi.U32_MAX)
+    elif kind & _SNAPSHOTS:
+        rights = v.bit_or(v.bit_and(rights, ~abi.RIGHT_EXECUTE & abi.U32_MAX), RIGHT_WRITE)
+    if kind == abi.CHILD_SLICE:
+        child = Vmo(Kind(contiguous=parent.kind.contiguous, physical=parent.kind.physical),
+                    SLICE, rounded, h.obj, offset, None, None, None, False)
+    elif kind == abi.CHILD_REFERENCE:
+        child = Vmo(Kind(resizable=parent.kind.resizable), REFERENCE, 0, h.obj, 0,
+                    None, None, None, False)
+    else:
+        # A snapshot reads as the parent did when it was taken; past the parent's end,
+        # zero (sf 1). Copy-on-write sharing is how the kernel gets there.
+        src = memory(st, t)
+        visible = v.umin(v.sub(t.size, v.umin(offset, t.size)), rounded)
+        content = v.bytes_splice(v.bytes_const(0), 0, visible, src.content,
+                                 v.add(offset, t.shift)[0])
+        child = Vmo(Kind(resizable=resizable), SNAPSHOT, rounded, h.obj, offset,
+                    Memory(content, v.pages_empty()), None, None, True)
+        st = st.with_object(t.owner, replace(st.vmo(t.owner), cow=True))
+    cx.why = "sf 1: zx_vmo_create_child"
+    return Outcome(OK, _new_object(st, child, out, rights))
+
+
+# ----------------------------------------------------------------------------------------
+# Handles (sf 4)
+# ----------------------------------------------------------------------------------------
+
+
+def handle_duplicate(cx: Cx, st: State, handle: str, rights: Word, out: str) -> Outcome:
+    v = cx.v
+    h = st.handles.get(handle)
+    same = not v.symbolic and rights == abi.RIGHT_SAME_RIGHTS
+    status = cx.first(
+        (ERR_BAD_HANDLE, lambda: h is None, "sf 4: handle lookup"),
+        (ERR_ACCESS_DENIED, lambda: v.not_(v.has_bits(h.rights if h else 0, RIGHT_DUPLICATE)),
+         "sf 4: duplicating needs ZX_RIGHT_DUPLICATE"),
+        (ERR_INVALID_ARGS,
+         lambda: not same and v.ne(v.bit_and(rights, h.rights if h else 0), rights),
+         "sf 4: the new rights must be a subset"),
+    )
+    if status is not None:
+        return Outcome(status, st)
+    assert h is not None
+    cx.why = "sf 4: zx_handle_duplicate"
+    return Outcome(OK, st.with_handle(out, Handle(h.obj, h.rights if same else rights)))
+
+
+def handle_close(cx: Cx, st: State, handle: str) -> Outcome:
+    if handle == "$invalid":
+        cx.why = "sf 4: closing ZX_HANDLE_INVALID succeeds"
+        return Outcome(OK, st)
+    if handle not in st.handles:
+        cx.why = "sf 4: closing an unknown handle"
+        return Outcome(ERR_BAD_HANDLE, st)
+    cx.why = "sf 4: zx_handle_close; the kernel frees what nothing keeps alive"
+    return Outcome(OK, st.with_handle(handle, None).collected())
+
+
+# ----------------------------------------------------------------------------------------
+# zx_vmo_read, zx_vmo_write, size (sf 2, 3)
+# ----------------------------------------------------------------------------------------
+
+
+def _rw_target(
+    cx: Cx, st: State, vmo: str, offset: Word, length: Word, right: int, name: str
+) -> tuple[int | None, Target | None, Word]:
+    v = cx.v
+    bad, h = _vmo_handle(st, vmo)
+    end, ovf = v.add(offset, length)
+    t = target(cx, st, h.obj, h.rights) if h is not None else None
+    status = cx.first(
+        (bad or 0, lambda: bad is not None, "kf 3.1: handle lookup"),
+        (ERR_ACCESS_DENIED, lambda: v.not_(v.has_bits(t.rights if t else 0, right)),
+         f"sf 2: {name} needs the right"),
+        (ERR_OUT_OF_RANGE, lambda: v.or_(ovf, v.ult(t.size if t else 0, end)),
+         f"sf 2: {name} range not within the size"),
+        (ERR_NOT_FOUND, lambda: t is not None and is_discarded(cx, t.vmo),
+         f"kf 5.4: {name} of a discarded VMO"),
+    )
+    return status, t, end
+
+
+def vmo_read(cx: Cx, st: State, vmo: str, offset: Word, length: Word) -> Outcome:
+    status, t, end = _rw_target(cx, st, vmo, offset, length, RIGHT_READ, "read")
+    if status is not None:
+        return Outcome(status, st)
+    assert t is not None
+    a, b = owner_pages(cx, t, offset, end)
+    st, status = commit_pages(cx, st, t, a, b) if _paged_in(st, t) else (st, OK)
+    if status != OK:
+        return Outcome(status, st)
+    data = cx.v.bytes_read(memory(st, t).content, cx.v.add(offset, t.shift)[0], length)
+    cx.why = "sf 2: zx_vmo_read"
+    return Outcome(OK, st, MappingProxyType({"data": data}))
+
+
+def _paged_in(st: State, t: Target) -> bool:
+    """Reads and writes of a pager-backed VMO fault absent pages in from the pager."""
+    return st.vmo(t.owner).marks is not None
+
+
+def vmo_write(cx: Cx, st: State, vmo: str, offset: Word, data: object, length: Word) -> Outcome:
+    status, t, end = _rw_target(cx, st, vmo, offset, length, RIGHT_WRITE, "write")
+    if status is not None:
+        return Outcome(status, st)
+    assert t is not None
+    if not cx.when(cx.v.ult(offset, end)):
+        return Outcome(OK, st)
+    if _paged_in(st, t):
+        a, b = owner_pages(cx, t, offset, end)
+        st, status = commit_pages(cx, st, t, a, b)
+        if status != OK:
+            return Outcome(status, st)
+    cx.why = "sf 2: zx_vmo_write"
+    return Outcome(OK, write_bytes(cx, st, t, offset, data, end))
+
+
+def vmo_get_size(cx: Cx, st: State, vmo: str) -> Outcome:
+    bad, h = _vmo_handle(st, vmo)
+    if bad is not None:
+        return Outcome(bad, st)
+    assert h is not None
+    cx.why = "sf 3: zx_vmo_get_size needs no right"
+    return Outcome(OK, st, MappingProxyType({"size": target(cx, st, h.obj, h.rights).size}))
+
+
+def vmo_set_size(cx: Cx, st: State, vmo: str, size: Word) -> Outcome:
+    v, p = cx.v, cx.page
+    bad, h = _vmo_handle(st, vmo)
+    t = target(cx, st, h.obj, h.rights) if h is not None else None
+    rounded, ovf = v.ceil_to(size, p)
+    resizable = t is not None and t.vmo.kind.resizable
+    status = cx.first(
+        (bad or 0, lambda: bad is not None, "kf 3.1: handle lookup"),
+        (ERR_ACCESS_DENIED, lambda: v.not_(v.has_bits(t.rights if t else 0, RIGHT_WRITE)),
+         "sf 3: set_size needs ZX_RIGHT_WRITE"),
+        (ERR_UNAVAILABLE, lambda: not resizable, "sf 3: the VMO is not resizable"),
+        (ERR_ACCESS_DENIED,
+         lambda: v.not_(v.has_bits(t.rights if t else 0, abi.RIGHT_RESIZE)),
+         "sf 3: a resizable VMO needs ZX_RIGHT_RESIZE"),
+        (ERR_OUT_OF_RANGE, lambda: ovf, "sf 3: size rounds past 2^64"),
+    )
+    if status is not None:
+        return Outcome(status, st)
+    assert t is not None
+    # sf 3: shrinking frees the tail, so growing again reads zero there. A reference
+    # resizes the VMO it refers to.
+    obj = t.obj
+    while st.vmo(obj).role == REFERENCE:
+        parent = st.vmo(obj).parent
+        assert parent is not None
+        obj = parent
+    mem = memory(st, t)
+    lo, hi = v.add(rounded, t.shift)[0], v.add(t.size, t.shift)[0]
+    content = v.bytes_fill(mem.content, lo, hi, 0)
+    committed = v.pages_remove(mem.committed, v.div_to(lo, p), v.div_to(hi, p))
+    st = with_memory(st, t, Memory(content, committed))
+    cx.why = "sf 3: zx_vmo_set_size"
+    return Outcome(OK, st.with_object(obj, replace(st.vmo(obj), size=rounded)))
+
+
+# ----------------------------------------------------------------------------------------
+# ZX_INFO_VMO
+# ----------------------------------------------------------------------------------------
+
+
+def vmo_info(cx: Cx, st: State, vmo: str) -> Outcome:
+    bad, h = _vmo_handle(st, vmo)
+    if bad is not None:
+        return Outcome(bad, st)
+    assert h is not None
+    v, p = cx.v, cx.page
+    t = target(cx, st, h.obj, h.rights)
+    mem = memory(st, t)
+    # The page describes no accounting; for slices, references and copy-on-write VMOs
+    # the kernel's attribution of shared pages varies by era (sf 5): bounds only there.
+    exact = (cx.profile.commit_accounting == "kernel"
+             and t.vmo.role not in (SLICE, REFERENCE) and not st.vmo(t.owner).cow)
+    committed: object = None
+    if exact:
+        committed = v.mul_to(v.pages_count(mem.committed, 0, v.div_to(t.size, p)), p)
+    elif not v.symbolic:
+        committed = Between(0, t.size)
+    out = {
+        "size": t.size,
+        "committed_bytes": committed,
+        "populated_bytes": committed,
+        "flags": info_flags(st, t.obj),
+    }
+    cx.why = "kf 6: ZX_INFO_VMO"
+    return Outcome(OK, st, MappingProxyType(out))
+
+
+# ----------------------------------------------------------------------------------------
+# Pager supply and fail (sf 6)
+# ----------------------------------------------------------------------------------------
+
+
+def _pager_range(
+    cx: Cx, st: State, pager: str, vmo: str, offset: Word, length: Word, extra: list[Rung]
+) -> tuple[int | None, Target | None]:
+    v, p = cx.v, cx.page
+    pbad, ph = _pager_handle(st, pager)
+    vbad, vh = _vmo_handle(st, vmo)
+    t = target(cx, st, vh.obj, vh.rights) if vh is not None else None
+    end, ovf = v.add(offset, length)
+    status = cx.first(
+        (ERR_INVALID_ARGS, lambda: v.not_(v.and_(v.aligned(offset, p), v.aligned(length, p))),
+         "sf 6: offset and length must be page-aligned (checked before the handles)"),
+        (pbad or 0, lambda: pbad is not None, "sf 6: pager handle"),
+        (ERR_ACCESS_DENIED,
+         lambda: v.not_(v.has_bits(ph.rights if ph else 0, abi.RIGHT_MANAGE_VMO)),
+         "sf 6: the pager handle needs MANAGE_VMO"),
+        (vbad or 0, lambda: vbad is not None, "sf 6: VMO handle"),
+        (ERR_ACCESS_DENIED, lambda: v.not_(v.has_bits(vh.rights if vh else 0, RIGHT_WRITE)),
+         "sf 6: the VMO handle needs ZX_RIGHT_WRITE"),
+        (ERR_INVALID_ARGS,
+         lambda: t is None or t.vmo.marks is None or ph is None or t.vmo.marks.pager != ph.obj,
+         "sf 6: the VMO is not backed by this pager"),
+        *extra,
+        (ERR_OUT_OF_RANGE, lambda: v.or_(ovf, v.ult(t.size if t else 0, end)),
+         "sf 6: range not within the VMO"),
+        (ERR_BAD_STATE, lambda: t is not None and pager_detached(st, t.vmo),
+         "sf 6: detached VMO"),
+    )
+    return status, t
+
+
+def pager_supply_pages(
+    cx: Cx, st: State, pager: str, vmo: str, offset: Word, length: Word
+) -> Outcome:
+    status, t = _pager_range(cx, st, pager, vmo, offset, length, [])
+    if status is not None:
+        return Outcome(status, st)
+    assert t is not None
+    v = cx.v
+    a, b = owner_pages(cx, t, offset, v.add(offset, length)[0])
+    mem = memory(st, t)
+    cx.why = "sf 6: supplied pages become present with the format's content"
+    return Outcome(OK, with_memory(st, t, Memory(mem.content, v.pages_add(mem.committed, a, b))))
+
+
+def pager_fail(
+    cx: Cx, st: State, pager: str, vmo: str, offset: Word, length: Word, error: int
+) -> Outcome:
+    extra: list[Rung] = [(ERR_INVALID_ARGS, lambda: error not in abi.PAGER_FAIL_STATUSES,
+                          "sf 6: ZX_PAGER_OP_FAIL accepts five error codes")]
+    status, t = _pager_range(cx, st, pager, vmo, offset, length, extra)
+    if status is not None:
+        return Outcome(status, st)
+    assert t is not None and t.vmo.marks is not None
+    p = cx.page
+    if cx.v.symbolic:
+        raise TypeError("pager_fail takes concrete offsets")
+    fail = (offset // p, (offset + length) // p, error)
+    marks = replace(t.vmo.marks, fails=(*t.vmo.marks.fails, fail))
+    cx.why = "trace-format: the range fails once, when next requested"
+    return Outcome(OK, st.with_object(t.obj, replace(t.vmo, marks=marks)))
+
+
+# ----------------------------------------------------------------------------------------
+# The reclaim event (trace-format.md; kf 5, 6)
+# ----------------------------------------------------------------------------------------
+
+
+def reclaim(cx: Cx, st: State, vmo: str) -> Outcome:
+    v, p = cx.v, cx.page
+    _bad, h = _vmo_handle(st, vmo)
+    if h is None:
+        return Outcome(OK, st, MappingProxyType({"discarded": False, "evicted_bytes": 0}))
+    t = target(cx, st, h.obj, h.rights)
+    owner = st.vmo(t.owner)
+    mem = memory(st, t)
+    if owner.tracker is not None:
+        # kf 5.2: only a Reclaimable VMO is discarded; a locked one never is
+        if cx.when(v.eq(owner.tracker.state, RECLAIMABLE)):
+            freed = v.mul_to(v.pages_count(mem.committed, 0, v.div_to(owner.size, p)), p)
+            cx.why = "kf 5.2: reclaim discards a Reclaimable VMO"
+            return Outcome(OK, discard(cx, st, t.owner),
+                           MappingProxyType({"discarded": True, "evicted_bytes": freed}))
+        cx.why = "kf 5.2: reclaim does not discard a VMO that is locked or never was"
+        return Outcome(OK, st, MappingProxyType({"discarded": False, "evicted_bytes": 0}))
+    if owner.marks is None:
+        cx.why = "reclaim: anonymous memory is not reclaimed here"
+        return Outcome(OK, st, MappingProxyType({"discarded": False, "evicted_bytes": 0}))
+    # kf 6: clean, unpinned pages may be evicted, DONT_NEED pages first, ALWAYS_NEED kept.
+    marks = owner.marks
+    clean = v.pages_diff(v.pages_diff(mem.committed, marks.dirty), marks.always_need)
+    dont_need = v.pages_diff(clean, v.pages_diff(clean, marks.dont_need))
+    evicted = cx.choose((v.pages_empty(), dont_need, clean))
+    count = v.mul_to(v.pages_count(evicted, 0, v.div_to(owner.size, p)), p)
+    committed = v.pages_diff(mem.committed, evicted)
+    cx.why = "kf 6: reclaim evicts clean pager pages (none, DONT_NEED ones, or all)"
+    return Outcome(OK, with_memory(st, t, Memory(mem.content, committed)),
+                   MappingProxyType({"discarded": False, "evicted_bytes": count}))

@@ -1,0 +1,194 @@
+"""Running one transition: the context an op sees, guard ladders, and path exploration.
+
+An op is ordinary Python. Where the semantics branch on a value it asks `cx.when(flag)`;
+where the profile allows several outcomes it asks `cx.choose(options)`. On concrete
+values `when` is the flag itself and only `choose` forks; on z3 terms `when` forks too
+and records the path condition. `explore` re-runs the op once per combination of
+choices, so the caller gets every allowed outcome (concrete) or every path with its
+condition (symbolic). Paths an op rules out with `cx.assume(False)` are dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from spec.abi import OK
+from spec.profiles import Profile
+from spec.values import Flag, Values
+
+T = TypeVar("T")
+
+# A status the page leaves open: any failure status is allowed there.
+ANY_ERROR = 1 << 40
+
+
+class Infeasible(Exception):
+    """This path contradicts an assumption; it has no outcome."""
+
+
+class Maybe:
+    """Marks a rung whose error the page allows but does not require."""
+
+    __slots__ = ("status",)
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+
+# A rung of a guard ladder: (status or Maybe(status), condition thunk, source sentence).
+Rung = tuple[int | Maybe, Callable[[], Flag], str]
+
+
+class Cx:
+    """What an op sees: the value backend, the profile, the page size, and choices."""
+
+    __slots__ = ("_arity", "_pos", "_script", "config", "page", "path", "profile", "v", "why")
+
+    def __init__(
+        self, v: Values, profile: Profile, page: int, config: dict[str, bool], script: list[int]
+    ) -> None:
+        self.v = v
+        self.profile = profile
+        self.page = page
+        self.config = config
+        self._script = script
+        self._arity: list[int] = []
+        self._pos = 0
+        self.path: list[Any] = []  # symbolic path condition
+        self.why = ""  # the source of the rung or effect that decided the status
+
+    def _pick(self, n: int) -> int:
+        pos = self._pos
+        self._pos += 1
+        self._arity.append(n)
+        if pos < len(self._script):
+            return self._script[pos]
+        self._script.append(0)
+        return 0
+
+    def when(self, c: Flag) -> bool:
+        """Branch on a flag: on z3 terms both ways are explored."""
+        if c is True or c is False:
+            return c
+        if not self.v.symbolic:
+            return bool(c)
+        import z3
+
+        c = z3.simplify(c)
+        if z3.is_true(c):
+            return True
+        if z3.is_false(c):
+            return False
+        if self._pick(2) == 0:
+            self.path.append(c)
+            return True
+        self.path.append(z3.Not(c))
+        return False
+
+    def choose(self, options: Sequence[T]) -> T:
+        """Nondeterminism the profile allows: every option is explored."""
+        if len(options) == 1:
+            return options[0]
+        return options[self._pick(len(options))]
+
+    def assume(self, c: Flag) -> None:
+        if c is True:
+            return
+        if c is False or not self.v.symbolic:
+            if not c:
+                raise Infeasible
+            return
+        self.path.append(c)
+
+    def ladder(self, *rungs: Rung) -> int | None:
+        """The status of the first rung that holds (kernel profiles), or any rung that
+        holds (the doc profile); None when no rung holds and the op goes on."""
+        if self.profile.precedence == "first":
+            for status, holds, why in rungs:
+                if isinstance(status, Maybe):
+                    if self.when(holds()) and self.choose((False, True)):
+                        self.why = why
+                        return status.status
+                elif self.when(holds()):
+                    self.why = why
+                    return status
+            return None
+        return self._any_rung(rungs)
+
+    def first(self, *rungs: Rung) -> int | None:
+        """A ladder in fixed order whatever the profile: for calls the page does not
+        cover, where every profile follows the kernel."""
+        for status, holds, why in rungs:
+            assert not isinstance(status, Maybe)
+            if self.when(holds()):
+                self.why = why
+                return status
+        return None
+
+    def _any_rung(self, rungs: Sequence[Rung]) -> int | None:
+        if not self.v.symbolic:
+            held = [r for r in rungs if r[1]()]
+            required = [r for r in held if not isinstance(r[0], Maybe)]
+            options: list[Rung | None] = list(held)
+            if not required:
+                options.append(None)
+            pick = self.choose(options)
+        else:
+            k = self._pick(len(rungs) + 1)
+            pick = rungs[k] if k < len(rungs) else None
+            if pick is not None:
+                self.assume(pick[1]())
+            else:
+                for status, holds, _ in rungs:
+                    if not isinstance(status, Maybe):
+                        self.assume(self.v.not_(holds()))
+        if pick is None:
+            return None
+        self.why = pick[2]
+        s = pick[0]
+        return s.status if isinstance(s, Maybe) else s
+
+
+@dataclass(frozen=True, slots=True)
+class Path(Generic[T]):
+    """One way a transition can go: its result and (symbolic) the condition for it."""
+
+    result: T
+    condition: tuple[Any, ...]
+    why: str
+
+
+def explore(
+    run: Callable[[Cx], T],
+    v: Values,
+    profile: Profile,
+    page: int,
+    config: dict[str, bool],
+) -> list[Path[T]]:
+    """Every outcome of `run` over all choices (and, on z3 terms, all branches)."""
+    paths: list[Path[T]] = []
+    pending: list[list[int]] = [[]]
+    while pending:
+        script = pending.pop()
+        known = len(script)
+        cx = Cx(v, profile, page, config, script)
+        try:
+            result = run(cx)
+        except Infeasible:
+            result = None
+            feasible = False
+        else:
+            feasible = True
+        taken = cx._script
+        for pos in range(len(taken) - 1, known - 1, -1):
+            for alt in range(cx._arity[pos] - 1, 0, -1):
+                pending.append([*taken[:pos], alt])
+        if feasible:
+            paths.append(Path(result, tuple(cx.path), cx.why))  # type: ignore[arg-type]
+    return paths
+
+
+def ok_or(status: int | None) -> int:
+    return OK if status is None else status

@@ -1,0 +1,157 @@
+"""The state the transitions act on: handles, objects, memory, trackers, pager marks.
+
+Structure is concrete: which handles and objects exist and which object is a slice,
+reference or snapshot of which (the object graph) is fixed by the trace. Data is
+symbolic-capable: sizes, rights, lock counts, tracker states, content and commit sets
+are values of the value layer, so the proofs can quantify over them.
+
+Every record is immutable; a transition returns a new State sharing what it did not
+change, so the checker can keep several possible states side by side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+
+import networkx as nx
+
+from spec.values import ByteMap, PageSet, Word
+
+# Discardable tracker states (kernel-facts 5.1).
+UNSET = 0
+UNRECLAIMABLE = 1
+RECLAIMABLE = 2
+DISCARDED = 3
+TRACKER_STATE_NAMES = {UNSET: "Unset", UNRECLAIMABLE: "Unreclaimable",
+                       RECLAIMABLE: "Reclaimable", DISCARDED: "Discarded"}
+
+# How a VMO relates to its parent.
+ROOT = "root"
+SLICE = "slice"
+REFERENCE = "reference"
+SNAPSHOT = "snapshot"
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """What a VMO is; fixed at creation (kernel-facts 1.2, 4.5, 6)."""
+
+    resizable: bool = False
+    discardable: bool = False
+    pager_backed: bool = False
+    contiguous: bool = False  # not creatable by a v1 trace; its error paths are in the ops
+    physical: bool = False  # likewise
+    cached: bool = True  # an uncached VMO takes ZERO's BAD_STATE paths
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """The pages a content-owning VMO holds: what each byte reads and which pages are
+    committed (for a pager-backed VMO: present, i.e. supplied and not evicted)."""
+
+    content: ByteMap
+    committed: PageSet
+
+
+@dataclass(frozen=True, slots=True)
+class Tracker:
+    """The discardable tracker: one of the four states and the lock count (>= 1 exactly
+    in Unreclaimable)."""
+
+    state: Word
+    count: Word
+
+
+@dataclass(frozen=True, slots=True)
+class PagerMarks:
+    """Per pager-backed VMO: which pages were written (dirty: never evicted), the
+    ALWAYS_NEED and DONT_NEED marks, and the failures the trace scripted."""
+
+    pager: int  # the pager object; once it is gone the VMO is detached
+    dirty: PageSet
+    always_need: PageSet
+    dont_need: PageSet
+    fails: tuple[tuple[int, int, int], ...]  # (first page, end page, status), answered once
+
+
+@dataclass(frozen=True, slots=True)
+class Vmo:
+    kind: Kind
+    role: str  # ROOT, SLICE, REFERENCE or SNAPSHOT
+    size: Word  # bytes, page-aligned; a reference follows its parent's size instead
+    parent: int | None
+    window: Word  # where this VMO starts in its parent (slices and snapshots)
+    memory: Memory | None  # None for slices and references: they see their parent's
+    tracker: Tracker | None  # discardable VMOs only
+    marks: PagerMarks | None  # pager-backed VMOs only
+    cow: bool  # shares pages copy-on-write (a snapshot child, or the VMO it was taken of)
+
+
+@dataclass(frozen=True, slots=True)
+class Pager:
+    """A pager object. Its VMOs hold its id; they are detached once it is destroyed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Handle:
+    obj: int
+    rights: Word
+
+
+Object = Vmo | Pager
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    handles: Mapping[str, Handle]
+    objects: Mapping[int, Object]
+    next_obj: int
+
+    def vmo(self, obj: int) -> Vmo:
+        o = self.objects[obj]
+        assert isinstance(o, Vmo)
+        return o
+
+    def with_object(self, obj: int, value: Object) -> State:
+        objects = dict(self.objects)
+        objects[obj] = value
+        return replace(self, objects=MappingProxyType(objects))
+
+    def with_vmo_memory(self, obj: int, memory: Memory) -> State:
+        return self.with_object(obj, replace(self.vmo(obj), memory=memory))
+
+    def with_handle(self, name: str, handle: Handle | None) -> State:
+        handles = dict(self.handles)
+        if handle is None:
+            del handles[name]
+        else:
+            handles[name] = handle
+        return replace(self, handles=MappingProxyType(handles))
+
+    def graph(self) -> nx.DiGraph:
+        """The object graph: an edge from each child to its parent, labelled by role."""
+        g = nx.DiGraph()
+        for oid, o in self.objects.items():
+            g.add_node(oid, kind="pager" if isinstance(o, Pager) else "vmo")
+            if isinstance(o, Vmo) and o.parent is not None:
+                g.add_edge(oid, o.parent, role=o.role)
+        return g
+
+    def collected(self) -> State:
+        """This state without the objects no handle keeps alive, directly or as the
+        parent of a live child (the kernel frees an object with its last reference)."""
+        g = self.graph()
+        live: set[int] = set()
+        for h in self.handles.values():
+            if h.obj in g and h.obj not in live:
+                live.add(h.obj)
+                live |= nx.descendants(g, h.obj)
+        if len(live) == len(self.objects):
+            return self
+        return replace(self, objects=MappingProxyType(
+            {k: o for k, o in self.objects.items() if k in live}))
+
+
+EMPTY_STATE = State(MappingProxyType({}), MappingProxyType({}), 1)
