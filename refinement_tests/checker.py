@@ -15,7 +15,7 @@ from typing import Any
 
 from refinement_tests.trace import StatusExpect, Step, Trace, data_to_json
 from spec.abi import OK, STATUS_NAMES
-from spec.explore import ANY_ERROR, explore
+from spec.explore import ANY_ERROR, Path, explore
 from spec.outcome import Between, Outcome
 from spec.profiles import Profile
 from spec.state import EMPTY_STATE, State
@@ -143,15 +143,15 @@ def check_trace(trace: Trace, profile: Profile) -> TraceResult:
     for step in trace.steps:
         name, args = step.name, step.args
         next_states: list[State] = []
-        allowed: list[Allowed] = []
+        seen: list[Path[Outcome]] = []
         for st in states:
-            for path in explore(lambda cx, st=st: transition(cx, st, name, args),
+            for path in explore(lambda cx, st=st, n=name, a=args: transition(cx, st, n, a),
                                 v, profile, page, config):
-                o = path.result
-                allowed.append(Allowed(o.status, o.out, path.why))
-                if agrees(step, o):
-                    next_states.append(o.state)
+                seen.append(path)
+                if agrees(step, path.result):
+                    next_states.append(path.result.state)
         if not next_states:
+            allowed = [Allowed(p.result.status, p.result.out, p.why) for p in seen]
             result.divergence = _divergence(trace, step, allowed)
             return result
         states = _dedup(next_states)

@@ -7,7 +7,6 @@ kernel's behaviour here: the reference page covers zx_vmo_op_range only.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from types import MappingProxyType
 
 from spec import abi
@@ -71,7 +70,7 @@ def _pager_handle(st: State, name: str) -> tuple[int | None, Handle | None]:
 
 def _new_object(st: State, obj: Vmo | Pager, out: str, rights: Word) -> State:
     oid = st.next_obj
-    st = replace(st, next_obj=oid + 1).with_object(oid, obj)
+    st = st._replace(next_obj=oid + 1).with_object(oid, obj)
     return st.with_handle(out, Handle(oid, rights))
 
 
@@ -258,7 +257,7 @@ def vmo_create_child(
                                  v.add(offset, t.shift)[0])
         child = Vmo(Kind(resizable=resizable), SNAPSHOT, rounded, h.obj, offset,
                     Memory(content, v.pages_empty()), None, None, True)
-        st = st.with_object(t.owner, replace(st.vmo(t.owner), cow=True))
+        st = st.with_object(t.owner, st.vmo(t.owner)._replace(cow=True))
     cx.why = "sf 1: zx_vmo_create_child"
     return Outcome(OK, _new_object(st, child, out, rights))
 
@@ -398,7 +397,7 @@ def vmo_set_size(cx: Cx, st: State, vmo: str, size: Word) -> Outcome:
     committed = v.pages_remove(mem.committed, v.div_to(lo, p), v.div_to(hi, p))
     st = with_memory(st, t, Memory(content, committed))
     cx.why = "sf 3: zx_vmo_set_size"
-    return Outcome(OK, st.with_object(obj, replace(st.vmo(obj), size=rounded)))
+    return Outcome(OK, st.with_object(obj, st.vmo(obj)._replace(size=rounded)))
 
 
 # ----------------------------------------------------------------------------------------
@@ -495,9 +494,9 @@ def pager_fail(
     if cx.v.symbolic:
         raise TypeError("pager_fail takes concrete offsets")
     fail = (offset // p, (offset + length) // p, error)
-    marks = replace(t.vmo.marks, fails=(*t.vmo.marks.fails, fail))
+    marks = t.vmo.marks._replace(fails=(*t.vmo.marks.fails, fail))
     cx.why = "trace-format: the range fails once, when next requested"
-    return Outcome(OK, st.with_object(t.obj, replace(t.vmo, marks=marks)))
+    return Outcome(OK, st.with_object(t.obj, t.vmo._replace(marks=marks)))
 
 
 # ----------------------------------------------------------------------------------------

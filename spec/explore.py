@@ -11,10 +11,8 @@ condition (symbolic). Paths an op rules out with `cx.assume(False)` are dropped.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
-from spec.abi import OK
 from spec.profiles import Profile
 from spec.values import Flag, Values
 
@@ -151,8 +149,7 @@ class Cx:
         return s.status if isinstance(s, Maybe) else s
 
 
-@dataclass(frozen=True, slots=True)
-class Path(Generic[T]):
+class Path(NamedTuple, Generic[T]):
     """One way a transition can go: its result and (symbolic) the condition for it."""
 
     result: T
@@ -168,6 +165,16 @@ def explore(
     config: dict[str, bool],
 ) -> list[Path[T]]:
     """Every outcome of `run` over all choices (and, on z3 terms, all branches)."""
+    # Most steps of a trace make no choice: one run, nothing to enumerate.
+    cx = Cx(v, profile, page, config, [])
+    try:
+        first = run(cx)
+    except Infeasible:
+        if not cx._arity:
+            return []
+    else:
+        if not cx._arity:
+            return [Path(first, tuple(cx.path), cx.why)]
     paths: list[Path[T]] = []
     pending: list[list[int]] = [[]]
     while pending:
@@ -190,5 +197,3 @@ def explore(
     return paths
 
 
-def ok_or(status: int | None) -> int:
-    return OK if status is None else status

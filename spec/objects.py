@@ -8,7 +8,7 @@ what every transition needs to know about the VMO it acts on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from spec.abi import (
     INFO_VMO_CONTIGUOUS,
@@ -24,8 +24,7 @@ from spec.state import DISCARDED, REFERENCE, SNAPSHOT, Memory, Pager, State, Vmo
 from spec.values import Flag, Word
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
+class Target(NamedTuple):
     """The VMO a call acts on, through the handle it was given."""
 
     obj: int
@@ -46,6 +45,8 @@ def visible_size(st: State, obj: int) -> Word:
 
 def target(cx: Cx, st: State, obj: int, rights: Word) -> Target:
     vmo = st.vmo(obj)
+    if vmo.parent is None:  # a root: the common case, and the checker's hot path
+        return Target(obj, vmo, rights, vmo.size, obj, 0, vmo)
     owner, shift = obj, 0
     o = vmo
     while o.memory is None:
@@ -105,4 +106,4 @@ def info_flags(st: State, obj: int) -> int:
 
 
 def with_memory(st: State, t: Target, mem: Memory) -> State:
-    return st.with_object(t.owner, replace(st.vmo(t.owner), memory=mem))
+    return st.with_vmo_memory(t.owner, mem)

@@ -8,7 +8,6 @@ order of precedence, and what the page leaves open.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from types import MappingProxyType
 
 from spec import abi
@@ -37,7 +36,13 @@ from spec.objects import (
     with_memory,
 )
 from spec.outcome import Outcome
-from spec.paging import commit_pages, owner_pages, release_bytes, zero_partial_page, zero_whole_pages
+from spec.paging import (
+    commit_pages,
+    owner_pages,
+    release_bytes,
+    zero_partial_page,
+    zero_whole_pages,
+)
 from spec.state import (
     DISCARDED,
     RECLAIMABLE,
@@ -336,7 +341,7 @@ def _tracker(t: Target) -> Tracker:
 
 
 def _with_tracker(st: State, t: Target, tracker: Tracker) -> State:
-    return st.with_object(t.obj, replace(st.vmo(t.obj), tracker=tracker))
+    return st.with_object(t.obj, st.vmo(t.obj).with_tracker(tracker))
 
 
 def _locked(cx: Cx, tr: Tracker) -> Tracker:
@@ -487,8 +492,8 @@ def dont_need(cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int, 
         if t.vmo.marks is None or t.vmo.memory is None:
             return Outcome(OK, st)
         a, b = owner_pages(cx, t, offset, v.add(offset, size)[0])
-        marks = replace(t.vmo.marks, dont_need=v.pages_add(t.vmo.marks.dont_need, a, b))
-        return Outcome(OK, st.with_object(t.obj, replace(t.vmo, marks=marks)))
+        marks = t.vmo.marks._replace(dont_need=v.pages_add(t.vmo.marks.dont_need, a, b))
+        return Outcome(OK, st.with_object(t.obj, t.vmo._replace(marks=marks)))
 
     return _fail_or(cx, st, status, effect)
 
@@ -516,8 +521,8 @@ def always_need(cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int
         st2, _ignored = commit_pages(cx, st, t, a, b)
         owner = st2.vmo(t.owner)
         assert owner.marks is not None
-        marks = replace(owner.marks, always_need=v.pages_add(owner.marks.always_need, a, b))
-        return Outcome(OK, st2.with_object(t.owner, replace(owner, marks=marks)))
+        marks = owner.marks._replace(always_need=v.pages_add(owner.marks.always_need, a, b))
+        return Outcome(OK, st2.with_object(t.owner, owner._replace(marks=marks)))
 
     return _fail_or(cx, st, status, effect)
 
@@ -574,7 +579,7 @@ def discard(cx: Cx, st: State, obj: int) -> State:
     vmo = st.vmo(obj)
     assert vmo.tracker is not None and vmo.memory is not None
     mem = Memory(cx.v.bytes_const(0), cx.v.pages_empty())
-    return st.with_object(obj, replace(vmo, memory=mem, tracker=Tracker(DISCARDED, 0)))
+    return st.with_object(obj, vmo._replace(memory=mem, tracker=Tracker(DISCARDED, 0)))
 
 
 __all__ = ["discard", "memory", "op_range", "with_memory"]

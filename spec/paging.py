@@ -7,8 +7,6 @@ moved into the owner's space with the target's shift.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from spec.abi import ERR_BAD_STATE, OK
 from spec.explore import Cx
 from spec.objects import Target, memory, pager_detached, with_memory
@@ -51,7 +49,7 @@ def commit_pages(cx: Cx, st: State, t: Target, a: Word, b: Word) -> tuple[State,
     if failing < 0:
         return st, OK
     fails = marks.fails[:failing] + marks.fails[failing + 1:]
-    st = st.with_object(t.owner, replace(st.vmo(t.owner), marks=replace(marks, fails=fails)))
+    st = st.with_object(t.owner, st.vmo(t.owner)._replace(marks=marks._replace(fails=fails)))
     return st, marks.fails[failing][2]
 
 
@@ -78,8 +76,8 @@ def zero_whole_pages(cx: Cx, st: State, t: Target, lo: Word, hi: Word) -> State:
     committed = mem.committed if owner.kind.contiguous else v.pages_remove(mem.committed, a, b)
     st = with_memory(st, t, Memory(content, committed))
     if owner.marks is not None:
-        marks = replace(owner.marks, dirty=v.pages_add(owner.marks.dirty, a, b))
-        st = st.with_object(t.owner, replace(st.vmo(t.owner), marks=marks))
+        marks = owner.marks._replace(dirty=v.pages_add(owner.marks.dirty, a, b))
+        st = st.with_object(t.owner, st.vmo(t.owner)._replace(marks=marks))
     return st
 
 
@@ -100,8 +98,8 @@ def _touched(cx: Cx, st: State, t: Target, lo: Word, hi: Word, content: object) 
     committed = mem.committed if owner.kind.contiguous else v.pages_add(mem.committed, a, b)
     st = with_memory(st, t, Memory(content, committed))
     if owner.marks is not None:
-        marks = replace(owner.marks, dirty=v.pages_add(owner.marks.dirty, a, b))
-        st = st.with_object(t.owner, replace(st.vmo(t.owner), marks=marks))
+        marks = owner.marks._replace(dirty=v.pages_add(owner.marks.dirty, a, b))
+        st = st.with_object(t.owner, st.vmo(t.owner)._replace(marks=marks))
     return st
 
 
