@@ -1,0 +1,910 @@
+"""Reading and writing vmo-trace v1 files (see trace-format.md).
+
+A trace is JSON Lines: a header, then one step per line. Reading goes in two passes
+per line: the shipped JSON Schema checks structure (fields, types, ranges), then the
+decoder here resolves constant names, normalizes byte data and checks what a schema
+cannot say (handle names bound once, page_size a power of two). Any problem raises
+TraceError naming the file, the line and the field; nothing is returned from a
+malformed trace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import functools
+import gc
+import json
+import os
+import re
+import secrets
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import fastjsonschema
+
+from spec import abi
+
+__all__ = [
+    "SCHEMA",
+    "Data",
+    "Header",
+    "StatusExpect",
+    "Step",
+    "Trace",
+    "TraceError",
+    "data_from_bytes",
+    "data_from_runs",
+    "data_length",
+    "data_to_bytes",
+    "data_to_json",
+    "header_to_json",
+    "parse_trace_text",
+    "read_trace",
+    "step_to_json",
+    "write_trace",
+]
+
+FORMAT_VERSION = 1
+CONFIG_KEYS = ("debugging_syscalls", "page_loaning")
+INVALID_HANDLE_NAME = "$invalid"
+
+
+class TraceError(Exception):
+    """A malformed trace, located by file and 1-based line (0: the file as a whole)."""
+
+    path: str
+    line: int
+    message: str
+
+    def __init__(self, path: str, line: int, message: str) -> None:
+        # Pass all three up so the exception pickles (multiprocessing workers).
+        super().__init__(path, line, message)
+        self.path = path
+        self.line = line
+        self.message = message
+
+    def __str__(self) -> str:
+        if self.line == 0:
+            return f"{self.path}: {self.message}"
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+# --- byte data ------------------------------------------------------------------------------
+
+Data = tuple[tuple[int, int], ...]
+"""Byte runs ((byte, count), ...): counts > 0, neighbours differ. One value per content."""
+
+_RUN_RE = re.compile(rb"(.)\1*", re.DOTALL)
+_HEX_RE = re.compile(r"(?:[0-9a-f]{2})*")
+
+
+def data_length(d: Data) -> int:
+    return sum(count for _, count in d)
+
+
+def data_from_bytes(b: bytes) -> Data:
+    return tuple((b[m.start()], m.end() - m.start()) for m in _RUN_RE.finditer(b))
+
+
+def data_from_runs(runs: Iterable[Sequence[int]]) -> Data:
+    """Normalize (byte, count) pairs: drop empty runs, merge equal neighbours."""
+    out: list[tuple[int, int]] = []
+    for byte, count in runs:
+        if not 0 <= byte <= 255:
+            raise ValueError(f"byte {byte} is outside 0..255")
+        if count < 0:
+            raise ValueError(f"negative run length {count}")
+        if count == 0:
+            continue
+        if out and out[-1][0] == byte:
+            out[-1] = (byte, out[-1][1] + count)
+        else:
+            out.append((byte, count))
+    return tuple(out)
+
+
+def data_to_bytes(d: Data, limit: int = 1 << 30) -> bytes:
+    """Materialize; refuses more than `limit` bytes so a 2^64 run cannot exhaust memory."""
+    n = data_length(d)
+    if n > limit:
+        raise ValueError(f"{n} bytes is more than the limit {limit}")
+    return b"".join(bytes((byte,)) * count for byte, count in d)
+
+
+def _runs_json_len(d: Data) -> int:
+    # Length of json.dumps(runs) with the default separators: "[[b, c], [b, c]]".
+    if not d:
+        return 2
+    return 2 + sum(len(str(b)) + len(str(c)) + 4 for b, c in d) + 2 * (len(d) - 1)
+
+
+def data_to_json(d: Data) -> str | list[list[int]]:
+    """The shorter JSON form; hex on a tie. Hex is only built when it is the shorter,
+    so its size is bounded by the run list's."""
+    if 2 * data_length(d) + 2 <= _runs_json_len(d):
+        return data_to_bytes(d).hex()
+    return [[b, c] for b, c in d]
+
+
+# --- data types -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StatusExpect:
+    statuses: frozenset[int]
+    negate: bool = False
+
+    def accepts(self, status: int) -> bool:
+        return (status in self.statuses) != self.negate
+
+
+def _default_config() -> dict[str, bool]:
+    return dict.fromkeys(CONFIG_KEYS, False)
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    page_size: int
+    config: dict[str, bool] = field(default_factory=_default_config)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.config) - set(CONFIG_KEYS)
+        if unknown:
+            raise ValueError(f"unknown config key(s) {sorted(unknown)}")
+        # Both keys always present, so readers never need .get().
+        object.__setattr__(self, "config", _default_config() | self.config)
+
+
+@dataclass(slots=True)
+class Step:
+    index: int
+    line: int
+    kind: str
+    name: str
+    args: dict[str, Any]
+    expect: dict[str, Any]
+    note: str | None
+    raw: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Trace:
+    path: str
+    header: Header
+    steps: list[Step]
+
+
+# --- signatures -----------------------------------------------------------------------------
+# Each argument or outcome has a kind; the kind names the schema definition that checks it
+# and the decoder/encoder below. The tests check these tables against the schema file.
+
+Sig = tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]
+
+SIGNATURES: dict[tuple[str, str], Sig] = {
+    ("call", "vmo_create"): (
+        (("size", "u64"), ("options", "create_options"), ("out", "out")),
+        (("status", "status_expect"),),
+    ),
+    ("call", "vmo_create_child"): (
+        (
+            ("vmo", "handle"),
+            ("options", "child_options"),
+            ("offset", "u64"),
+            ("size", "u64"),
+            ("out", "out"),
+        ),
+        (("status", "status_expect"),),
+    ),
+    ("call", "handle_duplicate"): (
+        (("handle", "handle"), ("rights", "rights"), ("out", "out")),
+        (("status", "status_expect"),),
+    ),
+    ("call", "handle_close"): (
+        (("handle", "handle"),),
+        (("status", "status_expect"),),
+    ),
+    ("call", "vmo_op_range"): (
+        (
+            ("vmo", "handle"),
+            ("op", "op"),
+            ("offset", "u64"),
+            ("size", "u64"),
+            ("buffer_size", "u64"),
+            ("buffer", "buffer"),
+        ),
+        (("status", "status_expect"), ("lock_state", "lock_state")),
+    ),
+    ("call", "vmo_read"): (
+        (("vmo", "handle"), ("offset", "u64"), ("length", "u64")),
+        (("status", "status_expect"), ("data", "data")),
+    ),
+    ("call", "vmo_write"): (
+        (("vmo", "handle"), ("offset", "u64"), ("data", "data")),
+        (("status", "status_expect"),),
+    ),
+    ("call", "vmo_get_size"): (
+        (("vmo", "handle"),),
+        (("status", "status_expect"), ("size", "u64")),
+    ),
+    ("call", "vmo_set_size"): (
+        (("vmo", "handle"), ("size", "u64")),
+        (("status", "status_expect"),),
+    ),
+    ("call", "vmo_info"): (
+        (("vmo", "handle"),),
+        (
+            ("status", "status_expect"),
+            ("size", "u64"),
+            ("committed_bytes", "u64"),
+            ("populated_bytes", "u64"),
+            ("flags", "info_flags"),
+        ),
+    ),
+    ("call", "pager_create"): (
+        (("out", "out"),),
+        (("status", "status_expect"),),
+    ),
+    ("call", "pager_create_vmo"): (
+        (("pager", "handle"), ("options", "create_options"), ("size", "u64"), ("out", "out")),
+        (("status", "status_expect"),),
+    ),
+    ("call", "pager_supply_pages"): (
+        (("pager", "handle"), ("vmo", "handle"), ("offset", "u64"), ("length", "u64")),
+        (("status", "status_expect"),),
+    ),
+    ("call", "pager_fail"): (
+        (
+            ("pager", "handle"),
+            ("vmo", "handle"),
+            ("offset", "u64"),
+            ("length", "u64"),
+            ("error", "status"),
+        ),
+        (("status", "status_expect"),),
+    ),
+    ("event", "reclaim"): (
+        (("vmo", "handle"),),
+        (("discarded", "bool"), ("evicted_bytes", "u64")),
+    ),
+}
+OPTIONAL_ARGS = frozenset({("vmo_op_range", "buffer_size"), ("vmo_op_range", "buffer")})
+LOCK_STATE_KEYS = ("offset", "size", "discarded_offset", "discarded_size")
+
+# Flag-set kinds and the name table each draws from, with a word for messages.
+_FLAG_TABLES: dict[str, tuple[dict[str, int], str]] = {
+    "create_options": (abi.CREATE_OPTIONS, "vmo_create option"),
+    "child_options": (abi.CHILD_OPTIONS, "vmo_create_child option"),
+    "rights": (abi.RIGHTS, "right"),
+    "info_flags": (abi.INFO_VMO_FLAGS, "ZX_INFO_VMO flag"),
+}
+
+
+# --- decoding values (after the schema has checked types and ranges) -----------------------
+
+
+class _Bad(Exception):
+    """A value the schema let through but the decoder refuses; the text is the reason."""
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+# Every name table, for saying where a misplaced name belongs.
+_ALL_TABLES: tuple[tuple[dict[str, int], str], ...] = (
+    (abi.OPS, "op"),
+    (abi.STATUSES, "status"),
+    *_FLAG_TABLES.values(),
+)
+
+
+def _lookup(name: str, table: dict[str, int], what: str) -> int:
+    value = table.get(name)
+    if value is None:
+        elsewhere = [w for t, w in _ALL_TABLES if name in t]
+        close = difflib.get_close_matches(name, table, n=1)
+        if elsewhere:
+            hint = f" (it is a {elsewhere[0]} name)"
+        elif close:
+            hint = f" (did you mean {close[0]!r}?)"
+        else:
+            hint = ""
+        raise _Bad(f"unknown {what} name {name!r}{hint}")
+    return value
+
+
+# Names repeat on nearly every line, so their decodings are cached (functools caches
+# do not keep exceptions, so a bad name fails every time).
+@functools.lru_cache(maxsize=1024)
+def _decode_op_name(v: str) -> int:
+    value = 0
+    for part in v.split("|"):
+        # Spaces around "|" are tolerated: "A | B" is an obvious spelling of "A|B".
+        value |= _lookup(part.strip(), abi.OPS, "op")
+    return value
+
+
+def _decode_op(v: str | int) -> int:
+    return v if isinstance(v, int) else _decode_op_name(v)
+
+
+def _flags_decoder(kind: str) -> Callable[[Any], int]:
+    table, what = _FLAG_TABLES[kind]
+
+    def decode(v: list[str | int] | str | int) -> int:
+        items = v if isinstance(v, list) else [v]
+        mask = 0
+        for item in items:
+            mask |= item if isinstance(item, int) else _lookup(item, table, what)
+        return mask
+
+    return decode
+
+
+def _decode_status(v: str | int) -> int:
+    return v if isinstance(v, int) else _lookup(v, abi.STATUSES, "status")
+
+
+@functools.lru_cache(maxsize=1024)
+def _single_status_expect(v: str | int) -> StatusExpect:
+    return StatusExpect(frozenset((_decode_status(v),)), False)
+
+
+def _decode_status_expect(
+    v: str | int | list[str | int] | dict[str, list[str | int]],
+) -> StatusExpect:
+    if isinstance(v, str | int):
+        return _single_status_expect(v)
+    if isinstance(v, dict):
+        return StatusExpect(frozenset(map(_decode_status, v["not"])), True)
+    return StatusExpect(frozenset(map(_decode_status, v)), False)
+
+
+def _decode_hex(v: str) -> Data:
+    # bytes.fromhex would skip whitespace; the format allows none.
+    if not _HEX_RE.fullmatch(v):
+        raise _Bad(f"{_short(v)} is not lowercase hex with two digits per byte")
+    return data_from_bytes(bytes.fromhex(v))
+
+
+# Short hex repeats (expected reads); long hex is not cached, to bound the memory held.
+_decode_short_hex = functools.lru_cache(maxsize=1024)(_decode_hex)
+
+
+def _decode_data(v: str | list[list[int]]) -> Data:
+    if isinstance(v, str):
+        return _decode_short_hex(v) if len(v) <= 256 else _decode_hex(v)
+    d = data_from_runs(v)
+    n = data_length(d)
+    if n > abi.U64_MAX:
+        raise _Bad(f"total length {n} exceeds 2^64-1")
+    return d
+
+
+def _decode_buffer(v: None) -> bool:
+    return True  # only null is allowed: "buffer": null means a null pointer
+
+
+_DECODERS: dict[str, Callable[[Any], Any] | None] = {
+    "u64": None,
+    "handle": None,
+    "out": None,
+    "bool": None,
+    "op": _decode_op,
+    "status": _decode_status,
+    "status_expect": _decode_status_expect,
+    "data": _decode_data,
+    "buffer": _decode_buffer,
+    "lock_state": dict,  # a copy, so Step.raw and Step.expect do not share
+    **{kind: _flags_decoder(kind) for kind in _FLAG_TABLES},
+}
+
+
+# --- schema ---------------------------------------------------------------------------------
+
+
+def _load_schema() -> dict[str, Any]:
+    text = (
+        resources.files("refinement_tests")
+        .joinpath("schema/vmo-trace-v1.schema.json")
+        .read_text(encoding="utf-8")
+    )
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+SCHEMA: dict[str, Any] = _load_schema()
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    # The definitions are not recursive, so refs can be expanded once; the compiled
+    # validator is then straight-line code and its errors carry the full definition.
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/definitions/"):
+            return _inline(defs[ref.removeprefix("#/definitions/")], defs)
+        return {k: _inline(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    return node
+
+
+def _compile(definition: str) -> Callable[[Any], Any]:
+    defs = SCHEMA["definitions"]
+    schema = {"$schema": SCHEMA["$schema"], **_inline(defs[definition], defs)}
+    validate: Callable[[Any], Any] = fastjsonschema.compile(schema)
+    return validate
+
+
+@dataclass(slots=True)
+class _Compiled:
+    kind: str
+    name: str
+    validate: Callable[[Any], Any]
+    # field -> (is an argument, decoder or None for "keep as is")
+    fields: dict[str, tuple[bool, Callable[[Any], Any] | None]]
+
+
+def _compile_signatures() -> dict[tuple[str, str], _Compiled]:
+    out = {}
+    for (kind, name), (args, outcomes) in SIGNATURES.items():
+        fields = {f: (True, _DECODERS[k]) for f, k in args}
+        fields.update({f: (False, _DECODERS[k]) for f, k in outcomes})
+        out[kind, name] = _Compiled(kind, name, _compile(f"{kind}.{name}"), fields)
+    return out
+
+
+_HEADER_VALIDATOR = _compile("header")
+_COMPILED = _compile_signatures()
+_NAMES = {kind: sorted(n for k, n in SIGNATURES if k == kind) for kind in ("call", "event")}
+
+
+# --- error messages -------------------------------------------------------------------------
+
+_BOUNDS = {
+    abi.U64_MAX: "2^64-1",
+    abi.U32_MAX: "2^32-1",
+    (1 << 31) - 1: "2^31-1",
+    -(1 << 31): "-2^31",
+}
+
+
+def _short(v: Any, limit: int = 40) -> str:
+    text = repr(v)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _describe(v: Any) -> str:
+    """A JSON value as a reader of the trace would name it."""
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, Decimal):
+        return f"the number {v}"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, str):
+        return f"the string {_short(v)}"
+    if isinstance(v, list):
+        return "a list" if v else "an empty list"
+    return "an object"
+
+
+def _unknown_field(key: str, known: Iterable[str]) -> str:
+    known = list(known)
+    close = difflib.get_close_matches(key, known, n=1)
+    if close:
+        return f"unknown field {key!r} (did you mean {close[0]!r}?)"
+    if len(known) <= 4:
+        return f"unknown field {key!r} (known: {', '.join(known)})"
+    return f"unknown field {key!r}"
+
+
+def _explain(e: Any) -> str:
+    """One line from a fastjsonschema error: the field path, then what is wrong."""
+    path = e.name.removeprefix("data").removeprefix(".")
+    where = f"{path}: " if path else ""
+    rule, d, v = e.rule, e.definition, e.value
+    properties = d.get("properties", {}) if isinstance(d, dict) else {}
+    if rule in ("required", "additionalProperties"):
+        # An unknown key is reported first: next to a missing one it is usually its typo.
+        if d.get("additionalProperties") is False:
+            unknown = [k for k in v if k not in properties]
+            if unknown:
+                return where + _unknown_field(unknown[0], properties)
+        if rule == "required":
+            missing = [k for k in e.rule_definition if k not in v]
+            noun = "argument" if "call" in properties or "event" in properties else "field"
+            return f"{where}missing {noun} {missing[0]!r}"
+    desc = d.get("description") if isinstance(d, dict) else None
+    if rule in ("minimum", "maximum") and "minimum" in d and "maximum" in d:
+        lo, hi = d["minimum"], d["maximum"]
+        return f"{where}{v} is outside {_BOUNDS.get(lo, lo)}..{_BOUNDS.get(hi, hi)}"
+    if rule == "pattern":
+        return f"{where}{_short(v)} is not lowercase hex with two digits per byte"
+    if rule == "const":
+        return f"{where}expected {json.dumps(d['const'])}, got {_describe(v)}"
+    if desc and rule in ("type", "minItems", "maxItems", "additionalItems", "minLength"):
+        return f"{where}expected {desc}, got {_describe(v)}"
+    message: str = e.message
+    return where + message.removeprefix(e.name).strip()
+
+
+# --- the reader -----------------------------------------------------------------------------
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return obj
+
+
+def _no_constants(name: str) -> Any:
+    # Python's json accepts NaN and Infinity; JSON does not.
+    raise ValueError(f"{name} is not JSON")
+
+
+# Floats become Decimal so the schema's "integer" (which, per draft-07, admits 1.0)
+# rejects them; duplicate keys are an error instead of "last one wins".
+_JSON = json.JSONDecoder(
+    parse_float=Decimal, parse_constant=_no_constants, object_pairs_hook=_no_duplicates
+)
+
+
+def _undecimal(v: Any) -> Any:
+    # Header metadata is free-form, so floats there are kept, as floats.
+    if isinstance(v, Decimal):
+        return float(v)
+    if isinstance(v, dict):
+        return {k: _undecimal(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_undecimal(x) for x in v]
+    return v
+
+
+class _Reader:
+    """Line-at-a-time checker shared by the reader and the writer."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.header: Header | None = None
+        self.steps: list[Step] = []
+        self.bound: dict[str, int] = {}  # out name -> line that bound it
+
+    def error(self, line: int, message: str) -> TraceError:
+        return TraceError(self.path, line, message)
+
+    def feed(self, line: int, text: str) -> None:
+        try:
+            obj = _JSON.decode(text)
+        except _DuplicateKey as dup:
+            raise self.error(line, f"duplicate field {dup.args[0]!r}") from None
+        except json.JSONDecodeError as bad:
+            raise self.error(line, f"invalid JSON: {bad.msg} (column {bad.colno})") from None
+        except RecursionError:
+            raise self.error(line, "invalid JSON: nested too deeply") from None
+        except ValueError as bad:
+            reason = str(bad)
+            if "integer string conversion" in reason:  # Python's limit on int digits
+                reason = "an integer with thousands of digits"
+            raise self.error(line, f"invalid JSON: {reason}") from None
+        if self.header is None:
+            self.header = self.decode_header(line, obj)
+        else:
+            self.steps.append(self.decode_step(line, obj))
+
+    def decode_header(self, line: int, obj: Any) -> Header:
+        if not isinstance(obj, dict):
+            raise self.error(line, f"header: expected a JSON object, got {_describe(obj)}")
+        if "vmo_trace" not in obj:
+            if "call" in obj or "event" in obj:
+                raise self.error(
+                    line, 'missing header: the first line must be {"vmo_trace": 1, ...}'
+                )
+            raise self.error(line, "header: missing field 'vmo_trace'")
+        version = obj["vmo_trace"]
+        if type(version) is int and version != FORMAT_VERSION:
+            raise self.error(
+                line,
+                f"header: vmo_trace: unsupported version {version} "
+                f"(this reader reads {FORMAT_VERSION})",
+            )
+        try:
+            _HEADER_VALIDATOR(obj)
+        except fastjsonschema.JsonSchemaValueException as e:
+            raise self.error(line, f"header: {_explain(e)}") from None
+        page_size = obj["page_size"]
+        if page_size & (page_size - 1):
+            raise self.error(line, f"header: page_size: {page_size} is not a power of two")
+        meta = {
+            k: _undecimal(v)
+            for k, v in obj.items()
+            if k not in ("vmo_trace", "page_size", "config")
+        }
+        return Header(page_size, _default_config() | obj.get("config", {}), meta)
+
+    def decode_step(self, line: int, obj: Any) -> Step:
+        if not isinstance(obj, dict):
+            raise self.error(line, f"expected a JSON object, got {_describe(obj)}")
+        if "call" in obj:
+            if "event" in obj:
+                raise self.error(line, "a step has both call and event")
+            kind = "call"
+        elif "event" in obj:
+            kind = "event"
+        elif "vmo_trace" in obj:
+            raise self.error(line, "a second header: only the first line is the header")
+        else:
+            raise self.error(line, "a step needs call or event")
+        name = obj[kind]
+        if not isinstance(name, str):
+            raise self.error(line, f"{kind}: expected a name, got {_describe(name)}")
+        compiled = _COMPILED.get((kind, name))
+        if compiled is None:
+            raise self.error(line, self.unknown_name(kind, name))
+        try:
+            compiled.validate(obj)
+        except fastjsonschema.JsonSchemaValueException as e:
+            raise self.error(line, f"{name}: {_explain(e)}") from None
+
+        args: dict[str, Any] = {}
+        expect: dict[str, Any] = {}
+        note = None
+        fields = compiled.fields
+        for key, value in obj.items():
+            spec = fields.get(key)
+            if spec is None:  # the call/event key or note: the schema allows nothing else
+                if key == "note":
+                    note = value
+                continue
+            is_arg, decode = spec
+            if decode is not None:
+                try:
+                    value = decode(value)
+                except _Bad as bad:
+                    raise self.error(line, f"{name}: {key}: {bad}") from None
+            if is_arg:
+                args[key] = value
+            else:
+                expect[key] = value
+
+        if name == "vmo_op_range":
+            # Defaults of the format: a LOCK gets a lock-state-sized buffer.
+            if "buffer_size" not in args:
+                args["buffer_size"] = abi.LOCK_STATE_SIZE if args["op"] == abi.OP_LOCK else 0
+            args["buffer_null"] = args.pop("buffer", False)
+        out = args.get("out")
+        if out is not None:
+            self.bind(line, name, out)
+        return Step(len(self.steps) + 1, line, kind, name, args, expect, note, obj)
+
+    def bind(self, line: int, name: str, out: str) -> None:
+        if out == INVALID_HANDLE_NAME:
+            raise self.error(line, f"{name}: out: {out!r} always names the invalid handle")
+        earlier = self.bound.get(out)
+        if earlier is not None:
+            raise self.error(line, f"{name}: out: {out!r} is already bound (line {earlier})")
+        self.bound[out] = line
+
+    @staticmethod
+    def unknown_name(kind: str, name: str) -> str:
+        other = "event" if kind == "call" else "call"
+        if name in _NAMES[other]:
+            return f'unknown {kind} {name!r} ({name} is an {other}: write "{other}": ...)'
+        close = difflib.get_close_matches(name, _NAMES[kind], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown {kind} {name!r}{hint}"
+
+    def finish(self) -> Trace:
+        if self.header is None:
+            raise self.error(0, "empty trace: no header line")
+        return Trace(self.path, self.header, self.steps)
+
+
+def parse_trace_text(text: str, path: str = "<string>") -> Trace:
+    reader = _Reader(path)
+    # RFC 8259 lets a parser ignore a byte-order mark; some editors write one.
+    text = text.removeprefix("\ufeff")
+    # The cyclic GC would rescan the growing step list again and again (half the time
+    # on 100k steps); parsing makes no cycles, so it is paused meanwhile.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        # Split on "\n" only: str.splitlines also breaks at U+2028 inside JSON strings.
+        for number, line in enumerate(text.split("\n"), 1):
+            if line and not line.isspace():
+                reader.feed(number, line)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return reader.finish()
+
+
+def read_trace(path: str | Path) -> Trace:
+    name = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise TraceError(name, 0, "no such file") from None
+    except IsADirectoryError:
+        raise TraceError(name, 0, "is a directory, not a trace file") from None
+    except OSError as e:
+        raise TraceError(name, 0, f"cannot read: {e.strerror or e}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise TraceError(
+            name, line, f"not UTF-8: byte 0x{raw[e.start]:02x} at column {column}"
+        ) from None
+    return parse_trace_text(text, name)
+
+
+# --- the writer -----------------------------------------------------------------------------
+
+
+def _encode_flags(kind: str, mask: int) -> list[str | int]:
+    table, _ = _FLAG_TABLES[kind]
+    out: list[str | int] = []
+    rest = mask
+    for name, bit in sorted(table.items(), key=lambda item: item[1]):
+        if bit and mask & bit == bit:
+            out.append(name)
+            rest &= ~bit
+    if rest:
+        out.append(rest)  # bits without a name stay visible as a number
+    return out
+
+
+def _encode_status(s: int) -> str | int:
+    return abi.STATUS_NAMES.get(s, s)
+
+
+def _encode_status_expect(v: StatusExpect | int) -> Any:
+    if isinstance(v, int):
+        return _encode_status(v)
+    names = [_encode_status(s) for s in sorted(v.statuses, reverse=True)]
+    if v.negate:
+        return {"not": names}
+    return names[0] if len(names) == 1 else names
+
+
+def _encode_data(v: Data | bytes) -> str | list[list[int]]:
+    return data_to_json(data_from_bytes(v) if isinstance(v, bytes | bytearray) else v)
+
+
+def _encode(kind: str, v: Any) -> Any:
+    if kind == "op":
+        return abi.OP_NAMES.get(v, v)
+    if kind in _FLAG_TABLES:
+        return _encode_flags(kind, v)
+    if kind == "status":
+        return _encode_status(v)
+    if kind == "status_expect":
+        return _encode_status_expect(v)
+    if kind == "data":
+        return _encode_data(v)
+    if kind == "lock_state":
+        return {k: v[k] for k in LOCK_STATE_KEYS if k in v}
+    return v
+
+
+def step_to_json(
+    name: str,
+    kind: str,
+    args: dict[str, Any],
+    outcome: dict[str, Any],
+    note: str | None = None,
+) -> dict[str, Any]:
+    """The JSON object of one step from decoded values (the inverse of reading).
+
+    Raises ValueError for an unknown step, a missing argument or an unknown key. Data
+    may be given as bytes; a status outcome as a plain int or a StatusExpect.
+    """
+    sig = SIGNATURES.get((kind, name))
+    if sig is None:
+        raise ValueError(f"unknown {kind} {name!r}")
+    arg_specs, outcome_specs = sig
+    obj: dict[str, Any] = {kind: name}
+    allowed = set()
+    for key, k in arg_specs:
+        if name == "vmo_op_range" and key in ("buffer_size", "buffer"):
+            continue
+        allowed.add(key)
+        if key not in args:
+            raise ValueError(f"{name}: missing argument {key!r}")
+        obj[key] = _encode(k, args[key])
+    if name == "vmo_op_range":
+        allowed |= {"buffer_size", "buffer_null"}
+        default = abi.LOCK_STATE_SIZE if args["op"] == abi.OP_LOCK else 0
+        if args.get("buffer_size", default) != default:
+            obj["buffer_size"] = args["buffer_size"]
+        if args.get("buffer_null", False):
+            obj["buffer"] = None
+    extra = set(args) - allowed
+    if extra:
+        raise ValueError(f"{name}: unknown argument(s) {sorted(extra)}")
+    outcome_kinds = dict(outcome_specs)
+    extra = set(outcome) - set(outcome_kinds)
+    if extra:
+        raise ValueError(f"{name}: unknown outcome(s) {sorted(extra)}")
+    for key, k in outcome_specs:
+        if key in outcome:
+            obj[key] = _encode(k, outcome[key])
+    if note is not None:
+        obj["note"] = note
+    return obj
+
+
+def header_to_json(h: Header) -> dict[str, Any]:
+    obj: dict[str, Any] = {"vmo_trace": FORMAT_VERSION, "page_size": h.page_size}
+    config = _default_config() | h.config
+    if any(config.values()):  # all-default config is left out, as a hand-written one would
+        obj["config"] = config
+    for key, value in h.meta.items():
+        if key in ("vmo_trace", "page_size", "config"):
+            raise ValueError(f"header meta may not hold the reserved key {key!r}")
+        obj[key] = value
+    return obj
+
+
+def write_trace(path: str | Path, header: Header, steps: Iterable[dict[str, Any]]) -> None:
+    """Write a trace atomically: a temporary file in the same directory, then os.replace.
+
+    Every line is checked as the reader would check it, so a malformed trace raises
+    TraceError (line numbers as in the file that would have been written) and, like
+    any exception, leaves an existing file at `path` untouched.
+    """
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    checker = _Reader(str(path))
+    # O_EXCL: never clobber another writer's temp file; mode 0o666 lets the umask apply.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            lines = _json_lines(header, steps)
+            for number, text in enumerate(lines, 1):
+                checker.feed(number, text)
+                f.write(text)
+                f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(target.parent)
+
+
+def _json_lines(header: Header, steps: Iterable[dict[str, Any]]) -> Iterable[str]:
+    yield json.dumps(header_to_json(header), allow_nan=False)
+    for step in steps:
+        yield json.dumps(step, allow_nan=False)
+
+
+def _fsync_dir(directory: Path) -> None:
+    # Makes the rename itself durable; not possible everywhere, and not needed for atomicity.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
