@@ -92,13 +92,18 @@ class Cx:
         return options[self._pick(len(options))]
 
     def assume(self, c: Flag) -> None:
-        if c is True:
-            return
-        if c is False or not self.v.symbolic:
+        """Go on only where c holds; a path where it cannot hold has no outcome."""
+        if isinstance(c, bool) or not self.v.symbolic:
             if not c:
                 raise Infeasible
             return
-        self.path.append(c)
+        import z3
+
+        c = z3.simplify(c)
+        if z3.is_false(c):
+            raise Infeasible
+        if not z3.is_true(c):
+            self.path.append(c)
 
     def ladder(self, *rungs: Rung) -> int | None:
         """The status of the first rung that holds (kernel profiles), or any rung that
@@ -126,26 +131,24 @@ class Cx:
         return None
 
     def _any_rung(self, rungs: Sequence[Rung]) -> int | None:
-        if not self.v.symbolic:
-            held = [r for r in rungs if r[1]()]
-            required = [r for r in held if not isinstance(r[0], Maybe)]
-            options: list[Rung | None] = list(held)
-            if not required:
-                options.append(None)
-            pick = self.choose(options)
-        else:
-            k = self._pick(len(rungs) + 1)
-            pick = rungs[k] if k < len(rungs) else None
-            if pick is not None:
-                self.assume(pick[1]())
-            else:
-                for status, holds, _ in rungs:
-                    if not isinstance(status, Maybe):
-                        self.assume(self.v.not_(holds()))
+        v = self.v
+        held = [(r, r[1]()) for r in rungs]
+        if not v.symbolic:
+            held = [(r, c) for r, c in held if c]
+        # The op goes on only if no required rung holds.
+        go_on = [c for r, c in held if not isinstance(r[0], Maybe)]
+        options: list[tuple[Rung, Flag] | None] = [h for h in held if h[1] is not False]
+        if not any(c is True for c in go_on):
+            options.append(None)
+        pick = self.choose(options)
         if pick is None:
+            for c in go_on:
+                self.assume(v.not_(c))
             return None
-        self.why = pick[2]
-        s = pick[0]
+        rung, cond = pick
+        self.assume(cond)
+        self.why = rung[2]
+        s = rung[0]
         return s.status if isinstance(s, Maybe) else s
 
 
