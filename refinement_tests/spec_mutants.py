@@ -1,0 +1,141 @@
+"""Deliberately broken variants of the spec, switched on by name.
+
+A check that cannot fail proves nothing: each example trace must diverge under at least
+one of these, and each of these must be caught by some example. A mutant either drops
+guard rungs (matched by their source text) or replaces one effect with a wrong one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+from unittest import mock
+
+from spec import calls, op_range, paging
+from spec.abi import ERR_INTERNAL, ERR_INVALID_ARGS, ERR_NOT_SUPPORTED, ERR_WRONG_TYPE, OK
+from spec.explore import Cx, Rung
+from spec.objects import Target
+from spec.outcome import Outcome
+from spec.state import State, Tracker
+
+Mutant = Callable[[], AbstractContextManager[None]]
+
+
+@contextmanager
+def _drop_rungs(*fragments: str) -> Iterator[None]:
+    """Guards whose source mentions any fragment are gone."""
+    ladder, first = Cx.ladder, Cx.first
+
+    def keep(rungs: tuple[Rung, ...]) -> tuple[Rung, ...]:
+        return tuple(r for r in rungs if not any(f in r[2] for f in fragments))
+
+    with mock.patch.object(Cx, "ladder", lambda self, *r: ladder(self, *keep(r))), \
+            mock.patch.object(Cx, "first", lambda self, *r: first(self, *keep(r))):
+        yield
+
+
+@contextmanager
+def _retarget(status: int, *fragments: str) -> Iterator[None]:
+    """Guards whose source mentions any fragment report `status` instead."""
+    ladder, first = Cx.ladder, Cx.first
+
+    def swap(rungs: tuple[Rung, ...]) -> tuple[Rung, ...]:
+        return tuple((status, r[1], r[2]) if any(f in r[2] for f in fragments) else r
+                     for r in rungs)
+
+    with mock.patch.object(Cx, "ladder", lambda self, *r: ladder(self, *swap(r))), \
+            mock.patch.object(Cx, "first", lambda self, *r: first(self, *swap(r))):
+        yield
+
+
+@contextmanager
+def _reversed_precedence() -> Iterator[None]:
+    ladder = Cx.ladder
+    with mock.patch.object(Cx, "ladder", lambda self, *r: ladder(self, *reversed(r))):
+        yield
+
+
+def _patch(target: Any, name: str, replacement: Any) -> Mutant:
+    return lambda: mock.patch.object(target, name, replacement)
+
+
+def _decommit_keeps_bytes(cx: Cx, st: State, t: Target, lo: Any, hi: Any) -> State:
+    mem = paging.memory(st, t)
+    a, b = paging.owner_pages(cx, t, lo, hi)
+    return paging.with_memory(st, t, mem._replace(committed=cx.v.pages_remove(mem.committed, a, b)))
+
+
+def _commit_nothing(cx: Cx, st: State, t: Target, a: Any, b: Any) -> tuple[State, int]:
+    return st, OK
+
+
+def _whole_pages_short(cx: Cx, st: State, t: Target, lo: Any, hi: Any) -> State:
+    return paging.zero_whole_pages(cx, st, t, lo, cx.v.sub(hi, 1))
+
+
+def _locked_without_count(cx: Cx, tr: Tracker) -> Tracker:
+    return Tracker(op_range.UNRECLAIMABLE, cx.v.ite(cx.v.eq(tr.count, 0), 1, tr.count))
+
+
+def _reclaim_ignores_lock(cx: Cx, st: State, vmo: str) -> Outcome:
+    h = st.handles.get(vmo)
+    if h is not None:
+        o = st.objects.get(h.obj)
+        tracker = getattr(o, "tracker", None)
+        if tracker is not None:
+            st = st.with_object(h.obj, st.vmo(h.obj).with_tracker(Tracker(op_range.RECLAIMABLE, 0)))
+    return _REAL_RECLAIM(cx, st, vmo)
+
+
+def _read_zeros(cx: Cx, st: State, vmo: str, offset: Any, length: Any) -> Outcome:
+    o = _REAL_READ(cx, st, vmo, offset, length)
+    if o.status == OK:
+        return o._replace(out={"data": ((0, length),) if length else ()})
+    return o
+
+
+def _close_keeps_handle(cx: Cx, st: State, handle: str) -> Outcome:
+    o = _REAL_CLOSE(cx, st, handle)
+    return o._replace(state=st)
+
+
+_REAL_RECLAIM = calls.reclaim
+_REAL_READ = calls.vmo_read
+_REAL_CLOSE = calls.handle_close
+
+MUTANTS: dict[str, Mutant] = {
+    "no-rights-checks": lambda: _drop_rungs("requires ZX_RIGHT", "needs ZX_RIGHT", "needs the right",
+                                            "needs DUPLICATE", "kf 3.2"),
+    "bad-handle-misreported": lambda: _retarget(ERR_WRONG_TYPE, "BAD_HANDLE", "handle lookup",
+                                                "pager handle", "VMO handle"),
+    "invalid-op-misreported": lambda: _retarget(ERR_NOT_SUPPORTED, "op is not a valid operation"),
+    "commit-unbounded": lambda: _drop_rungs("COMMIT (3)-(4)"),
+    "decommit-unaligned-ok": lambda: _drop_rungs("DECOMMIT (8)"),
+    "decommit-anywhere": lambda: _drop_rungs("DECOMMIT (4)-(5)", "DECOMMIT (7)"),
+    "decommit-keeps-bytes": _patch(op_range, "release_bytes", _decommit_keeps_bytes),
+    "commit-does-nothing": _patch(op_range, "commit_pages", _commit_nothing),
+    "zero-whole-pages-off-by-one": _patch(op_range, "zero_whole_pages", _whole_pages_short),
+    "zero-pieces-unchecked": lambda: _drop_rungs("ZERO piece past S", "ZERO overflow"),
+    "lock-count-not-kept": _patch(op_range, "_locked", _locked_without_count),
+    "lock-any-range": lambda: _drop_rungs("range other than (0, S)"),
+    "lock-family-misreported": lambda: _retarget(ERR_INVALID_ARGS, "not discardable"),
+    "unlock-unbalanced-ok": lambda: _drop_rungs("UNLOCK of a VMO not locked"),
+    "try-lock-ignores-discard": lambda: _drop_rungs("UNAVAILABLE once discarded"),
+    "discarded-still-readable": lambda: _drop_rungs("of a discarded VMO"),
+    "reclaim-ignores-lock": _patch(calls, "reclaim", _reclaim_ignores_lock),
+    "cache-size-zero-ok": lambda: _drop_rungs("size 0 cache op"),
+    "cache-invalidate-ungated": lambda: _drop_rungs("debugging syscalls are off"),
+    "cache-unbounded": lambda: _drop_rungs("page: OUT_OF_RANGE"),
+    "hints-unbounded": lambda: _drop_rungs("DONT_NEED: not in bounds", "ALWAYS_NEED: not in bounds",
+                                           "DONT_NEED (3)", "ALWAYS_NEED (3)"),
+    "prefetch-unbounded": lambda: _drop_rungs("PREFETCH (3)-(5)"),
+    "read-returns-zeros": _patch(calls, "vmo_read", _read_zeros),
+    "close-keeps-handle": _patch(calls, "handle_close", _close_keeps_handle),
+    "child-errors-misreported": lambda: _retarget(ERR_INTERNAL, "sf 1:", "kf 5.5"),
+    "pager-errors-misreported": lambda: _retarget(ERR_INTERNAL, "sf 6:"),
+    "create-errors-misreported": lambda: _retarget(ERR_INTERNAL, "kf 6:"),
+    "resize-errors-misreported": lambda: _retarget(ERR_INTERNAL, "sf 3:"),
+    "handle-errors-misreported": lambda: _retarget(ERR_INTERNAL, "sf 4:"),
+    "reversed-precedence": _reversed_precedence,
+}
