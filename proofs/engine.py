@@ -20,7 +20,7 @@ from spec.explore import Cx, Path, explore
 from spec.outcome import Outcome
 from spec.profiles import Profile
 from spec.state import EMPTY_STATE, ROOT, UNRECLAIMABLE, Handle, Kind, Memory, State, Tracker, Vmo
-from spec.symbolic import BV64, BV8, Symbolic
+from spec.symbolic import BV8, BV64, Symbolic
 
 Verdict = Literal["proved", "counterexample", "unknown"]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from refinement_tests.trace import StatusExpect, Step, Trace, data_to_json
 from spec.abi import OK, STATUS_NAMES
-from spec.explore import ANY_ERROR, Path, explore
+from spec.explore import ANY_ERROR, Cx, Path, explore
 from spec.outcome import Between, Outcome
 from spec.profiles import Profile
 from spec.state import EMPTY_STATE, State
@@ -145,8 +145,11 @@ def check_trace(trace: Trace, profile: Profile) -> TraceResult:
         next_states: list[State] = []
         seen: list[Path[Outcome]] = []
         for st in states:
-            for path in explore(lambda cx, st=st, n=name, a=args: transition(cx, st, n, a),
-                                v, profile, page, config):
+
+            def run(cx: Cx, st: State = st) -> Outcome:
+                return transition(cx, st, name, args)  # noqa: B023 (used at once)
+
+            for path in explore(run, v, profile, page, config):
                 seen.append(path)
                 if agrees(step, path.result):
                     next_states.append(path.result.state)

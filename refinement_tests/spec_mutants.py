@@ -15,9 +15,9 @@ from unittest import mock
 from spec import calls, op_range, paging
 from spec.abi import ERR_INTERNAL, ERR_INVALID_ARGS, ERR_NOT_SUPPORTED, ERR_WRONG_TYPE, OK
 from spec.explore import Cx, Rung
-from spec.objects import Target
+from spec.objects import Target, memory, with_memory
 from spec.outcome import Outcome
-from spec.state import State, Tracker
+from spec.state import RECLAIMABLE, UNRECLAIMABLE, State, Tracker
 
 Mutant = Callable[[], AbstractContextManager[None]]
 
@@ -61,9 +61,9 @@ def _patch(target: Any, name: str, replacement: Any) -> Mutant:
 
 
 def _decommit_keeps_bytes(cx: Cx, st: State, t: Target, lo: Any, hi: Any) -> State:
-    mem = paging.memory(st, t)
+    mem = memory(st, t)
     a, b = paging.owner_pages(cx, t, lo, hi)
-    return paging.with_memory(st, t, mem._replace(committed=cx.v.pages_remove(mem.committed, a, b)))
+    return with_memory(st, t, mem._replace(committed=cx.v.pages_remove(mem.committed, a, b)))
 
 
 def _commit_nothing(cx: Cx, st: State, t: Target, a: Any, b: Any) -> tuple[State, int]:
@@ -75,7 +75,7 @@ def _whole_pages_short(cx: Cx, st: State, t: Target, lo: Any, hi: Any) -> State:
 
 
 def _locked_without_count(cx: Cx, tr: Tracker) -> Tracker:
-    return Tracker(op_range.UNRECLAIMABLE, cx.v.ite(cx.v.eq(tr.count, 0), 1, tr.count))
+    return Tracker(UNRECLAIMABLE, cx.v.ite(cx.v.eq(tr.count, 0), 1, tr.count))
 
 
 def _reclaim_ignores_lock(cx: Cx, st: State, vmo: str) -> Outcome:
@@ -84,7 +84,8 @@ def _reclaim_ignores_lock(cx: Cx, st: State, vmo: str) -> Outcome:
         o = st.objects.get(h.obj)
         tracker = getattr(o, "tracker", None)
         if tracker is not None:
-            st = st.with_object(h.obj, st.vmo(h.obj).with_tracker(Tracker(op_range.RECLAIMABLE, 0)))
+            unlocked = Tracker(RECLAIMABLE, 0)
+            st = st.with_object(h.obj, st.vmo(h.obj).with_tracker(unlocked))
     return _REAL_RECLAIM(cx, st, vmo)
 
 
@@ -105,8 +106,8 @@ _REAL_READ = calls.vmo_read
 _REAL_CLOSE = calls.handle_close
 
 MUTANTS: dict[str, Mutant] = {
-    "no-rights-checks": lambda: _drop_rungs("requires ZX_RIGHT", "needs ZX_RIGHT", "needs the right",
-                                            "needs DUPLICATE", "kf 3.2"),
+    "no-rights-checks": lambda: _drop_rungs("requires ZX_RIGHT", "needs ZX_RIGHT",
+                                            "needs the right", "needs DUPLICATE", "kf 3.2"),
     "bad-handle-misreported": lambda: _retarget(ERR_WRONG_TYPE, "BAD_HANDLE", "handle lookup",
                                                 "pager handle", "VMO handle"),
     "invalid-op-misreported": lambda: _retarget(ERR_NOT_SUPPORTED, "op is not a valid operation"),

@@ -118,7 +118,9 @@ def _silent(why: str) -> Rung:
 # ----------------------------------------------------------------------------------------
 
 
-def commit(cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int, _bn: bool) -> Outcome:
+def commit(
+    cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int, _bn: bool
+) -> Outcome:
     v, p, prof = cx.v, cx.page, cx.profile
     end, ovf = v.add(offset, size)
     lo = v.floor_to(offset, p)
@@ -167,7 +169,9 @@ def _discarded_rung(cx: Cx, t: Target, why: str) -> Rung:
 # ----------------------------------------------------------------------------------------
 
 
-def decommit(cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int, _bn: bool) -> Outcome:
+def decommit(
+    cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int, _bn: bool
+) -> Outcome:
     v, p, prof = cx.v, cx.page, cx.profile
     loaning = cx.config.get("page_loaning", False)
     owner = st.vmo(t.owner)
@@ -243,7 +247,9 @@ def _page_forbids_decommit(st: State, t: Target) -> bool:
 # ----------------------------------------------------------------------------------------
 
 
-def zero(cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int, _bn: bool) -> Outcome:
+def zero(
+    cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int, _bn: bool
+) -> Outcome:
     v, prof = cx.v, cx.profile
     end, ovf = v.add(offset, size)
     uncached = not t.vmo.kind.cached
@@ -357,7 +363,9 @@ def _unlocked(cx: Cx, tr: Tracker) -> Tracker:
     return Tracker(v.ite(last, RECLAIMABLE, UNRECLAIMABLE), v.sub(tr.count, 1))
 
 
-def lock(cx: Cx, st: State, t: Target, offset: Word, size: Word, bs: int, bn: bool) -> Outcome:
+def lock(
+    cx: Cx, st: State, t: Target, offset: Word, size: Word, bs: int, bn: bool
+) -> Outcome:
     v = cx.v
     rungs = _lock_rungs(cx, t, offset, size, "LOCK")
     bad_buffer = bn or bs < abi.LOCK_STATE_SIZE
@@ -382,12 +390,15 @@ def lock(cx: Cx, st: State, t: Target, offset: Word, size: Word, bs: int, bn: bo
             "discarded_size": v.ite(was_discarded, t.size, 0),
         })
         cx.why = "kf 5.2: LOCK"
-        return Outcome(OK, _with_tracker(st, t, locked), MappingProxyType({"lock_state": state_out}))
+        outputs = MappingProxyType({"lock_state": state_out})
+        return Outcome(OK, _with_tracker(st, t, locked), outputs)
 
     return _fail_or(cx, st, status, effect)
 
 
-def try_lock(cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int, _bn: bool) -> Outcome:
+def try_lock(
+    cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int, _bn: bool
+) -> Outcome:
     rungs = _lock_rungs(cx, t, offset, size, "TRY_LOCK")
     # page: "will fail with ZX_ERR_UNAVAILABLE" if the range has been discarded
     rungs.append((ERR_UNAVAILABLE, lambda: is_discarded(cx, t.vmo),
@@ -401,7 +412,9 @@ def try_lock(cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int, _
     return _fail_or(cx, st, status, effect)
 
 
-def unlock(cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int, _bn: bool) -> Outcome:
+def unlock(
+    cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int, _bn: bool
+) -> Outcome:
     v = cx.v
     rungs = _lock_rungs(cx, t, offset, size, "UNLOCK")
     # page ERRORS: "BAD_STATE op was UNLOCK, the VMO is discardable and the VMO was not
@@ -443,7 +456,8 @@ def _cache_op(right: int, name: str, gated: bool) -> OpFn:
             (ERR_OUT_OF_RANGE, lambda: _past_end(cx, t, offset, size), "page: OUT_OF_RANGE"),
         ]
         status = cx.ladder(*rungs)
-        return _fail_or(cx, st, status, lambda: _unchanged(cx, st, "kf 4.4: cache ops change no state"))
+        return _fail_or(
+            cx, st, status, lambda: _unchanged(cx, st, "kf 4.4: cache ops change no state"))
 
     cache_op.__name__ = name.lower()
     return cache_op
@@ -469,7 +483,9 @@ def _hint_rungs(cx: Cx, t: Target, offset: Word, size: Word, name: str) -> list[
     return [(ERR_OUT_OF_RANGE, lambda: ovf, f"kf 3.3 {name} (3): u64 overflow")]
 
 
-def dont_need(cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int, _bn: bool) -> Outcome:
+def dont_need(
+    cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int, _bn: bool
+) -> Outcome:
     v, prof = cx.v, cx.profile
     rungs = _hint_rungs(cx, t, offset, size, "DONT_NEED")
     if rungs is None:
@@ -498,7 +514,9 @@ def dont_need(cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int, 
     return _fail_or(cx, st, status, effect)
 
 
-def always_need(cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int, _bn: bool) -> Outcome:
+def always_need(
+    cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int, _bn: bool
+) -> Outcome:
     v = cx.v
     rungs = _hint_rungs(cx, t, offset, size, "ALWAYS_NEED")
     if rungs is None:
@@ -532,7 +550,9 @@ def always_need(cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int
 # ----------------------------------------------------------------------------------------
 
 
-def prefetch(cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int, _bn: bool) -> Outcome:
+def prefetch(
+    cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int, _bn: bool
+) -> Outcome:
     v, p = cx.v, cx.page
     end, ovf = v.add(offset, size)
     lo = v.floor_to(offset, p)

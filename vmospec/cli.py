@@ -100,8 +100,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         for r in results:
             _print_result(r, profile.name)
-        for e in errors:
-            print(str(e), file=sys.stderr)
+        for err in errors:
+            print(str(err), file=sys.stderr)
         print(f"{conforming} of {len(results)} traces conform under {profile.name} "
               f"({sum(r.steps for r in results)} steps)"
               + (f"; {len(errors)} rejected as malformed" if errors else ""))
