@@ -17,7 +17,6 @@ from spec.outcome import Outcome
 from spec.profiles import PROFILES
 from spec.state import (
     EMPTY_STATE,
-    RECLAIMABLE,
     ROOT,
     UNRECLAIMABLE,
     Handle,
