@@ -33,8 +33,8 @@ class Allowed:
     out: Mapping[str, Any]
     why: str
 
-    def render(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"status": status_name(self.status)}
+    def render(self, event: bool = False) -> dict[str, Any]:
+        d: dict[str, Any] = {} if event else {"status": status_name(self.status)}
         for k, val in self.out.items():
             d[k] = render_value(val)
         d["rule"] = self.why
@@ -171,7 +171,7 @@ def check_trace(trace: Trace, profile: Profile) -> TraceResult:
 def _divergence(trace: Trace, step: Step, allowed: list[Allowed]) -> Divergence:
     rendered: list[dict[str, Any]] = []
     for a in allowed:
-        r = a.render()
+        r = a.render(event=step.kind == "event")
         if r not in rendered:
             rendered.append(r)
     return Divergence(

@@ -109,25 +109,22 @@ class Cx:
         """The status of the first rung that holds (kernel profiles), or any rung that
         holds (the doc profile); None when no rung holds and the op goes on."""
         if self.profile.precedence == "first":
-            for status, holds, why in rungs:
-                if isinstance(status, Maybe):
-                    if self.when(holds()) and self.choose((False, True)):
-                        self.why = why
-                        return status.status
-                elif self.when(holds()):
-                    self.why = why
-                    return status
-            return None
+            return self.first(*rungs)
         return self._any_rung(rungs)
 
     def first(self, *rungs: Rung) -> int | None:
-        """A ladder in fixed order whatever the profile: for calls the page does not
-        cover, where every profile follows the kernel."""
+        """The first rung that holds, in the given order. Calls the page does not cover
+        use this directly: there every profile follows the kernel's order."""
         for status, holds, why in rungs:
-            assert not isinstance(status, Maybe)
-            if self.when(holds()):
-                self.why = why
-                return status
+            c = holds()
+            if c is False or not (c is True or self.when(c)):
+                continue
+            if isinstance(status, Maybe):
+                if not self.choose((False, True)):
+                    continue
+                status = status.status
+            self.why = why
+            return status
         return None
 
     def _any_rung(self, rungs: Sequence[Rung]) -> int | None:

@@ -108,11 +108,6 @@ def _past_end(cx: Cx, t: Target, offset: Word, size: Word) -> Word:
     return cx.v.or_(ovf, cx.v.ult(t.size, end))
 
 
-def _silent(why: str) -> Rung:
-    """Where the page says nothing: any error is allowed, and so is going on."""
-    return (Maybe(ANY_ERROR), lambda: True, why)
-
-
 # ----------------------------------------------------------------------------------------
 # COMMIT
 # ----------------------------------------------------------------------------------------
@@ -138,18 +133,26 @@ def commit(
         # kf 3.3 COMMIT (5): a rounded length of 0 succeeds before any work
         rungs.append((OK, lambda: v.eq(lo, hi), "kf 3.3 COMMIT (5): empty rounded range"))
     rungs.append(_discarded_rung(cx, t, "kf 5.4: COMMIT of a discarded VMO -> NOT_FOUND"))
-    if prof.may_run_out_of_memory:
-        # page ERRORS: "Allocations to commit pages for COMMIT or ZERO failed."
-        rungs.append((Maybe(ERR_NO_MEMORY), lambda: True, "page: NO_MEMORY, allocation failed"))
     status = cx.ladder(*rungs)
 
     def effect() -> Outcome:
+        if _out_of_memory(cx):
+            return Outcome(ERR_NO_MEMORY, st)
         a, b = owner_pages(cx, t, lo, hi)
         st2, s = commit_pages(cx, st, t, a, b)
         cx.why = cx.why or "kf 4.1: COMMIT"
         return Outcome(s, st2)
 
     return _fail_or(cx, st, status, effect)
+
+
+def _out_of_memory(cx: Cx) -> bool:
+    """page ERRORS: "Allocations to commit pages for COMMIT or ZERO failed." Where the
+    profile allows it, a call whose arguments are valid may fail so, changing nothing."""
+    if cx.profile.may_run_out_of_memory and cx.choose((False, True)):
+        cx.why = "page: NO_MEMORY, allocation failed"
+        return True
+    return False
 
 
 def _physical(cx: Cx, t: Target, why: str) -> Rung:
@@ -267,12 +270,11 @@ def zero(
     else:
         # Decision (notes/spec-decisions.md): a u64 overflow is refused before any piece.
         rungs.append((ERR_OUT_OF_RANGE, lambda: ovf, "kf 7.1 (14): ZERO overflow -> OUT_OF_RANGE"))
-    if prof.may_run_out_of_memory:
-        # page ERRORS: "Allocations to commit pages for COMMIT or ZERO failed."
-        rungs.append((Maybe(ERR_NO_MEMORY), lambda: True, "page: NO_MEMORY, allocation failed"))
     status = cx.ladder(*rungs)
 
     def effect() -> Outcome:
+        if _out_of_memory(cx):
+            return Outcome(ERR_NO_MEMORY, st)
         if cx.when(is_discarded(cx, t.vmo)):
             cx.why = "kf 5.4: ZERO of a discarded VMO succeeds"
             return Outcome(OK, st)

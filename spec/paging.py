@@ -37,7 +37,8 @@ def commit_pages(cx: Cx, st: State, t: Target, a: Word, b: Word) -> tuple[State,
         return with_memory(st, t, Memory(mem.content, v.pages_add(mem.committed, a, b))), OK
     absent_from = v.pages_first_out(mem.committed, a, b)
     if pager_detached(st, owner) and cx.when(v.ult(absent_from, b)):
-        return st, ERR_BAD_STATE  # kernel-facts 6: a detached page source
+        cx.why = "kf 6: a detached page source cannot supply pages -> BAD_STATE"
+        return st, ERR_BAD_STATE
     stop, failing = b, -1
     for k, (fa, fb, _status) in enumerate(marks.fails):
         lo = v.ite(v.ult(a, fa), fa, a)
@@ -48,6 +49,7 @@ def commit_pages(cx: Cx, st: State, t: Target, a: Word, b: Word) -> tuple[State,
     st = with_memory(st, t, Memory(mem.content, v.pages_add(mem.committed, a, stop)))
     if failing < 0:
         return st, OK
+    cx.why = "trace-format: a scripted pager failure, answered once"
     fails = marks.fails[:failing] + marks.fails[failing + 1:]
     st = st.with_object(t.owner, st.vmo(t.owner)._replace(marks=marks._replace(fails=fails)))
     return st, marks.fails[failing][2]

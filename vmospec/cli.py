@@ -34,16 +34,27 @@ def _bundled_examples() -> list[Path]:
 
 
 def _expand(paths: Sequence[str]) -> list[Path]:
+    """Files as given; a directory stands for the *.jsonl files in it."""
     out: list[Path] = []
     for p in paths:
         path = Path(p)
-        out.extend(sorted(path.glob("*.jsonl")) if path.is_dir() else [path])
+        if not path.is_dir():
+            out.append(path)
+            continue
+        found = sorted(path.glob("*.jsonl"))
+        if not found:
+            raise TraceError(str(path), 0, "no *.jsonl traces in this directory")
+        out.extend(found)
     return out
+
+
+def _steps(n: int) -> str:
+    return f"{n} step" + ("" if n == 1 else "s")
 
 
 def _print_result(r: TraceResult, profile: str) -> None:
     if r.conforms:
-        print(f"{r.path}: conforms ({r.steps} steps)")
+        print(f"{r.path}: conforms ({_steps(r.steps)})")
         return
     d = r.divergence
     assert d is not None
@@ -65,7 +76,11 @@ def _print_result(r: TraceResult, profile: str) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     profile = PROFILES[args.profile]
-    paths = _expand(args.traces) + (_bundled_examples() if args.examples else [])
+    try:
+        paths = _expand(args.traces) + (_bundled_examples() if args.examples else [])
+    except TraceError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_BAD_INPUT
     if not paths:
         print("vmospec check: error: no traces given (name files, a directory, or --examples)",
               file=sys.stderr)
@@ -100,11 +115,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         for r in results:
             _print_result(r, profile.name)
-        for err in errors:
-            print(str(err), file=sys.stderr)
         print(f"{conforming} of {len(results)} traces conform under {profile.name} "
-              f"({sum(r.steps for r in results)} steps)"
+              f"({_steps(sum(r.steps for r in results))})"
               + (f"; {len(errors)} rejected as malformed" if errors else ""))
+    for err in errors:
+        print(str(err), file=sys.stderr)
     if errors:
         return EXIT_BAD_INPUT
     return EXIT_OK if conforming == len(results) else EXIT_DIVERGED
