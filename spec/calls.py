@@ -396,6 +396,10 @@ def vmo_set_size(cx: Cx, st: State, vmo: str, size: Word) -> Outcome:
     content = v.bytes_fill(mem.content, lo, hi, 0)
     committed = v.pages_remove(mem.committed, v.div_to(lo, p), v.div_to(hi, p))
     st = with_memory(st, t, Memory(content, committed))
+    marks = st.vmo(t.owner).marks
+    if marks is not None:  # the freed tail of a pager VMO is zero, not the pager's
+        dirty = v.pages_add(marks.dirty, v.div_to(lo, p), v.div_to(hi, p))
+        st = st.with_object(t.owner, st.vmo(t.owner)._replace(marks=marks._replace(dirty=dirty)))
     cx.why = "sf 3: zx_vmo_set_size"
     return Outcome(OK, st.with_object(obj, st.vmo(obj)._replace(size=rounded)))
 

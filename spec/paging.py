@@ -18,8 +18,8 @@ def owner_pages(cx: Cx, t: Target, lo: Word, hi: Word) -> tuple[Word, Word]:
     """The owner's page numbers [a, b) that hold the bytes [lo, hi) of the target,
     rounded out."""
     v, p = cx.v, cx.page
-    a = v.div_to(v.add(v.floor_to(lo, p), t.shift)[0], p)
-    b = v.div_to(v.add(v.ceil_to(hi, p)[0], t.shift)[0], p)
+    a = v.div_to(v.add(lo, t.shift)[0], p)
+    b = v.div_to(v.ceil_to(v.add(hi, t.shift)[0], p)[0], p)
     return a, b
 
 
@@ -35,8 +35,7 @@ def commit_pages(cx: Cx, st: State, t: Target, a: Word, b: Word) -> tuple[State,
     marks = owner.marks
     if marks is None:
         return with_memory(st, t, Memory(mem.content, v.pages_add(mem.committed, a, b))), OK
-    absent_from = v.pages_first_out(mem.committed, a, b)
-    if pager_detached(st, owner) and cx.when(v.ult(absent_from, b)):
+    if pager_detached(st, owner) and cx.when(v.ult(v.pages_first_out(mem.committed, a, b), b)):
         cx.why = "kf 6: a detached page source cannot supply pages -> BAD_STATE"
         return st, ERR_BAD_STATE
     stop, failing = b, -1

@@ -1,0 +1,466 @@
+"""The invariant catalogue. To add an invariant, write one predicate with `@invariant`.
+
+A predicate sees one path of one step applied to one shape (`Ctx`) and returns a pair
+of z3 formulas: when the invariant speaks about this path (`applies`), and what must
+then hold (`holds`). The obligation is: for every well-formed state of the shape and
+every argument, on every path, applies implies holds. Offsets named `c.i` (a byte) and
+`c.k` (a page) are arbitrary, so a claim about them is a claim about every offset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import z3
+
+from proofs.shapes import Shape
+from proofs.steps import OFFSET, SIZE, Step
+from proofs.wellformed import CLAUSES, well_formed, well_formed_at
+from spec import abi
+from spec.abi import (
+    ERR_ACCESS_DENIED,
+    ERR_BAD_HANDLE,
+    ERR_BAD_STATE,
+    ERR_INVALID_ARGS,
+    ERR_IO,
+    ERR_IO_DATA_INTEGRITY,
+    ERR_NO_MEMORY,
+    ERR_NOT_SUPPORTED,
+    ERR_OUT_OF_RANGE,
+    ERR_UNAVAILABLE,
+    ERR_WRONG_TYPE,
+    OK,
+)
+from spec.explore import ANY_ERROR, Path
+from spec.objects import visible_size
+from spec.outcome import Outcome
+from spec.profiles import Profile
+from spec.state import DISCARDED, REFERENCE, SLICE, UNRECLAIMABLE, State, Vmo
+from spec.symbolic import word
+
+Formula = Any  # a z3 BoolRef, or a Python bool where the answer is structural
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """One path of one step on one shape, as a predicate sees it."""
+
+    shape: Shape
+    step: Step
+    handle: str
+    page: int
+    profile: Profile
+    path: Path[Outcome]
+    i: z3.BitVecRef
+    k: z3.BitVecRef
+
+    @property
+    def pre(self) -> State:
+        return self.shape.state
+
+    @property
+    def post(self) -> State:
+        return self.path.result.state
+
+    @property
+    def status(self) -> int:
+        return self.path.result.status
+
+    @property
+    def out(self) -> Any:
+        return self.path.result.out
+
+    @property
+    def obj(self) -> int:
+        return self.pre.handles[self.handle].obj
+
+    @property
+    def rights(self) -> Any:
+        return self.pre.handles[self.handle].rights
+
+    def vmo(self, st: State, obj: int | None = None) -> Vmo:
+        return st.vmo(self.obj if obj is None else obj)
+
+    def owner(self, st: State) -> tuple[int, Any]:
+        """The VMO whose pages the handle's VMO sees, and its window offset there."""
+        obj, shift = self.obj, z3.BitVecVal(0, 64)
+        o = st.vmo(obj)
+        while o.memory is None and o.parent is not None:
+            shift = shift + word(o.window if o.role == SLICE else 0)
+            obj = o.parent
+            o = st.vmo(obj)
+        return obj, shift
+
+    def size(self) -> Any:
+        return word(visible_size(self.pre, self.obj))
+
+    def end(self) -> tuple[Any, Any]:
+        """offset + size and whether it overflowed."""
+        e = OFFSET + SIZE
+        return e, z3.ULT(e, OFFSET)
+
+    def in_range(self, x: Any, lo: Any, hi: Any) -> Any:
+        return z3.And(z3.ULE(lo, x), z3.ULT(x, hi))
+
+    def unchanged(self, objs: list[int] | None = None, trackers: bool = True) -> Formula:
+        """The objects (default: all) read, commit and lock the same at c.i / c.k."""
+        out: list[Any] = []
+        for obj, o in self.pre.objects.items():
+            if (objs is not None and obj not in objs) or not isinstance(o, Vmo):
+                continue
+            after = self.post.objects.get(obj)
+            if not isinstance(after, Vmo):
+                return False
+            out.append(word(visible_size(self.pre, obj)) == word(visible_size(self.post, obj)))
+            if o.memory is not None and after.memory is not None:
+                out += [o.memory.content[self.i] == after.memory.content[self.i],
+                        o.memory.committed[self.k] == after.memory.committed[self.k]]
+            if trackers and o.tracker is not None and after.tracker is not None:
+                out += [word(o.tracker.state) == word(after.tracker.state),
+                        word(o.tracker.count) == word(after.tracker.count)]
+        return z3.And(True, *out)
+
+    def content(self, st: State, obj: int) -> Any:
+        mem = st.vmo(obj).memory
+        assert mem is not None
+        return mem.content
+
+    def committed(self, st: State, obj: int) -> Any:
+        mem = st.vmo(obj).memory
+        assert mem is not None
+        return mem.committed
+
+
+Predicate = Callable[[Ctx], tuple[Formula, Formula]]
+Scope = Callable[[Step, Shape, str], bool]
+
+
+@dataclass(frozen=True)
+class Invariant:
+    name: str
+    statement: str
+    source: str
+    scope: Scope
+    predicate: Predicate
+
+
+CATALOGUE: dict[str, Invariant] = {}
+
+
+def invariant(name: str, statement: str, source: str, scope: Scope) -> Callable[[Predicate], Predicate]:
+    def register(p: Predicate) -> Predicate:
+        CATALOGUE[name] = Invariant(name, statement, source, scope, p)
+        return p
+
+    return register
+
+
+# -- scopes ----------------------------------------------------------------------------------
+
+OP_RANGE = "vmo_op_range"
+CONTENT_PRESERVING = {"COMMIT", "CACHE_SYNC", "CACHE_INVALIDATE", "CACHE_CLEAN",
+                      "CACHE_CLEAN_INVALIDATE", "DONT_NEED", "ALWAYS_NEED", "PREFETCH",
+                      "TRY_LOCK"}
+LOCK_FAMILY = {"LOCK", "LOCK (bad buffer)", "TRY_LOCK", "UNLOCK"}
+
+
+def labels(*names: str) -> Scope:
+    return lambda step, shape, h: step.label in names
+
+
+def op_range_steps(step: Step, shape: Shape, h: str) -> bool:
+    return step.call == OP_RANGE
+
+
+def every_step(step: Step, shape: Shape, h: str) -> bool:
+    return True
+
+
+def on_shapes(shapes: set[str], inner: Scope) -> Scope:
+    return lambda step, shape, h: shape.name in shapes and inner(step, shape, h)
+
+
+# -- rights (page RIGHTS; kernel-facts 3.2) -----------------------------------------------------
+
+R, W = abi.RIGHT_READ, abi.RIGHT_WRITE
+NEEDS: dict[str, tuple[int, ...]] = {  # any one of these rights is enough
+    "COMMIT": (W,), "DECOMMIT": (W,), "ZERO": (W,),
+    "LOCK": (R, W), "LOCK (bad buffer)": (R, W), "TRY_LOCK": (R, W), "UNLOCK": (R, W),
+    "CACHE_SYNC": (R,), "CACHE_CLEAN": (R,), "CACHE_CLEAN_INVALIDATE": (R,),
+    "CACHE_INVALIDATE": (W,), "PREFETCH": (R,),
+    "vmo_read": (R,), "vmo_write": (W,), "vmo_set_size": (W,),
+}
+
+# page ERRORS: the statuses the reference page lists for each op.
+_GENERAL = {OK, ERR_BAD_HANDLE, ERR_WRONG_TYPE, ERR_ACCESS_DENIED, ERR_OUT_OF_RANGE}
+PAGE_STATUSES: dict[str, set[int]] = {
+    "COMMIT": _GENERAL | {ERR_NO_MEMORY, ERR_BAD_STATE, ERR_IO, ERR_IO_DATA_INTEGRITY},
+    "DECOMMIT": _GENERAL | {ERR_INVALID_ARGS, ERR_NOT_SUPPORTED},
+    "ZERO": _GENERAL | {ERR_NO_MEMORY},
+    "LOCK": _GENERAL | {ERR_INVALID_ARGS, ERR_NOT_SUPPORTED},
+    "LOCK (bad buffer)": _GENERAL | {ERR_INVALID_ARGS, ERR_NOT_SUPPORTED},
+    "TRY_LOCK": _GENERAL | {ERR_NOT_SUPPORTED, ERR_UNAVAILABLE},
+    "UNLOCK": _GENERAL | {ERR_NOT_SUPPORTED, ERR_BAD_STATE},
+    "CACHE_SYNC": _GENERAL | {ERR_INVALID_ARGS},
+    "CACHE_INVALIDATE": _GENERAL | {ERR_INVALID_ARGS},
+    "CACHE_CLEAN": _GENERAL | {ERR_INVALID_ARGS},
+    "CACHE_CLEAN_INVALIDATE": _GENERAL | {ERR_INVALID_ARGS},
+    "DONT_NEED": _GENERAL,
+    "ALWAYS_NEED": _GENERAL,
+    "PREFETCH": {ERR_BAD_HANDLE, ERR_WRONG_TYPE, ERR_INVALID_ARGS},  # not a listed op
+    "invalid op 15": {ERR_BAD_HANDLE, ERR_WRONG_TYPE, ERR_INVALID_ARGS},
+}
+
+
+def lacks(c: Ctx, rights: tuple[int, ...]) -> Formula:
+    r = word(c.rights)
+    return z3.And(*[(r & bit) == 0 for bit in rights])
+
+
+# -- the catalogue -----------------------------------------------------------------------------
+
+
+@invariant("decommit-zeroes",
+           "After a successful DECOMMIT the range reads zero and holds no pages.",
+           "page DECOMMIT: release a range of pages, which resets that range's bytes to 0",
+           on_shapes({"anonymous", "resizable", "discardable", "slice", "reference"},
+                     labels("DECOMMIT")))  # kf 4.2: NOT_SUPPORTED on clones and pager VMOs
+def decommit_zeroes(c: Ctx) -> tuple[Formula, Formula]:
+    owner, shift = c.owner(c.post)
+    end, ovf = c.end()
+    x = shift + c.i
+    applies = z3.And(c.status == OK, z3.Not(ovf), c.in_range(c.i, OFFSET, end))
+    holds = z3.And(c.content(c.post, owner)[x] == 0,
+                   z3.Not(c.committed(c.post, owner)[z3.UDiv(x, c.page)]))
+    return applies, holds
+
+
+@invariant("zero-zeroes",
+           "After a successful ZERO the range reads zero and every other byte is unchanged.",
+           "page ZERO: resets the range of bytes to 0, semantically equivalent to writing 0's",
+           labels("ZERO"))
+def zero_zeroes(c: Ctx) -> tuple[Formula, Formula]:
+    owner, shift = c.owner(c.post)
+    end, ovf = c.end()
+    lo, hi = shift + OFFSET, shift + end
+    before, after = c.content(c.pre, owner), c.content(c.post, owner)
+    holds = z3.If(c.in_range(c.i, lo, hi), after[c.i] == 0, after[c.i] == before[c.i])
+    return z3.And(c.status == OK, z3.Not(ovf)), holds
+
+
+@invariant("frame",
+           "No op changes bytes, commit state or lock state outside its effective (rounded) "
+           "range and what its description allows.",
+           "page: each op acts on the range offset..offset+size; kf 4 (rounding)",
+           op_range_steps)
+def frame(c: Ctx) -> tuple[Formula, Formula]:
+    owner, shift = c.owner(c.post)
+    end, ovf = c.end()
+    p = c.page
+    lo = (shift + OFFSET) & ~z3.BitVecVal(p - 1, 64)
+    hi_raw = shift + end
+    hi = (hi_raw + (p - 1)) & ~z3.BitVecVal(p - 1, 64)
+    hi_ovf = z3.Or(ovf, z3.ULT(hi, hi_raw), z3.ULT(hi_raw, shift))
+    inside = z3.And(z3.ULE(lo, c.i), z3.Or(hi_ovf, z3.ULT(c.i, hi)))
+    page_inside = z3.And(z3.ULE(z3.UDiv(lo, p), c.k), z3.Or(hi_ovf, z3.ULT(c.k, z3.UDiv(hi, p))))
+    mem_before, mem_after = c.vmo(c.pre, owner).memory, c.vmo(c.post, owner).memory
+    assert mem_before is not None and mem_after is not None
+    others = [o for o in c.pre.objects if o != owner]
+    holds = z3.And(
+        z3.Implies(z3.Not(inside), mem_after.content[c.i] == mem_before.content[c.i]),
+        z3.Implies(z3.Not(page_inside), mem_after.committed[c.k] == mem_before.committed[c.k]),
+        c.unchanged(others),
+    )
+    tracker_before, tracker_after = c.vmo(c.pre, owner).tracker, c.vmo(c.post, owner).tracker
+    if c.step.label not in LOCK_FAMILY and tracker_before is not None and tracker_after:
+        holds = z3.And(holds, word(tracker_before.state) == word(tracker_after.state),
+                       word(tracker_before.count) == word(tracker_after.count))
+    return True, holds
+
+
+@invariant("content-preserved",
+           "COMMIT, the cache ops, DONT_NEED, ALWAYS_NEED, PREFETCH and TRY_LOCK never change "
+           "what any byte reads.",
+           "page: COMMIT commits pages; cache ops and hints change no data; kf 4.4",
+           labels(*CONTENT_PRESERVING))
+def content_preserved(c: Ctx) -> tuple[Formula, Formula]:
+    same = []
+    for obj, o in c.pre.objects.items():
+        if isinstance(o, Vmo) and o.memory is not None:
+            same.append(c.content(c.post, obj)[c.i] == o.memory.content[c.i])
+    return True, z3.And(True, *same)
+
+
+def _clauses_after(c: Ctx, names: list[str]) -> Formula:
+    return z3.And(*[CLAUSES[n](c.post, c.page, c.i) for n in names])
+
+
+UNCOMMITTED_ZERO = ["uncommitted pages read zero", "nothing committed past the size"]
+
+
+@invariant("uncommitted-zero",
+           "Uncommitted pages read zero (outside pager-backed VMOs and snapshot clones), and "
+           "committed bytes never exceed the size rounded up to pages.",
+           "page ZERO: de-duping to shared zero pages; kf 6 (committed_bytes)",
+           every_step)
+def uncommitted_zero(c: Ctx) -> tuple[Formula, Formula]:
+    return True, _clauses_after(c, UNCOMMITTED_ZERO)
+
+
+# Where a failing step leaves a documented partial effect (notes/proofs.md).
+def _partial_effect(c: Ctx) -> bool:
+    if c.step.label == "ZERO" and c.profile.zero_checks == "pieces":
+        return c.status in (ERR_OUT_OF_RANGE, ERR_BAD_STATE)  # kf 4.3: pieces stay done
+    if c.step.label == "LOCK (bad buffer)" and c.profile.lock_buffer_rule == "after_lock":
+        return c.status == ERR_INVALID_ARGS  # kf 5.3: lock, then unlock
+    return False
+
+
+@invariant("errors-atomic",
+           "A step that fails leaves the state unchanged, except the documented partial "
+           "effects (ZERO in pieces, LOCK's buffer check).",
+           "page RETURN VALUE: a negative error value is returned; kf 4.1, 4.3, 5.3",
+           every_step)
+def errors_atomic(c: Ctx) -> tuple[Formula, Formula]:
+    if c.step.call == "reclaim" or c.status == OK or _partial_effect(c):
+        return False, True
+    return True, c.unchanged()
+
+
+@invariant("rights",
+           "Without the right an op needs, nothing changes and the status is ACCESS_DENIED "
+           "or an error checked earlier.",
+           "page RIGHTS; kf 3.2",
+           lambda step, shape, h: step.label in NEEDS)
+def rights(c: Ctx) -> tuple[Formula, Formula]:
+    earlier = {ERR_ACCESS_DENIED, ERR_BAD_HANDLE, ERR_WRONG_TYPE}
+    if c.step.label == "CACHE_INVALIDATE":
+        earlier.add(ERR_NOT_SUPPORTED)  # kf 3.3: the debug gate comes first
+    if c.step.label == "vmo_create_child":
+        earlier.add(ERR_OUT_OF_RANGE)
+    return lacks(c, NEEDS[c.step.label]), z3.And(c.status in earlier, c.unchanged())
+
+
+def _tracker(c: Ctx) -> Any:
+    t = c.vmo(c.pre).tracker
+    assert t is not None
+    return t
+
+
+@invariant("lock-prevents-discard",
+           "While the lock count is above zero, reclaim discards nothing.",
+           "page LOCK: preventing them from being discarded by the kernel; kf 5.2",
+           on_shapes({"discardable"}, labels("reclaim")))
+def lock_prevents_discard(c: Ctx) -> tuple[Formula, Formula]:
+    t = _tracker(c)
+    return z3.UGE(word(t.count), 1), z3.And(c.out.get("discarded") is False, c.unchanged())
+
+
+@invariant("discard-visible",
+           "After a discard, TRY_LOCK fails, LOCK reports the discarded range and reads zero, "
+           "and reads, writes and COMMIT fail, until the VMO is locked again.",
+           "page TRY_LOCK: fails with UNAVAILABLE; page LOCK: returns the discarded range; "
+           "kf 5.4 (a COMMIT, read or write of nothing is not a use)",
+           on_shapes({"discardable"}, labels("TRY_LOCK", "LOCK", "vmo_read", "vmo_write",
+                                             "COMMIT")))
+def discard_visible(c: Ctx) -> tuple[Formula, Formula]:
+    discarded = word(_tracker(c).state) == DISCARDED
+    if c.step.label != "LOCK":
+        # kf 3.3: an empty COMMIT succeeds before the discard is looked at
+        return z3.And(discarded, SIZE != 0), c.status != OK
+    if c.status != OK:
+        return False, True
+    lock = c.out["lock_state"]
+    return discarded, z3.And(word(lock["discarded_size"]) == c.size(),
+                             c.content(c.post, c.obj)[c.i] == 0)
+
+
+@invariant("lock-counting",
+           "UNLOCK without a matching LOCK or TRY_LOCK is BAD_STATE (or an earlier error) and "
+           "changes nothing.",
+           "page ERRORS: BAD_STATE, UNLOCK and the VMO was not previously locked",
+           on_shapes({"discardable"}, labels("UNLOCK")))
+def lock_counting(c: Ctx) -> tuple[Formula, Formula]:
+    unlocked = word(_tracker(c).count) == 0
+    well_asked = z3.And(z3.Not(lacks(c, (R, W))), OFFSET == 0, SIZE == c.size())
+    status_ok = z3.Implies(well_asked, c.status == ERR_BAD_STATE) \
+        if c.profile.precedence == "first" else c.status != OK
+    return unlocked, z3.And(c.status != OK, status_ok, c.unchanged())
+
+
+@invariant("no-wrap-around",
+           "No op acts on a range whose end overflows 64 bits: such a call fails or changes "
+           "nothing.",
+           "page ERRORS: OUT_OF_RANGE, an invalid memory range",
+           lambda step, shape, h: step.call in (OP_RANGE, "vmo_read", "vmo_write"))
+def no_wrap_around(c: Ctx) -> tuple[Formula, Formula]:
+    _end, ovf = c.end()
+    return ovf, z3.Or(c.status != OK, c.unchanged())
+
+
+@invariant("window",
+           "Slices and references act on their parent's window, and only on it.",
+           "kf 4.1-4.2: a slice or reference acts on the parent's shared pages",
+           on_shapes({"slice", "reference"},
+                     lambda step, shape, h: h == "c" and step.call in (OP_RANGE, "vmo_write")))
+def window(c: Ctx) -> tuple[Formula, Formula]:
+    child = c.vmo(c.pre)
+    root = child.parent
+    assert root is not None
+    if child.role == REFERENCE:
+        lo, hi = z3.BitVecVal(0, 64), word(visible_size(c.pre, root))
+    else:
+        lo, hi = word(child.window), word(child.window) + word(child.size)
+    p = c.page
+    before, after = c.vmo(c.pre, root).memory, c.vmo(c.post, root).memory
+    assert before is not None and after is not None
+    outside = z3.Not(c.in_range(c.i, lo, hi))
+    page_outside = z3.Not(c.in_range(c.k, z3.UDiv(lo, p), z3.UDiv(hi, p)))
+    return True, z3.And(z3.Implies(outside, after.content[c.i] == before.content[c.i]),
+                        z3.Implies(page_outside, after.committed[c.k] == before.committed[c.k]))
+
+
+@invariant("snapshot-isolation",
+           "After a snapshot, writes, ZERO and DECOMMIT on one side are not visible on the "
+           "other.",
+           "zx_vmo_create_child SNAPSHOT; kf 6",
+           on_shapes({"snapshot"}, labels("vmo_write", "ZERO", "DECOMMIT")))
+def snapshot_isolation(c: Ctx) -> tuple[Formula, Formula]:
+    other = 1 if c.obj == 2 else 2
+    return True, c.content(c.post, other)[c.i] == c.content(c.pre, other)[c.i]
+
+
+@invariant("status-domain",
+           "Each op returns only statuses the reference page lists for it.",
+           "page ERRORS",
+           lambda step, shape, h: step.label in PAGE_STATUSES)
+def status_domain(c: Ctx) -> tuple[Formula, Formula]:
+    if c.status == ANY_ERROR:  # the page is silent: any failure is a listed one or not
+        return True, False
+    return True, c.status in PAGE_STATUSES[c.step.label]
+
+
+@invariant("well-formed",
+           "Well-formedness of the state is inductive: every step preserves every clause "
+           "(those of uncommitted-zero are proved there).",
+           "proofs/wellformed.py (kf 5.1, 6; trace-format pager content)",
+           every_step)
+def well_formed_inductive(c: Ctx) -> tuple[Formula, Formula]:
+    return True, _clauses_after(c, [n for n in CLAUSES if n not in UNCOMMITTED_ZERO])
+
+
+def hypotheses(shape: Shape, page: int, at: list[Any] | None = None) -> list[Any]:
+    """What every obligation about this shape may assume of the state before the step:
+    the shape's facts, well-formedness, and that fewer than 2^63 locks are held (no
+    trace is long enough to take more; notes/proofs.md). With `at`, well-formedness is
+    given only at those offsets: fewer assumptions, so a proof from them still holds,
+    and z3 answers quantifier-free questions far faster."""
+    bounded = [z3.ULT(word(o.tracker.count), 1 << 63) for o in shape.state.objects.values()
+               if isinstance(o, Vmo) and o.tracker is not None]
+    if at is None:
+        wf = [well_formed(shape.state, page)]
+    else:
+        wf = [well_formed_at(shape.state, page, x) for x in at]
+    return [*shape.facts, *wf, *bounded]

@@ -1,0 +1,152 @@
+"""Turning a z3 counterexample into a trace that replays it.
+
+The trace builds the obligation's shape with the model's sizes, gives the state the
+model's values where the violation shows (the byte `at_byte`, the page `at_page`, the
+tracker, the handle's rights), runs the step with the model's arguments, then reads
+back what the invariant is about. Each step's outcome is recorded by running the spec
+(as it is when this runs: under a broken variant, the broken one), so `vmospec check`
+replays the trace and points at the step where it disagrees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from proofs.prover import PAGE, Obligation, Result
+from proofs.steps import STEP_BY_LABEL
+from spec import abi
+from spec.explore import explore
+from spec.outcome import Between
+from spec.profiles import PROFILES
+from spec.state import DISCARDED, EMPTY_STATE, RECLAIMABLE, UNRECLAIMABLE, State
+from spec.transitions import transition
+from spec.values import Concrete
+
+MAX_LOCKS = 8  # a model's lock count above this is replayed as this many locks
+
+
+@dataclass
+class Recorded:
+    """One decoded step with the outcome the spec gave it."""
+
+    kind: str
+    name: str
+    args: dict[str, Any]
+    outcome: dict[str, Any] = field(default_factory=dict)
+    note: str | None = None
+
+
+class _Builder:
+    def __init__(self, profile: str) -> None:
+        self.profile = PROFILES[profile]
+        self.v = Concrete(PAGE)
+        self.state: State = EMPTY_STATE
+        self.steps: list[Recorded] = []
+
+    def add(self, name: str, note: str | None = None, kind: str = "call", **args: Any) -> int:
+        if name == "vmo_op_range":
+            args.setdefault("buffer_size", abi.LOCK_STATE_SIZE if args["op"] == abi.OP_LOCK
+                            else 0)
+            args.setdefault("buffer_null", False)
+        st = self.state
+        paths = explore(lambda cx: transition(cx, st, name, args), self.v, self.profile, PAGE,
+                        {"debugging_syscalls": False, "page_loaning": False})
+        o = paths[0].result
+        outcome: dict[str, Any] = {} if kind == "event" else {"status": o.status}
+        for key, val in o.out.items():
+            if not isinstance(val, Between):
+                outcome[key] = dict(val) if key == "lock_state" else val
+        self.steps.append(Recorded(kind, name, dict(args), outcome, note))
+        self.state = o.state
+        return o.status
+
+
+def _setup(b: _Builder, shape: str, m: Callable[[str, int], int]) -> None:
+    size_a, size_c = m("S_a", PAGE), m("S_c", PAGE)
+    if shape == "pager":
+        b.add("pager_create", out="p")
+        b.add("pager_create_vmo", pager="p", options=0, size=size_a, out="a")
+        return
+    options = {"resizable": abi.VMO_RESIZABLE, "discardable": abi.VMO_DISCARDABLE}.get(shape, 0)
+    b.add("vmo_create", size=size_a, options=options, out="a")
+    if shape == "slice":
+        b.add("vmo_create_child", vmo="a", options=abi.CHILD_SLICE, offset=PAGE, size=size_c,
+              out="c")
+    elif shape == "reference":
+        b.add("vmo_create_child", vmo="a", options=abi.CHILD_REFERENCE, offset=0, size=0,
+              out="c")
+    elif shape == "snapshot":
+        b.add("vmo_create_child", vmo="a", options=abi.CHILD_SNAPSHOT, offset=PAGE,
+              size=size_c, out="c")
+
+
+def _contents(b: _Builder, handle: str, tag: str, m: Callable[[str, int], int]) -> None:
+    """Give the target the model's byte at `at_byte` and commit `at_page` if it is."""
+    at_byte, at_page = m("at_byte", 0), m("at_page", 0)
+    byte = m(f"content_{tag}_at_byte", 0)
+    if byte:
+        b.add("vmo_write", vmo=handle, offset=at_byte, data=((byte, 1),),
+              note="the model's content at the offset where the claim fails")
+    if m(f"committed_{tag}_at_page", 0):
+        b.add("vmo_op_range", vmo=handle, op=abi.OP_COMMIT, offset=at_page * PAGE, size=PAGE,
+              note="the model's commit state at the page where the claim fails")
+
+
+def _tracker(b: _Builder, handle: str, m: Callable[[str, int], int]) -> None:
+    state, locks = m("tracker_a", 0), m("locks_a", 0)
+    size = m("S_a", PAGE)
+    lock = {"vmo": handle, "offset": 0, "size": size}
+    if state == UNRECLAIMABLE:
+        for _ in range(min(max(locks, 1), MAX_LOCKS)):
+            b.add("vmo_op_range", op=abi.OP_TRY_LOCK, **lock)
+    elif state in (RECLAIMABLE, DISCARDED):
+        b.add("vmo_op_range", op=abi.OP_LOCK, **lock)
+        b.add("vmo_op_range", op=abi.OP_UNLOCK, **lock)
+        if state == DISCARDED:
+            b.add("reclaim", kind="event", vmo=handle)
+
+
+def trace_for(result: Result) -> list[Recorded]:
+    """A trace that sets up the counterexample of `result` and runs its step."""
+    ob: Obligation = result.obligation
+    values = result.model
+
+    def m(name: str, default: int) -> int:
+        val = values.get(name, default)
+        if name.startswith("S_"):
+            val = min(val, 1 << 62)  # a size the trace can create: page-aligned, no overflow
+        return int(val)
+
+    b = _Builder(ob.profile)
+    _setup(b, ob.shape, m)
+    handle = ob.handle
+    if ob.shape == "discardable":
+        _tracker(b, handle, m)
+    _contents(b, handle, "c" if (ob.shape, handle) == ("snapshot", "c") else "a", m)
+    rights = m(f"rights_{handle}", abi.DEFAULT_VMO_RIGHTS)
+    if rights != abi.DEFAULT_VMO_RIGHTS:
+        b.add("handle_duplicate", handle=handle, rights=rights, out="h",
+              note="the model's rights for the handle")
+        handle = "h"
+    step = STEP_BY_LABEL[ob.step]
+    args = _decode(step.trace_args(handle, {"offset": m("offset", 0), "size": m("size", 0)}))
+    b.add(step.call, kind="event" if step.call == "reclaim" else "call",
+          note=f"the step of obligation {ob.name}", **args)
+    at_byte = m("at_byte", 0)
+    b.add("vmo_read", vmo=handle if handle != "h" else ob.handle, offset=at_byte, length=1,
+          note="what the byte the claim is about reads now")
+    b.add("vmo_info", vmo=ob.handle, note="size and commit state now")
+    return b.steps
+
+
+def _decode(args: dict[str, Any]) -> dict[str, Any]:
+    """Trace-form arguments of proofs/steps.py to the decoded form the spec takes."""
+    out = dict(args)
+    if "data" in out:
+        out["data"] = tuple((b, n) for b, n in out["data"] if n)
+    if "buffer" in out:
+        out.pop("buffer")
+        out["buffer_null"] = True
+    return out

@@ -1,0 +1,138 @@
+"""Object shapes the proofs quantify over (design.md, principle 5).
+
+A shape fixes the structure: which VMOs exist, which is a slice, reference or snapshot
+of which, and which handles name them. Everything else is a z3 unknown: sizes,
+windows, rights, contents, commit sets, tracker state and lock count, pager marks.
+The proofs hold for every value of the unknowns that satisfies the well-formedness
+of `proofs/wellformed.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import networkx as nx
+import z3
+
+from spec.abi import DEFAULT_VMO_RIGHTS, RIGHT_RESIZE
+from spec.state import (
+    REFERENCE,
+    ROOT,
+    SLICE,
+    SNAPSHOT,
+    Handle,
+    Kind,
+    Memory,
+    Object,
+    Pager,
+    PagerMarks,
+    State,
+    Tracker,
+    Vmo,
+)
+from spec.symbolic import BV8, BV64
+
+
+@dataclass(frozen=True)
+class Shape:
+    name: str
+    state: State
+    targets: tuple[str, ...]  # the handles transitions are applied through
+    facts: tuple[z3.BoolRef, ...]  # what the shape's unknowns satisfy beyond well-formedness
+
+    def graph(self) -> nx.DiGraph:
+        return self.state.graph()
+
+
+def _memory(tag: str) -> Memory:
+    return Memory(z3.Array(f"content_{tag}", BV64, BV8),
+                  z3.Array(f"committed_{tag}", BV64, z3.BoolSort()))
+
+
+def _rights(tag: str) -> tuple[z3.BitVecRef, z3.BoolRef]:
+    """A handle's rights: any subset of what a VMO handle can carry."""
+    r = z3.BitVec(f"rights_{tag}", 64)
+    return r, (r & ~z3.BitVecVal(DEFAULT_VMO_RIGHTS | RIGHT_RESIZE, 64)) == 0
+
+
+def _state(objects: dict[int, Object], handles: dict[str, Handle]) -> State:
+    return State(MappingProxyType(handles), MappingProxyType(objects), max(objects) + 1)
+
+
+def _aligned(x: z3.BitVecRef, page: int) -> z3.BoolRef:
+    return x & (page - 1) == 0
+
+
+def anonymous(page: int) -> Shape:
+    size = z3.BitVec("S_a", 64)
+    rights, r_ok = _rights("a")
+    vmo = Vmo(Kind(), ROOT, size, None, 0, _memory("a"), None, None, False)
+    return Shape("anonymous", _state({1: vmo}, {"a": Handle(1, rights)}), ("a",),
+                 (_aligned(size, page), r_ok))
+
+
+def resizable(page: int) -> Shape:
+    size = z3.BitVec("S_a", 64)
+    rights, r_ok = _rights("a")
+    vmo = Vmo(Kind(resizable=True), ROOT, size, None, 0, _memory("a"), None, None, False)
+    return Shape("resizable", _state({1: vmo}, {"a": Handle(1, rights)}), ("a",),
+                 (_aligned(size, page), r_ok))
+
+
+def discardable(page: int) -> Shape:
+    size = z3.BitVec("S_a", 64)
+    rights, r_ok = _rights("a")
+    tracker = Tracker(z3.BitVec("tracker_a", 64), z3.BitVec("locks_a", 64))
+    vmo = Vmo(Kind(discardable=True), ROOT, size, None, 0, _memory("a"), tracker, None, False)
+    return Shape("discardable", _state({1: vmo}, {"a": Handle(1, rights)}), ("a",),
+                 (_aligned(size, page), r_ok))
+
+
+def _child_shape(name: str, role: str, page: int) -> Shape:
+    size = z3.BitVec("S_a", 64)
+    # The window is fixed at one page: with a symbolic window the solver times out on
+    # ZERO and writes through a slice (notes/proofs.md). Sizes stay symbolic.
+    window = z3.BitVecVal(page, 64)
+    csize = z3.BitVec("S_c", 64)
+    ra, ra_ok = _rights("a")
+    rc, rc_ok = _rights("c")
+    root = Vmo(Kind(), ROOT, size, None, 0, _memory("a"), None, None, role == SNAPSHOT)
+    facts = [_aligned(size, page), _aligned(window, page), _aligned(csize, page), ra_ok, rc_ok]
+    if role == SLICE:
+        child = Vmo(Kind(), SLICE, csize, 1, window, None, None, None, False)
+        end = window + csize
+        facts += [z3.ULE(window, end), z3.ULE(end, size)]  # the slice fits its parent
+    elif role == REFERENCE:
+        child = Vmo(Kind(), REFERENCE, 0, 1, 0, None, None, None, False)
+    else:
+        child = Vmo(Kind(), SNAPSHOT, csize, 1, window, _memory("c"), None, None, True)
+    st = _state({1: root, 2: child}, {"a": Handle(1, ra), "c": Handle(2, rc)})
+    # Through the root, a slice's or reference's parent acts as an anonymous VMO does;
+    # a snapshot's original does not (it is copy-on-write), so it is a target too.
+    targets = ("c", "a") if role == SNAPSHOT else ("c",)
+    return Shape(name, st, targets, tuple(facts))
+
+
+def pager_backed(page: int) -> Shape:
+    size = z3.BitVec("S_a", 64)
+    rights, r_ok = _rights("a")
+    marks = PagerMarks(2, z3.Array("dirty_a", BV64, z3.BoolSort()),
+                       z3.Array("always_need_a", BV64, z3.BoolSort()),
+                       z3.Array("dont_need_a", BV64, z3.BoolSort()), ())
+    vmo = Vmo(Kind(pager_backed=True), ROOT, size, None, 0, _memory("a"), None, marks, False)
+    pager = Pager()
+    st = _state({1: vmo, 2: pager}, {"a": Handle(1, rights), "p": Handle(2, 0)})
+    return Shape("pager", st, ("a",), (_aligned(size, page), r_ok))
+
+
+SHAPES: dict[str, Callable[[int], Shape]] = {
+    "anonymous": anonymous,
+    "resizable": resizable,
+    "discardable": discardable,
+    "slice": lambda page: _child_shape("slice", SLICE, page),
+    "reference": lambda page: _child_shape("reference", REFERENCE, page),
+    "snapshot": lambda page: _child_shape("snapshot", SNAPSHOT, page),
+    "pager": pager_backed,
+}
