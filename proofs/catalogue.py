@@ -37,7 +37,7 @@ from spec.explore import ANY_ERROR, Path
 from spec.objects import visible_size
 from spec.outcome import Outcome
 from spec.profiles import Profile
-from spec.state import DISCARDED, REFERENCE, SLICE, UNRECLAIMABLE, State, Vmo
+from spec.state import DISCARDED, REFERENCE, SLICE, State, Vmo
 from spec.symbolic import word
 
 Formula = Any  # a z3 BoolRef, or a Python bool where the answer is structural
@@ -149,7 +149,10 @@ class Invariant:
 CATALOGUE: dict[str, Invariant] = {}
 
 
-def invariant(name: str, statement: str, source: str, scope: Scope) -> Callable[[Predicate], Predicate]:
+def invariant(
+    name: str, statement: str, source: str, scope: Scope
+) -> Callable[[Predicate], Predicate]:
+    """Register the decorated predicate as an invariant of the catalogue."""
     def register(p: Predicate) -> Predicate:
         CATALOGUE[name] = Invariant(name, statement, source, scope, p)
         return p
@@ -228,6 +231,8 @@ def lacks(c: Ctx, rights: tuple[int, ...]) -> Formula:
            on_shapes({"anonymous", "resizable", "discardable", "slice", "reference"},
                      labels("DECOMMIT")))  # kf 4.2: NOT_SUPPORTED on clones and pager VMOs
 def decommit_zeroes(c: Ctx) -> tuple[Formula, Formula]:
+    if c.profile.decommit_support == "page" and c.shape.name == "reference":
+        return False, True  # page: a VMO with a non-slice child cannot DECOMMIT at all
     owner, shift = c.owner(c.post)
     end, ovf = c.end()
     x = shift + c.i
@@ -268,9 +273,14 @@ def frame(c: Ctx) -> tuple[Formula, Formula]:
     mem_before, mem_after = c.vmo(c.pre, owner).memory, c.vmo(c.post, owner).memory
     assert mem_before is not None and mem_after is not None
     others = [o for o in c.pre.objects if o != owner]
+    # What a trace could observe: bytes and pages below the owner's size.
+    size = word(visible_size(c.pre, owner))
+    seen, page_seen = z3.ULT(c.i, size), z3.ULT(c.k, z3.UDiv(size, p))
     holds = z3.And(
-        z3.Implies(z3.Not(inside), mem_after.content[c.i] == mem_before.content[c.i]),
-        z3.Implies(z3.Not(page_inside), mem_after.committed[c.k] == mem_before.committed[c.k]),
+        z3.Implies(z3.And(seen, z3.Not(inside)),
+                   mem_after.content[c.i] == mem_before.content[c.i]),
+        z3.Implies(z3.And(page_seen, z3.Not(page_inside)),
+                   mem_after.committed[c.k] == mem_before.committed[c.k]),
         c.unchanged(others),
     )
     tracker_before, tracker_after = c.vmo(c.pre, owner).tracker, c.vmo(c.post, owner).tracker
@@ -338,8 +348,8 @@ def rights(c: Ctx) -> tuple[Formula, Formula]:
     earlier = {ERR_ACCESS_DENIED, ERR_BAD_HANDLE, ERR_WRONG_TYPE}
     if c.step.label == "CACHE_INVALIDATE":
         earlier.add(ERR_NOT_SUPPORTED)  # kf 3.3: the debug gate comes first
-    if c.step.label == "vmo_create_child":
-        earlier.add(ERR_OUT_OF_RANGE)
+    if c.step.label == "PREFETCH" and not c.profile.prefetch:
+        earlier.add(ERR_INVALID_ARGS)  # kf 3.1 (3): an op the kernel does not know
     return lacks(c, NEEDS[c.step.label]), z3.And(c.status in earlier, c.unchanged())
 
 
@@ -384,7 +394,7 @@ def discard_visible(c: Ctx) -> tuple[Formula, Formula]:
            on_shapes({"discardable"}, labels("UNLOCK")))
 def lock_counting(c: Ctx) -> tuple[Formula, Formula]:
     unlocked = word(_tracker(c).count) == 0
-    well_asked = z3.And(z3.Not(lacks(c, (R, W))), OFFSET == 0, SIZE == c.size())
+    well_asked = z3.And(z3.Not(lacks(c, (R, W))), OFFSET == 0, c.size() == SIZE)
     status_ok = z3.Implies(well_asked, c.status == ERR_BAD_STATE) \
         if c.profile.precedence == "first" else c.status != OK
     return unlocked, z3.And(c.status != OK, status_ok, c.unchanged())
@@ -416,7 +426,8 @@ def window(c: Ctx) -> tuple[Formula, Formula]:
     p = c.page
     before, after = c.vmo(c.pre, root).memory, c.vmo(c.post, root).memory
     assert before is not None and after is not None
-    outside = z3.Not(c.in_range(c.i, lo, hi))
+    outside = z3.And(z3.Not(c.in_range(c.i, lo, hi)),
+                     z3.ULT(c.i, word(visible_size(c.pre, root))))  # what a read could see
     page_outside = z3.Not(c.in_range(c.k, z3.UDiv(lo, p), z3.UDiv(hi, p)))
     return True, z3.And(z3.Implies(outside, after.content[c.i] == before.content[c.i]),
                         z3.Implies(page_outside, after.committed[c.k] == before.committed[c.k]))
@@ -429,7 +440,8 @@ def window(c: Ctx) -> tuple[Formula, Formula]:
            on_shapes({"snapshot"}, labels("vmo_write", "ZERO", "DECOMMIT")))
 def snapshot_isolation(c: Ctx) -> tuple[Formula, Formula]:
     other = 1 if c.obj == 2 else 2
-    return True, c.content(c.post, other)[c.i] == c.content(c.pre, other)[c.i]
+    visible = z3.ULT(c.i, word(visible_size(c.pre, other)))  # what a read could see
+    return visible, c.content(c.post, other)[c.i] == c.content(c.pre, other)[c.i]
 
 
 @invariant("status-domain",

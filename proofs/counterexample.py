@@ -82,22 +82,25 @@ def _setup(b: _Builder, shape: str, m: Callable[[str, int], int]) -> None:
               size=size_c, out="c")
 
 
-def _contents(b: _Builder, handle: str, tag: str, m: Callable[[str, int], int]) -> None:
-    """Give the target the model's byte at `at_byte` and commit `at_page` if it is."""
+def _contents(b: _Builder, shape: str, m: Callable[[str, int], int]) -> None:
+    """Give each VMO that owns pages the model's byte at `at_byte` (in its own offsets)
+    and commit its page `at_page` if the model commits it."""
     at_byte, at_page = m("at_byte", 0), m("at_page", 0)
-    byte = m(f"content_{tag}_at_byte", 0)
-    if byte:
-        b.add("vmo_write", vmo=handle, offset=at_byte, data=((byte, 1),),
-              note="the model's content at the offset where the claim fails")
-    if m(f"committed_{tag}_at_page", 0):
-        b.add("vmo_op_range", vmo=handle, op=abi.OP_COMMIT, offset=at_page * PAGE, size=PAGE,
-              note="the model's commit state at the page where the claim fails")
+    owners = ["a", "c"] if shape == "snapshot" else [] if shape == "pager" else ["a"]
+    for tag in owners:
+        byte = m(f"content_{tag}_at_byte", 0)
+        if byte:
+            b.add("vmo_write", vmo=tag, offset=at_byte, data=((byte, 1),),
+                  note="the model's content at the offset where the claim fails")
+        if m(f"committed_{tag}_at_page", 0):
+            b.add("vmo_op_range", vmo=tag, op=abi.OP_COMMIT, offset=at_page * PAGE, size=PAGE,
+                  note="the model's commit state at the page where the claim fails")
 
 
 def _tracker(b: _Builder, handle: str, m: Callable[[str, int], int]) -> None:
     state, locks = m("tracker_a", 0), m("locks_a", 0)
     size = m("S_a", PAGE)
-    lock = {"vmo": handle, "offset": 0, "size": size}
+    lock: dict[str, Any] = {"vmo": handle, "offset": 0, "size": size}
     if state == UNRECLAIMABLE:
         for _ in range(min(max(locks, 1), MAX_LOCKS)):
             b.add("vmo_op_range", op=abi.OP_TRY_LOCK, **lock)
@@ -114,30 +117,34 @@ def trace_for(result: Result) -> list[Recorded]:
     values = result.model
 
     def m(name: str, default: int) -> int:
-        val = values.get(name, default)
-        if name.startswith("S_"):
-            val = min(val, 1 << 62)  # a size the trace can create: page-aligned, no overflow
-        return int(val)
+        return int(values.get(name, default))
 
     b = _Builder(ob.profile)
     _setup(b, ob.shape, m)
     handle = ob.handle
     if ob.shape == "discardable":
         _tracker(b, handle, m)
-    _contents(b, handle, "c" if (ob.shape, handle) == ("snapshot", "c") else "a", m)
+    _contents(b, ob.shape, m)
     rights = m(f"rights_{handle}", abi.DEFAULT_VMO_RIGHTS)
     if rights != abi.DEFAULT_VMO_RIGHTS:
         b.add("handle_duplicate", handle=handle, rights=rights, out="h",
               note="the model's rights for the handle")
         handle = "h"
     step = STEP_BY_LABEL[ob.step]
-    args = _decode(step.trace_args(handle, {"offset": m("offset", 0), "size": m("size", 0)}))
+    seen = {m("content_a_at_byte", 0), m("content_c_at_byte", 0)}
+    data_byte = next(x for x in (0x5A, 0xA5, 0x3C) if x not in seen)  # a write that shows
+    args = _decode(step.trace_args(handle, {"offset": m("offset", 0), "size": m("size", 0),
+                                            "data_byte": data_byte}))
     b.add(step.call, kind="event" if step.call == "reclaim" else "call",
           note=f"the step of obligation {ob.name}", **args)
     at_byte = m("at_byte", 0)
-    b.add("vmo_read", vmo=handle if handle != "h" else ob.handle, offset=at_byte, length=1,
-          note="what the byte the claim is about reads now")
-    b.add("vmo_info", vmo=ob.handle, note="size and commit state now")
+    if ob.shape == "discardable":  # a discarded VMO reads nothing until it is locked
+        b.add("vmo_op_range", vmo="a", op=abi.OP_LOCK, offset=0, size=m("S_a", PAGE),
+              note="lock, so that what was discarded can be read")
+    for tag in ("a", "c") if ob.shape in ("slice", "reference", "snapshot") else ("a",):
+        b.add("vmo_read", vmo=tag, offset=at_byte, length=1,
+              note="what the byte the claim is about reads now")
+        b.add("vmo_info", vmo=tag, note="size and commit state now")
     return b.steps
 
 

@@ -12,12 +12,12 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from unittest import mock
 
-from spec import calls, op_range, paging
+from spec import calls, objects, op_range, paging
 from spec.abi import ERR_INTERNAL, ERR_INVALID_ARGS, ERR_NOT_SUPPORTED, ERR_WRONG_TYPE, OK
 from spec.explore import Cx, Rung
 from spec.objects import Target, memory, with_memory
 from spec.outcome import Outcome
-from spec.state import RECLAIMABLE, UNRECLAIMABLE, State, Tracker
+from spec.state import DISCARDED, RECLAIMABLE, SNAPSHOT, UNRECLAIMABLE, State, Tracker
 
 Mutant = Callable[[], AbstractContextManager[None]]
 
@@ -101,6 +101,50 @@ def _close_keeps_handle(cx: Cx, st: State, handle: str) -> Outcome:
     return o._replace(state=st)
 
 
+def _commit_one_page_more(cx: Cx, st: State, t: Target, a: Any, b: Any) -> tuple[State, int]:
+    return _REAL_COMMIT_PAGES(cx, st, t, a, cx.v.add(b, 1)[0])
+
+
+def _commit_clears_bytes(cx: Cx, st: State, t: Target, a: Any, b: Any) -> tuple[State, int]:
+    st, status = _REAL_COMMIT_PAGES(cx, st, t, a, b)
+    mem = memory(st, t)
+    p = cx.page
+    content = cx.v.bytes_fill(mem.content, cx.v.mul_to(a, p), cx.v.mul_to(b, p), 0)
+    return with_memory(st, t, mem._replace(content=content)), status
+
+
+def _errors_apply_effect(cx: Cx, st: State, status: int | None,
+                         then: Callable[[], Outcome]) -> Outcome:
+    if status is None or status == OK:
+        return _REAL_FAIL_OR(cx, st, status, then)
+    try:
+        return Outcome(status, then().state)
+    except AssertionError:  # an effect that needs what the guard ruled out
+        return Outcome(status, st)
+
+
+def _target_without_window(cx: Cx, st: State, obj: int, rights: Any) -> Target:
+    t = _REAL_TARGET(cx, st, obj, rights)
+    return t._replace(shift=0)
+
+
+def _write_through_to_parent(cx: Cx, st: State, t: Target, offset: Any, data: object,
+                             end: Any) -> State:
+    st = _REAL_WRITE_BYTES(cx, st, t, offset, data, end)
+    if t.vmo.role == SNAPSHOT and t.vmo.parent is not None:
+        parent = _REAL_TARGET(cx, st, t.vmo.parent, 0)
+        st = _REAL_WRITE_BYTES(cx, st, parent, offset, data, end)
+    return st
+
+
+def _discard_keeps_pages(cx: Cx, st: State, obj: int) -> State:
+    return st.with_object(obj, st.vmo(obj).with_tracker(Tracker(DISCARDED, 0)))
+
+
+_REAL_COMMIT_PAGES = paging.commit_pages
+_REAL_FAIL_OR = op_range._fail_or
+_REAL_TARGET = objects.target
+_REAL_WRITE_BYTES = paging.write_bytes
 _REAL_RECLAIM = calls.reclaim
 _REAL_READ = calls.vmo_read
 _REAL_CLOSE = calls.handle_close
@@ -139,4 +183,10 @@ MUTANTS: dict[str, Mutant] = {
     "resize-errors-misreported": lambda: _retarget(ERR_INTERNAL, "sf 3:"),
     "handle-errors-misreported": lambda: _retarget(ERR_INTERNAL, "sf 4:"),
     "reversed-precedence": _reversed_precedence,
+    "commit-one-page-too-many": _patch(op_range, "commit_pages", _commit_one_page_more),
+    "commit-clears-bytes": _patch(op_range, "commit_pages", _commit_clears_bytes),
+    "errors-apply-effect": _patch(op_range, "_fail_or", _errors_apply_effect),
+    "slice-ignores-window": _patch(op_range, "target", _target_without_window),
+    "copy-on-write-lost": _patch(calls, "write_bytes", _write_through_to_parent),
+    "discard-keeps-pages": _patch(calls, "discard", _discard_keeps_pages),
 }

@@ -194,7 +194,8 @@ def vmo_create_child(
         return {
             "snapshot_of_pager": kind in (abi.CHILD_SNAPSHOT,) and root.kind.pager_backed,
             "snapshot_of_slice": kind is not None and kind & _SNAPSHOTS != 0
-            and parent.role == SLICE,
+            and parent.role == SLICE
+            and not (kind == abi.CHILD_SNAPSHOT_AT_LEAST_ON_WRITE and root.kind.pager_backed),
             "reference_of_slice": kind == abi.CHILD_REFERENCE
             and (parent.role == SLICE or parent.kind.contiguous),
             "reference_resize": kind == abi.CHILD_REFERENCE
@@ -326,10 +327,11 @@ def vmo_read(cx: Cx, st: State, vmo: str, offset: Word, length: Word) -> Outcome
     if status is not None:
         return Outcome(status, st)
     assert t is not None
-    a, b = owner_pages(cx, t, offset, end)
-    st, status = commit_pages(cx, st, t, a, b) if _paged_in(st, t) else (st, OK)
-    if status != OK:
-        return Outcome(status, st)
+    if _paged_in(st, t) and cx.when(cx.v.ult(offset, end)):  # sf 2: nothing to fetch for 0
+        a, b = owner_pages(cx, t, offset, end)
+        st, status = commit_pages(cx, st, t, a, b, reading=True)
+        if status != OK:
+            return Outcome(status, st)
     data = cx.v.bytes_read(memory(st, t).content, cx.v.add(offset, t.shift)[0], length)
     cx.why = "sf 2: zx_vmo_read"
     return Outcome(OK, st, MappingProxyType({"data": data}))
@@ -392,12 +394,17 @@ def vmo_set_size(cx: Cx, st: State, vmo: str, size: Word) -> Outcome:
         assert parent is not None
         obj = parent
     mem = memory(st, t)
-    lo, hi = v.add(rounded, t.shift)[0], v.add(t.size, t.shift)[0]
-    content = v.bytes_fill(mem.content, lo, hi, 0)
+    # sf 3: the pages between the old and the new size are freed (shrinking) or appear
+    # as zero (growing: for a pager VMO too, without asking the pager), and the bytes
+    # from the unrounded new size to the page end read zero.
+    old_end, new_end = v.add(t.size, t.shift)[0], v.add(rounded, t.shift)[0]
+    lo, hi = v.umin(old_end, new_end), v.ite(v.ult(old_end, new_end), new_end, old_end)
+    content = v.bytes_fill(mem.content, v.add(size, t.shift)[0], new_end, 0)
+    content = v.bytes_fill(content, lo, hi, 0)
     committed = v.pages_remove(mem.committed, v.div_to(lo, p), v.div_to(hi, p))
     st = with_memory(st, t, Memory(content, committed))
     marks = st.vmo(t.owner).marks
-    if marks is not None:  # the freed tail of a pager VMO is zero, not the pager's
+    if marks is not None:  # zero there, not the pager's content
         dirty = v.pages_add(marks.dirty, v.div_to(lo, p), v.div_to(hi, p))
         st = st.with_object(t.owner, st.vmo(t.owner)._replace(marks=marks._replace(dirty=dirty)))
     cx.why = "sf 3: zx_vmo_set_size"
@@ -474,7 +481,8 @@ def _pager_range(
 def pager_supply_pages(
     cx: Cx, st: State, pager: str, vmo: str, offset: Word, length: Word
 ) -> Outcome:
-    status, t = _pager_range(cx, st, pager, vmo, offset, length, [])
+    empty: list[Rung] = [(OK, lambda: cx.v.eq(length, 0), "sf 6: supplying nothing is OK")]
+    status, t = _pager_range(cx, st, pager, vmo, offset, length, empty)
     if status is not None:
         return Outcome(status, st)
     assert t is not None

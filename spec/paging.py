@@ -23,10 +23,13 @@ def owner_pages(cx: Cx, t: Target, lo: Word, hi: Word) -> tuple[Word, Word]:
     return a, b
 
 
-def commit_pages(cx: Cx, st: State, t: Target, a: Word, b: Word) -> tuple[State, int]:
+def commit_pages(
+    cx: Cx, st: State, t: Target, a: Word, b: Word, reading: bool = False
+) -> tuple[State, int]:
     """Make the owner's pages [a, b) committed. Pager-backed pages that are absent are
     requested; a request the trace scripted to fail fails the call, keeping the pages
-    before it (kernel-facts 4.1: nothing is rolled back)."""
+    before it (kernel-facts 4.1: nothing is rolled back). A read (`reading`) needs no
+    page for a dirty zero interval of a pager VMO, so it commits none there (kf 4.3)."""
     v = cx.v
     owner = st.vmo(t.owner)
     mem = memory(st, t)
@@ -45,7 +48,10 @@ def commit_pages(cx: Cx, st: State, t: Target, a: Word, b: Word) -> tuple[State,
         first = v.pages_first_out(mem.committed, lo, hi)
         if cx.when(v.and_(v.ult(lo, hi), v.ult(first, hi), v.ult(first, stop))):
             stop, failing = first, k
-    st = with_memory(st, t, Memory(mem.content, v.pages_add(mem.committed, a, stop)))
+    fetched = v.pages_add(v.pages_empty(), a, stop)
+    if reading:
+        fetched = v.pages_diff(fetched, marks.dirty)
+    st = with_memory(st, t, Memory(mem.content, v.pages_union(mem.committed, fetched)))
     if failing < 0:
         return st, OK
     cx.why = "trace-format: a scripted pager failure, answered once"

@@ -185,6 +185,10 @@ class Symbolic(Values):
         i = z3.BitVec("i", 64)
         return z3.Exists([i], z3.And(self._in(i, lo, hi), s[i]))
 
+    def pages_union(self, s: Any, t: Any) -> Any:
+        i = z3.BitVec("i", 64)
+        return z3.Lambda([i], z3.Or(s[i], t[i]))
+
     def pages_diff(self, s: Any, t: Any) -> Any:
         i = z3.BitVec("i", 64)
         return z3.Lambda([i], z3.And(s[i], z3.Not(t[i])))

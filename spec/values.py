@@ -146,6 +146,10 @@ class Values(ABC):
         """Some page of [lo, hi) is in s."""
 
     @abstractmethod
+    def pages_union(self, s: PageSet, t: PageSet) -> PageSet:
+        """The pages in s or in t."""
+
+    @abstractmethod
     def pages_diff(self, s: PageSet, t: PageSet) -> PageSet:
         """The pages of s that are not in t."""
 
@@ -431,6 +435,12 @@ class Concrete(Values):
 
     def pages_any(self, s: PageRuns, lo: int, hi: int) -> bool:
         return bool(s.overlap(lo, hi))
+
+    def pages_union(self, s: PageRuns, t: PageRuns) -> PageRuns:
+        b = t.bounds
+        for k in range(0, len(b), 2):
+            s = s._with(b[k], b[k + 1], True)
+        return s
 
     def pages_diff(self, s: PageRuns, t: PageRuns) -> PageRuns:
         b = t.bounds

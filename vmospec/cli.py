@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+import time
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -13,7 +15,7 @@ from typing import Any, NoReturn
 from tqdm import tqdm
 
 from refinement_tests.checker import TraceResult, check_trace
-from refinement_tests.trace import TraceError, read_trace
+from refinement_tests.trace import Header, TraceError, read_trace, step_to_json, write_trace
 from spec.profiles import PROFILES
 
 EXIT_OK = 0
@@ -125,6 +127,92 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK if conforming == len(results) else EXIT_DIVERGED
 
 
+def cmd_prove(args: argparse.Namespace) -> int:
+    from proofs.catalogue import CATALOGUE
+    from proofs.counterexample import trace_for
+    from proofs.prover import obligations, run
+
+    if args.only is not None and args.only not in CATALOGUE:
+        print(f"vmospec prove: error: no invariant named {args.only!r} "
+              f"(known: {', '.join(CATALOGUE)})", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    profiles = [args.profile] if args.profile else list(PROFILES)
+    obs = list(obligations(profiles, args.only))
+    bar = tqdm(total=len(obs), desc="prove", unit="obligation", file=sys.stderr,
+               disable=not sys.stderr.isatty())
+    started = time.perf_counter()
+    results = run(obs, jobs=args.jobs, progress=lambda r: bar.update())
+    bar.close()
+    elapsed = time.perf_counter() - started
+    results = [r for r in results if r.status != "not applicable"]
+    results.sort(key=lambda r: (r.obligation.invariant, r.obligation.profile, r.obligation.name))
+    out = Path(args.out)
+    written: dict[str, str] = {}
+    for r in results:
+        if r.status == "counterexample":
+            written[r.obligation.name] = _write_counterexample(r, out, trace_for)
+    failures = [r for r in results if r.status != "proved" and not r.finding]
+    if args.json:
+        print(json.dumps({
+            "profiles": profiles,
+            "seconds": round(elapsed, 2),
+            "obligations": [
+                {"name": r.obligation.name, "invariant": r.obligation.invariant,
+                 "profile": r.obligation.profile, "shape": r.obligation.shape,
+                 "handle": r.obligation.handle, "step": r.obligation.step,
+                 "status": r.status, "seconds": round(r.seconds, 3),
+                 "nonvacuous": r.nonvacuous, "finding": r.finding,
+                 **({"trace": written[r.obligation.name]} if r.obligation.name in written
+                    else {})}
+                for r in results
+            ],
+        }, indent=2))
+    else:
+        _print_proofs(results, written, args.verbose)
+        counts: dict[str, int] = {}
+        for r in results:
+            key = "finding" if r.finding else r.status
+            counts[key] = counts.get(key, 0) + 1
+        summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        print(f"{len(results)} obligations in {elapsed:.1f} s: {summary}")
+    return EXIT_OK if not failures else EXIT_DIVERGED
+
+
+def _write_counterexample(r: Any, out: Path, trace_for: Any) -> str:
+    """Write the counterexample of one obligation as a vmo-trace; return its path."""
+    ob = r.obligation
+    name = f"{ob.invariant}--{ob.profile}--{ob.shape}-{ob.handle}--{ob.step}"
+    path = out / (re.sub(r"[^A-Za-z0-9_.-]+", "_", name) + ".jsonl")
+    steps = [step_to_json(s.name, s.kind, s.args, s.outcome, s.note) for s in trace_for(r)]
+    header = Header(4096, meta={"origin": "vmospec prove: counterexample",
+                                "obligation": ob.name, "kernel": ob.profile})
+    out.mkdir(parents=True, exist_ok=True)
+    write_trace(path, header, steps)
+    return str(path)
+
+
+def _print_proofs(results: list[Any], written: dict[str, str], verbose: bool) -> None:
+    for r in results:
+        if r.status == "proved" and not verbose:
+            continue
+        tag = "FINDING" if r.finding else r.status.upper()
+        vac = "" if r.nonvacuous else "  (hypotheses not shown satisfiable)"
+        print(f"{tag:15} {r.seconds:7.2f}s  {r.obligation.name}{vac}")
+        if r.obligation.name in written:
+            trace = written[r.obligation.name]
+            print(f"{'':26}counterexample: {trace}")
+            print(f"{'':26}replay: vmospec check {trace} --profile {r.obligation.profile}")
+    by_inv: dict[tuple[str, str], dict[str, int]] = {}
+    for r in results:
+        key = (r.obligation.invariant, r.obligation.profile)
+        tally = by_inv.setdefault(key, {})
+        status = "finding" if r.finding else r.status
+        tally[status] = tally.get(status, 0) + 1
+    print(f"\n{'invariant':24} {'profile':12} result")
+    for (inv, prof), tally in sorted(by_inv.items()):
+        print(f"{inv:24} {prof:12} " + ", ".join(f"{n} {k}" for k, n in sorted(tally.items())))
+
+
 def cmd_profiles(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{"name": p.name, "summary": p.summary} for p in PROFILES.values()]))
@@ -148,6 +236,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also check the example traces bundled with vmospec")
     check.add_argument("--json", action="store_true", help="one JSON object on stdout")
     check.set_defaults(run=cmd_check)
+
+    prove = sub.add_parser("prove", help="prove the invariant catalogue with z3",
+                           description="Prove every invariant of the catalogue for every "
+                           "step, shape and profile. Exit 0 only if all are proved, but for "
+                           "the expected status-domain findings.")
+    prove.add_argument("--profile", choices=sorted(PROFILES),
+                       help="only this profile's obligations (default: all)")
+    prove.add_argument("--only", metavar="NAME", help="only the invariant NAME")
+    prove.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
+    prove.add_argument("--out", default="out/counterexamples",
+                       help="where counterexample traces go (default out/counterexamples)")
+    prove.add_argument("--verbose", action="store_true", help="list proved obligations too")
+    prove.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    prove.set_defaults(run=cmd_prove)
 
     profiles = sub.add_parser("profiles", help="list the profiles",
                               description="List the profiles the spec knows.")
