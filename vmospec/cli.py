@@ -15,7 +15,15 @@ from typing import Any, NoReturn
 from tqdm import tqdm
 
 from refinement_tests.checker import TraceResult, check_trace
-from refinement_tests.trace import Header, TraceError, read_trace, step_to_json, write_trace
+from refinement_tests.trace import (
+    Header,
+    StatusExpect,
+    TraceError,
+    read_trace,
+    step_to_json,
+    write_trace,
+)
+from spec.explore import ANY_ERROR
 from spec.profiles import PROFILES
 
 EXIT_OK = 0
@@ -183,7 +191,12 @@ def _write_counterexample(r: Any, out: Path, trace_for: Any) -> str:
     ob = r.obligation
     name = f"{ob.invariant}--{ob.profile}--{ob.shape}-{ob.handle}--{ob.step}"
     path = out / (re.sub(r"[^A-Za-z0-9_.-]+", "_", name) + ".jsonl")
-    steps = [step_to_json(s.name, s.kind, s.args, s.outcome, s.note) for s in trace_for(r)]
+    steps = []
+    for s in trace_for(r):
+        outcome = dict(s.outcome)
+        if outcome.get("status") == ANY_ERROR:  # where the page is silent: "it failed"
+            outcome["status"] = StatusExpect(frozenset({0}), negate=True)
+        steps.append(step_to_json(s.name, s.kind, s.args, outcome, s.note))
     header = Header(4096, meta={"origin": "vmospec prove: counterexample",
                                 "obligation": ob.name, "kernel": ob.profile})
     out.mkdir(parents=True, exist_ok=True)
