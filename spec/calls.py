@@ -29,7 +29,7 @@ from spec.explore import Cx, Rung
 from spec.objects import Target, info_flags, is_discarded, memory, pager_detached, target
 from spec.op_range import discard, with_memory
 from spec.outcome import Between, Outcome
-from spec.paging import commit_pages, owner_pages, write_bytes
+from spec.paging import commit_pages, mark_dirty, owner_pages, write_bytes
 from spec.state import (
     RECLAIMABLE,
     REFERENCE,
@@ -403,10 +403,7 @@ def vmo_set_size(cx: Cx, st: State, vmo: str, size: Word) -> Outcome:
     content = v.bytes_fill(content, lo, hi, 0)
     committed = v.pages_remove(mem.committed, v.div_to(lo, p), v.div_to(hi, p))
     st = with_memory(st, t, Memory(content, committed))
-    marks = st.vmo(t.owner).marks
-    if marks is not None:  # zero there, not the pager's content
-        dirty = v.pages_add(marks.dirty, v.div_to(lo, p), v.div_to(hi, p))
-        st = st.with_object(t.owner, st.vmo(t.owner)._replace(marks=marks._replace(dirty=dirty)))
+    st = mark_dirty(cx, st, t.owner, v.div_to(lo, p), v.div_to(hi, p))  # not the pager's
     cx.why = "sf 3: zx_vmo_set_size"
     return Outcome(OK, st.with_object(obj, st.vmo(obj)._replace(size=rounded)))
 

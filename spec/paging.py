@@ -81,11 +81,16 @@ def zero_whole_pages(cx: Cx, st: State, t: Target, lo: Word, hi: Word) -> State:
     a, b = v.div_to(olo, p), v.div_to(ohi, p)
     content = v.bytes_fill(mem.content, olo, ohi, 0)
     committed = mem.committed if owner.kind.contiguous else v.pages_remove(mem.committed, a, b)
-    st = with_memory(st, t, Memory(content, committed))
-    if owner.marks is not None:
-        marks = owner.marks._replace(dirty=v.pages_add(owner.marks.dirty, a, b))
-        st = st.with_object(t.owner, st.vmo(t.owner)._replace(marks=marks))
-    return st
+    return mark_dirty(cx, with_memory(st, t, Memory(content, committed)), t.owner, a, b)
+
+
+def mark_dirty(cx: Cx, st: State, owner: int, a: Word, b: Word) -> State:
+    """A pager-backed owner's pages [a, b) no longer read the pager's content."""
+    marks = st.vmo(owner).marks
+    if marks is None:
+        return st
+    dirty = cx.v.pages_add(marks.dirty, a, b)
+    return st.with_object(owner, st.vmo(owner)._replace(marks=marks._replace(dirty=dirty)))
 
 
 def write_bytes(cx: Cx, st: State, t: Target, offset: Word, data: object, end: Word) -> State:
@@ -103,11 +108,7 @@ def _touched(cx: Cx, st: State, t: Target, lo: Word, hi: Word, content: object) 
     mem = memory(st, t)
     a, b = owner_pages(cx, t, lo, hi)
     committed = mem.committed if owner.kind.contiguous else v.pages_add(mem.committed, a, b)
-    st = with_memory(st, t, Memory(content, committed))
-    if owner.marks is not None:
-        marks = owner.marks._replace(dirty=v.pages_add(owner.marks.dirty, a, b))
-        st = st.with_object(t.owner, st.vmo(t.owner)._replace(marks=marks))
-    return st
+    return mark_dirty(cx, with_memory(st, t, Memory(content, committed)), t.owner, a, b)
 
 
 def zero_partial_page(cx: Cx, st: State, t: Target, lo: Word, hi: Word) -> tuple[State, int]:
