@@ -144,6 +144,10 @@ def cmd_prove(args: argparse.Namespace) -> int:
         print(f"vmospec prove: error: no invariant named {args.only!r} "
               f"(known: {', '.join(CATALOGUE)})", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.jobs < 1:
+        print(f"vmospec prove: error: --jobs must be at least 1, not {args.jobs}",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
     profiles = [args.profile] if args.profile else list(PROFILES)
     obs = list(obligations(profiles, args.only))
     bar = tqdm(total=len(obs), desc="prove", unit="obligation", file=sys.stderr,
@@ -176,7 +180,7 @@ def cmd_prove(args: argparse.Namespace) -> int:
             ],
         }, indent=2))
     else:
-        _print_proofs(results, written, args.verbose)
+        _print_proofs(results, written, not args.brief)
         counts: dict[str, int] = {}
         for r in results:
             key = "finding" if r.finding else r.status
@@ -204,9 +208,11 @@ def _write_counterexample(r: Any, out: Path, trace_for: Any) -> str:
     return str(path)
 
 
-def _print_proofs(results: list[Any], written: dict[str, str], verbose: bool) -> None:
+def _print_proofs(results: list[Any], written: dict[str, str], every: bool) -> None:
+    """The table (obligation, result, time), then a tally per invariant and profile."""
+    print(f"{'result':15} {'time':>8}  obligation")
     for r in results:
-        if r.status == "proved" and not verbose:
+        if r.status == "proved" and not every:
             continue
         tag = "FINDING" if r.finding else r.status.upper()
         vac = "" if r.nonvacuous else "  (hypotheses not shown satisfiable)"
@@ -260,7 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     prove.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
     prove.add_argument("--out", default="out/counterexamples",
                        help="where counterexample traces go (default out/counterexamples)")
-    prove.add_argument("--verbose", action="store_true", help="list proved obligations too")
+    prove.add_argument("--brief", action="store_true",
+                       help="list only what is not proved, then the summary")
     prove.add_argument("--json", action="store_true", help="one JSON object on stdout")
     prove.set_defaults(run=cmd_prove)
 
