@@ -1,0 +1,841 @@
+"""The syscall layer: `Kernel.step` runs one trace call or event on the model.
+
+Each syscall is written the way the kernel's syscall and dispatcher code runs: handle
+lookup, then the checks in the order the kernel makes them, then the work on the VM
+layer (model/vmo.py). The orders are kernel-facts.md (2025) for zx_vmo_op_range and
+notes/syscall-facts.md for the calls around it; "kf" and "sf" comments name the section.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from model.frames import FramePool
+from model.handles import INVALID_HANDLE_NAME, Handle, HandleTable
+from model.pager import Pager
+from model.ranges import Runs, runs_length
+from model.variants import VARIANTS
+from model.vmo import Hit, PageNode, Vm, Vmo, VmoKind
+from spec import abi
+
+__all__ = ["CONFIG_KEYS", "Kernel"]
+
+CONFIG_KEYS = ("debugging_syscalls", "page_loaning")
+
+Outcome = dict[str, Any]
+
+_CACHE_OPS = frozenset(
+    {abi.OP_CACHE_SYNC, abi.OP_CACHE_INVALIDATE, abi.OP_CACHE_CLEAN, abi.OP_CACHE_CLEAN_INVALIDATE}
+)
+_SNAPSHOT_TYPES = (
+    abi.CHILD_SNAPSHOT,
+    abi.CHILD_SNAPSHOT_AT_LEAST_ON_WRITE,
+    abi.CHILD_SNAPSHOT_MODIFIED,
+)
+_CREATE_OPTIONS = abi.VMO_RESIZABLE | abi.VMO_DISCARDABLE | abi.VMO_UNBOUNDED
+
+
+def _st(status: int) -> Outcome:
+    return {"status": status}
+
+
+class Kernel:
+    """A concrete kernel: a handle table, a frame pool, VMOs, pagers.
+
+    `broken` switches on deliberately wrong behaviours from model.variants.VARIANTS.
+    """
+
+    def __init__(
+        self,
+        page_size: int = 4096,
+        frames: int = 1 << 20,
+        config: Mapping[str, bool] | None = None,
+        broken: frozenset[str] = frozenset(),
+    ) -> None:
+        if page_size <= 0 or page_size & (page_size - 1):
+            raise ValueError(f"page size {page_size} is not a power of two")
+        cfg = dict.fromkeys(CONFIG_KEYS, False)
+        for key, value in (config or {}).items():
+            if key not in cfg:
+                raise ValueError(f"unknown config key {key!r}")
+            cfg[key] = bool(value)
+        unknown = set(broken) - set(VARIANTS)
+        if unknown:
+            raise ValueError(f"unknown broken variant(s) {sorted(unknown)}")
+        self.page_size = page_size
+        self.config = cfg
+        self.broken = frozenset(broken)
+        self.pool = FramePool(frames)
+        self.vm = Vm(page_size, self.pool, self.broken)
+        self.handles = HandleTable()
+        # The largest VMO: VmPageList's MAX_SIZE, the u64 range rounded down to a whole
+        # page-list node pair (2 * 16 pages).
+        granule = 32 * page_size
+        self.max_size = (abi.U64_MAX // granule) * granule
+        self._calls: dict[str, Callable[[Mapping[str, Any]], Outcome]] = {
+            "vmo_create": self.vmo_create,
+            "vmo_create_child": self.vmo_create_child,
+            "handle_duplicate": self.handle_duplicate,
+            "handle_close": self.handle_close,
+            "vmo_op_range": self.vmo_op_range,
+            "vmo_read": self.vmo_read,
+            "vmo_write": self.vmo_write,
+            "vmo_get_size": self.vmo_get_size,
+            "vmo_set_size": self.vmo_set_size,
+            "vmo_info": self.vmo_info,
+            "pager_create": self.pager_create,
+            "pager_create_vmo": self.pager_create_vmo,
+            "pager_supply_pages": self.pager_supply_pages,
+            "pager_fail": self.pager_fail,
+            "reclaim": self.reclaim,
+        }
+
+    # --- the entry point --------------------------------------------------------------------
+
+    def step(self, name: str, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Runs one call or event; returns the observed outcome fields."""
+        fn = self._calls.get(name)
+        if fn is None:
+            raise ValueError(f"unknown call or event {name!r}")
+        return fn(args)
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _round_up(self, x: int) -> int | None:
+        """x rounded up to a page, or None when that passes 2^64 - 1."""
+        r = -(-x // self.page_size) * self.page_size
+        return r if r <= abi.U64_MAX else None
+
+    def _round_down(self, x: int) -> int:
+        return x - x % self.page_size
+
+    def _lookup(self, name: str) -> Handle | None:
+        if name == INVALID_HANDLE_NAME:
+            return None
+        return self.handles.get(name)
+
+    def _vmo(self, name: str) -> tuple[int, Handle | None, Vmo | None]:
+        """Handle lookup (BAD_HANDLE), then type (WRONG_TYPE): kf 3.1 steps 1-2."""
+        h = self._lookup(name)
+        if h is None:
+            return abi.ERR_BAD_HANDLE, None, None
+        if not isinstance(h.obj, Vmo):
+            return abi.ERR_WRONG_TYPE, h, None
+        return abi.OK, h, h.obj
+
+    def _pager(self, name: str, right: int) -> tuple[int, Pager | None]:
+        h = self._lookup(name)
+        if h is None:
+            return abi.ERR_BAD_HANDLE, None
+        if not isinstance(h.obj, Pager):
+            return abi.ERR_WRONG_TYPE, None
+        if not h.rights & right:
+            return abi.ERR_ACCESS_DENIED, None
+        return abi.OK, h.obj
+
+    def _bind(self, out: str, obj: Vmo | Pager, rights: int) -> None:
+        self.handles.bind(out, obj, rights)
+
+    def _node_page(self, vmo: Vmo, offset: int) -> int:
+        """The page of vmo's node that holds byte `offset` of the VMO."""
+        return vmo.window + offset // self.page_size
+
+    # --- zx_vmo_create -------------------------------------------------------------------------
+
+    def vmo_create(self, a: Mapping[str, Any]) -> Outcome:
+        opts = a["options"]
+        # kf 6: RESIZABLE, DISCARDABLE and UNBOUNDED are the options; any other bit, and
+        # UNBOUNDED with RESIZABLE, give INVALID_ARGS.
+        if opts & ~_CREATE_OPTIONS:
+            return _st(abi.ERR_INVALID_ARGS)
+        if opts & abi.VMO_UNBOUNDED and opts & abi.VMO_RESIZABLE:
+            return _st(abi.ERR_INVALID_ARGS)
+        if opts & abi.VMO_UNBOUNDED:
+            size = self.max_size
+        else:
+            rounded = self._round_up(a["size"])
+            if rounded is None or rounded > self.max_size:
+                return _st(abi.ERR_OUT_OF_RANGE)
+            size = rounded
+        resizable = bool(opts & abi.VMO_RESIZABLE)
+        node = PageNode(self.vm, size // self.page_size)
+        vmo = Vmo(
+            self.vm,
+            node,
+            VmoKind.ROOT,
+            resizable=resizable,
+            discardable=bool(opts & abi.VMO_DISCARDABLE),
+        )
+        rights = abi.DEFAULT_VMO_RIGHTS | (abi.RIGHT_RESIZE if resizable else 0)
+        self._bind(a["out"], vmo, rights)
+        return _st(abi.OK)
+
+    # --- zx_vmo_create_child (sf 1) ----------------------------------------------------------
+
+    def vmo_create_child(self, a: Mapping[str, Any]) -> Outcome:
+        opts: int = a["options"]
+        offset: int = a["offset"]
+        # sf 1 step 1: the size is rounded before the handle is looked up.
+        size = self._round_up(a["size"])
+        if size is None or size > self.max_size:
+            return _st(abi.ERR_OUT_OF_RANGE)
+        # sf 1 step 2
+        if opts & abi.CHILD_NO_WRITE and opts & abi.CHILD_RESIZABLE:
+            return _st(abi.ERR_INVALID_ARGS)
+        no_write = bool(opts & abi.CHILD_NO_WRITE)
+        opts &= ~abi.CHILD_NO_WRITE
+        # sf 1 step 3: a VMO handle with DUPLICATE and READ.
+        status, h, parent = self._vmo(a["vmo"])
+        if status != abi.OK:
+            return _st(status)
+        assert h is not None and parent is not None
+        need = abi.RIGHT_DUPLICATE | abi.RIGHT_READ
+        if h.rights & need != need:
+            return _st(abi.ERR_ACCESS_DENIED)
+        # Dispatcher: a discardable parent has no children of any type (kf 5.5).
+        if parent.tracker is not None:
+            return _st(abi.ERR_NOT_SUPPORTED)
+        ps = self.page_size
+        snapshot_type = 0
+        if opts & abi.CHILD_SLICE:
+            if opts & ~abi.CHILD_SLICE:
+                return _st(abi.ERR_INVALID_ARGS)
+            if offset % ps:
+                return _st(abi.ERR_INVALID_ARGS)
+            if offset + size > parent.size:
+                return _st(abi.ERR_INVALID_ARGS)
+            if parent.resizable:
+                return _st(abi.ERR_NOT_SUPPORTED)
+            child = Vmo(
+                self.vm,
+                parent.node,
+                VmoKind.SLICE,
+                window=parent.window + offset // ps,
+                slice_pages=size // ps,
+                parent=parent,
+            )
+        elif opts & abi.CHILD_REFERENCE:
+            if opts & ~(abi.CHILD_REFERENCE | abi.CHILD_RESIZABLE):
+                return _st(abi.ERR_INVALID_ARGS)
+            if offset != 0 or size != 0:
+                return _st(abi.ERR_INVALID_ARGS)
+            if parent.kind is VmoKind.SLICE:
+                return _st(abi.ERR_NOT_SUPPORTED)
+            if opts & abi.CHILD_RESIZABLE and not parent.resizable:
+                return _st(abi.ERR_NOT_SUPPORTED)
+            # A reference shares its parent's node and size, and so its resizability.
+            child = Vmo(
+                self.vm, parent.node, VmoKind.REFERENCE, resizable=parent.resizable, parent=parent
+            )
+        else:
+            snapshot_type = next((t for t in _SNAPSHOT_TYPES if opts & t), 0)
+            if snapshot_type == 0:
+                return _st(abi.ERR_INVALID_ARGS)
+            if opts & ~(snapshot_type | abi.CHILD_RESIZABLE):
+                return _st(abi.ERR_INVALID_ARGS)
+            made = self._snapshot(parent, snapshot_type, offset, size, opts, no_write)
+            if isinstance(made, int):
+                return _st(made)
+            child = made
+        rights = (h.rights & ~abi.RIGHT_RESIZE) | abi.RIGHT_GET_PROPERTY | abi.RIGHT_SET_PROPERTY
+        if opts & abi.CHILD_RESIZABLE:
+            rights |= abi.RIGHT_RESIZE
+        if no_write:
+            rights &= ~abi.RIGHT_WRITE
+        elif snapshot_type:
+            rights = (rights & ~abi.RIGHT_EXECUTE) | abi.RIGHT_WRITE
+        self._bind(a["out"], child, rights)
+        return _st(abi.OK)
+
+    def _snapshot(
+        self, parent: Vmo, snapshot_type: int, offset: int, size: int, opts: int, no_write: bool
+    ) -> Vmo | int:
+        ps = self.page_size
+        if offset % ps:
+            return abi.ERR_INVALID_ARGS
+        if parent.kind is VmoKind.SLICE:
+            if offset + size > parent.size:
+                return abi.ERR_OUT_OF_RANGE
+        elif offset + size > abi.U64_MAX:
+            return abi.ERR_OUT_OF_RANGE
+        pager_root = parent.pager_backed
+        if pager_root and snapshot_type == abi.CHILD_SNAPSHOT:
+            return abi.ERR_NOT_SUPPORTED
+        projected = (parent.node.depth_offset() + parent.window) * ps + offset + size
+        if projected > abi.U64_MAX:
+            return abi.ERR_INVALID_ARGS
+        # A unidirectional clone is possible only under a pager-backed root: always for
+        # AT_LEAST_ON_WRITE, and for MODIFIED of the root itself. Everything else needs
+        # a bidirectional clone (a hidden node), which a slice cannot have.
+        unidirectional = pager_root and (
+            snapshot_type == abi.CHILD_SNAPSHOT_AT_LEAST_ON_WRITE
+            or (snapshot_type == abi.CHILD_SNAPSHOT_MODIFIED and parent.node.parent is None)
+        )
+        if parent.kind is VmoKind.SLICE and not unidirectional:
+            return abi.ERR_NOT_SUPPORTED
+        node = PageNode(self.vm, size // ps)
+        visible = min(size // ps, parent.size_pages - offset // ps)
+        if unidirectional:
+            parent.node.adopt(node, parent.window + offset // ps, visible)
+        else:
+            hidden = parent.node.insert_hidden_parent()
+            hidden.adopt(node, offset // ps, visible)
+        return Vmo(
+            self.vm,
+            node,
+            VmoKind.CLONE,
+            resizable=bool(opts & abi.CHILD_RESIZABLE),
+            immutable=no_write and snapshot_type == abi.CHILD_SNAPSHOT,
+        )
+
+    # --- handles (sf 4) ----------------------------------------------------------------------
+
+    def handle_duplicate(self, a: Mapping[str, Any]) -> Outcome:
+        h = self._lookup(a["handle"])
+        if h is None:
+            return _st(abi.ERR_BAD_HANDLE)
+        if not h.rights & abi.RIGHT_DUPLICATE:
+            return _st(abi.ERR_ACCESS_DENIED)
+        rights: int = a["rights"]
+        if rights == abi.RIGHT_SAME_RIGHTS:
+            rights = h.rights
+        elif rights & ~h.rights and "duplicate_rights_escalate" not in self.broken:
+            return _st(abi.ERR_INVALID_ARGS)
+        self.handles.bind(a["out"], h.obj, rights)
+        return _st(abi.OK)
+
+    def handle_close(self, a: Mapping[str, Any]) -> Outcome:
+        name: str = a["handle"]
+        if name == INVALID_HANDLE_NAME:
+            return _st(abi.OK)  # closing ZX_HANDLE_INVALID is OK
+        if self.handles.get(name) is None:
+            return _st(abi.ERR_BAD_HANDLE)
+        if "handle_close_noop" not in self.broken:
+            self.handles.close(name)
+        return _st(abi.OK)
+
+    # --- zx_vmo_op_range (kf 3, 4, 5) ---------------------------------------------------------
+
+    def vmo_op_range(self, a: Mapping[str, Any]) -> Outcome:
+        status, h, vmo = self._vmo(a["vmo"])
+        if status != abi.OK:
+            return _st(status)
+        assert h is not None and vmo is not None
+        op: int = a["op"]
+        offset: int = a["offset"]
+        size: int = a["size"]
+        rights = h.rights
+        if op == abi.OP_COMMIT:
+            return _st(self._op_commit(vmo, rights, offset, size))
+        if op == abi.OP_DECOMMIT:
+            return _st(self._op_decommit(vmo, rights, offset, size))
+        if op == abi.OP_ZERO:
+            return _st(self._op_zero(vmo, rights, offset, size))
+        if op in (abi.OP_LOCK, abi.OP_TRY_LOCK, abi.OP_UNLOCK):
+            return self._op_lock_family(vmo, rights, op, offset, size, a)
+        if op in _CACHE_OPS:
+            return _st(self._op_cache(vmo, rights, op, offset, size))
+        if op in (abi.OP_DONT_NEED, abi.OP_ALWAYS_NEED):
+            return _st(self._op_hint(vmo, op, offset, size))
+        if op == abi.OP_PREFETCH:
+            return _st(self._op_prefetch(vmo, rights, offset, size))
+        # kf 3.1 step 3: an unknown op (0, 5, >= 15) is INVALID_ARGS, no right checked.
+        return _st(abi.ERR_INVALID_ARGS)
+
+    def _op_commit(self, vmo: Vmo, rights: int, offset: int, size: int) -> int:
+        # kf 3.3 COMMIT (1)
+        if not rights & abi.RIGHT_WRITE and "commit_no_rights" not in self.broken:
+            return abi.ERR_ACCESS_DENIED
+        # (3) offset + size, or its round-up, overflows
+        end = offset + size
+        if end > abi.U64_MAX:
+            return abi.ERR_OUT_OF_RANGE
+        rend = self._round_up(end)
+        if rend is None:
+            return abi.ERR_OUT_OF_RANGE
+        if "commit_round_off_by_one" in self.broken:
+            rend = self._round_down(end)
+        start = self._round_down(offset)
+        # (4) the rounded range must be in bounds
+        if rend > vmo.size:
+            return abi.ERR_OUT_OF_RANGE
+        # (5) rounded length 0
+        if rend <= start:
+            return abi.OK
+        # (6) execution: a discarded VMO has nothing to commit into (kf 5.4)
+        if vmo.discarded:
+            return abi.ERR_NOT_FOUND
+        return self.vm.commit(vmo.node, self._node_page(vmo, start), self._node_page(vmo, rend))
+
+    def _op_decommit(self, vmo: Vmo, rights: int, offset: int, size: int) -> int:
+        # kf 3.3 DECOMMIT (1)
+        if not rights & abi.RIGHT_WRITE:
+            return abi.ERR_ACCESS_DENIED
+        # (4)/(5) overflow, past the window or past S (a slice's S is its window)
+        end = offset + size
+        if end > abi.U64_MAX or end > vmo.size:
+            return abi.ERR_OUT_OF_RANGE
+        # (6)
+        if size == 0:
+            return abi.OK
+        # (7) a clone, a VMO with a live snapshot child (a hidden parent), pager-backed
+        node = vmo.node
+        blocked = node.parent is not None or vmo.pager_backed
+        if "decommit_with_snapshot_child" in self.broken and vmo.kind is not VmoKind.CLONE:
+            blocked = vmo.pager_backed
+        if blocked:
+            return abi.ERR_NOT_SUPPORTED
+        # (8) alignment, checked late
+        ps = self.page_size
+        if (offset % ps or size % ps) and "decommit_unaligned_ok" not in self.broken:
+            return abi.ERR_INVALID_ARGS
+        start, rend = self._round_down(offset), self._round_up(end)
+        assert rend is not None
+        self.vm.decommit(node, self._node_page(vmo, start), self._node_page(vmo, rend))
+        return abi.OK
+
+    def _op_zero(self, vmo: Vmo, rights: int, offset: int, size: int) -> int:
+        # kf 3.3 ZERO 2025: (1) WRITE; no up-front range check.
+        if not rights & abi.RIGHT_WRITE:
+            return abi.ERR_ACCESS_DENIED
+        if size == 0:
+            return abi.OK
+        end = offset + size
+        if end > abi.U64_MAX:
+            return abi.ERR_OUT_OF_RANGE
+        if "zero_misses_last_byte" in self.broken:
+            end -= 1
+        ps = self.page_size
+        s = vmo.size
+        if "zero_upfront_range_check" in self.broken and end > s:
+            return abi.ERR_OUT_OF_RANGE
+        # The pieces: a partial head page, one chunk of whole pages, a partial tail page.
+        up = self._round_up(offset)
+        head_end = end if up is None else min(end, up)
+        pieces: list[tuple[bool, int, int]] = []  # (whole pages?, start, end)
+        if offset % ps:
+            pieces.append((False, offset, head_end))
+        if up is not None:
+            chunk_end = self._round_down(end)
+            if up < chunk_end:
+                pieces.append((True, up, chunk_end))
+            if end % ps and chunk_end >= up:
+                pieces.append((False, chunk_end, end))
+        # The pieces that will run are those before the first one past S; the frames
+        # their partial pages need are checked up front (NO_MEMORY changes nothing).
+        runnable = []
+        for piece in pieces:
+            if piece[2] > s:
+                break
+            runnable.append(piece)
+        need = sum(
+            self.vm.zero_partial_need(vmo.node, self._node_page(vmo, lo))
+            for whole, lo, _ in runnable
+            if not whole
+        )
+        if need > self.pool.available:
+            return abi.ERR_NO_MEMORY
+        for whole, lo, hi in pieces:
+            if hi > s:
+                return abi.ERR_OUT_OF_RANGE  # finished pieces are not undone (kf 4.3)
+            if whole:
+                self.vm.zero_whole_pages(
+                    vmo.node, self._node_page(vmo, lo), self._node_page(vmo, hi)
+                )
+            else:
+                page_start = self._round_down(lo)
+                status = self.vm.zero_partial(
+                    vmo.node, self._node_page(vmo, lo), lo - page_start, hi - page_start
+                )
+                if status != abi.OK:
+                    return status
+        return abi.OK
+
+    def _op_lock_family(
+        self, vmo: Vmo, rights: int, op: int, offset: int, size: int, a: Mapping[str, Any]
+    ) -> Outcome:
+        # kf 3.3 LOCK/TRY_LOCK/UNLOCK (1) READ or WRITE
+        if not rights & (abi.RIGHT_READ | abi.RIGHT_WRITE):
+            return _st(abi.ERR_ACCESS_DENIED)
+        # (2) not discardable
+        tracker = vmo.tracker
+        if tracker is None:
+            return _st(abi.ERR_NOT_SUPPORTED)
+        # (3) overflow, (4) exactly (0, S)
+        if offset + size > abi.U64_MAX:
+            return _st(abi.ERR_OUT_OF_RANGE)
+        if (offset != 0 or size != vmo.size) and "lock_range_unchecked" not in self.broken:
+            return _st(abi.ERR_OUT_OF_RANGE)
+        # (5) the state transition (kf 5.2)
+        if op == abi.OP_TRY_LOCK:
+            return _st(tracker.try_lock())
+        if op == abi.OP_UNLOCK:
+            return _st(tracker.unlock())
+        was_discarded = tracker.lock()
+        # (6) the buffer is checked only after the lock is taken; failing, it is dropped
+        # again by a real UNLOCK (kf 5.3).
+        if a.get("buffer_size", abi.LOCK_STATE_SIZE) < abi.LOCK_STATE_SIZE or a.get(
+            "buffer_null", False
+        ):
+            if "lock_buffer_keeps_lock" not in self.broken:
+                tracker.unlock()
+            return _st(abi.ERR_INVALID_ARGS)
+        s = vmo.size
+        return {
+            "status": abi.OK,
+            "lock_state": {
+                "offset": 0,
+                "size": s,
+                "discarded_offset": 0,
+                "discarded_size": s if was_discarded else 0,
+            },
+        }
+
+    def _op_cache(self, vmo: Vmo, rights: int, op: int, offset: int, size: int) -> int:
+        # kf 3.3 cache ops (1): the CACHE_INVALIDATE gate, before rights
+        if (
+            op == abi.OP_CACHE_INVALIDATE
+            and not self.config["debugging_syscalls"]
+            and "cache_invalidate_ungated" not in self.broken
+        ):
+            return abi.ERR_NOT_SUPPORTED
+        # (2) rights
+        need = abi.RIGHT_WRITE if op == abi.OP_CACHE_INVALIDATE else abi.RIGHT_READ
+        if not rights & need:
+            return abi.ERR_ACCESS_DENIED
+        # (4) size 0, before bounds
+        if size == 0 and "cache_size_zero_ok" not in self.broken:
+            return abi.ERR_INVALID_ARGS
+        # (5) byte-exact bounds
+        end = offset + size
+        if end > abi.U64_MAX or end > vmo.size:
+            return abi.ERR_OUT_OF_RANGE
+        # (6) no VMO state changes
+        return abi.OK
+
+    def _op_hint(self, vmo: Vmo, op: int, offset: int, size: int) -> int:
+        # kf 3.3 hints (1) no rights; (2) a root that is not pager-backed: OK, no checks
+        if not vmo.pager_backed:
+            return abi.OK
+        # (3) u64 overflow
+        end = offset + size
+        if end > abi.U64_MAX:
+            return abi.ERR_OUT_OF_RANGE
+        if op == abi.OP_DONT_NEED:
+            if size == 0:
+                return abi.OK
+            if end > vmo.size:
+                return abi.ERR_OUT_OF_RANGE
+        else:
+            if end > vmo.size:
+                return abi.ERR_OUT_OF_RANGE
+            if size == 0:
+                return abi.OK
+        rend = self._round_up(end)
+        assert rend is not None
+        lo = self._node_page(vmo, self._round_down(offset))
+        hi = self._node_page(vmo, rend)
+        node = vmo.node
+        root = node.root()
+        if op == abi.OP_DONT_NEED:
+            self._mark_root(node, lo, hi, root.dont_need)
+            return abi.OK
+        # ALWAYS_NEED: fault the visible pages into the root, mark them; per-page errors
+        # are ignored (kf 4.4).
+        for p in self.vm.fault_pages(node, lo, hi):
+            if self.pool.available == 0:
+                break  # every later page-in would fail too; ignored either way
+            r = self.vm.resolve(node, p)
+            if r.hit is Hit.ABSENT:
+                self.vm.page_in(r.node, r.index)
+        self._mark_root(node, lo, hi, root.always_need)
+        return abi.OK
+
+    @staticmethod
+    def _mark_root(node: PageNode, lo: int, hi: int, marks: Any) -> None:
+        """Mark the root pages that pages [lo, hi) of `node` map onto."""
+        n = node
+        while n.parent is not None:
+            hi = min(hi, n.parent_limit)
+            if lo >= hi:
+                return
+            lo, hi = lo + n.parent_offset, hi + n.parent_offset
+            n = n.parent
+        marks.add(lo, min(hi, n.size_pages))
+
+    def _op_prefetch(self, vmo: Vmo, rights: int, offset: int, size: int) -> int:
+        # kf 3.3 PREFETCH (1) READ
+        if not rights & abi.RIGHT_READ and "prefetch_no_read_check" not in self.broken:
+            return abi.ERR_ACCESS_DENIED
+        # (3) overflow, including the rounded end
+        end = offset + size
+        if end > abi.U64_MAX:
+            return abi.ERR_OUT_OF_RANGE
+        rend = self._round_up(end)
+        if rend is None:
+            return abi.ERR_OUT_OF_RANGE
+        start = self._round_down(offset)
+        # (4)/(5) the rounded range in bounds (a slice's S is its window)
+        if rend > vmo.size:
+            return abi.ERR_OUT_OF_RANGE
+        # (6) empty
+        if rend <= start:
+            return abi.OK
+        # (7) a pager-backed root faults the pages in, and pager errors propagate; other
+        # roots only decompress (nothing to do here).
+        if not vmo.pager_backed:
+            return abi.OK
+        node = vmo.node
+        for p in self.vm.fault_pages(node, self._node_page(vmo, start), self._node_page(vmo, rend)):
+            r = self.vm.resolve(node, p)
+            if r.hit is Hit.ABSENT:
+                status = self.vm.page_in(r.node, r.index)
+                if status != abi.OK:
+                    return status
+        return abi.OK
+
+    # --- zx_vmo_read / zx_vmo_write (sf 2) ---------------------------------------------------
+
+    def _rw_checks(self, a: Mapping[str, Any], right: int, length: int) -> tuple[int, Vmo | None]:
+        status, h, vmo = self._vmo(a["vmo"])
+        if status != abi.OK:
+            return status, None
+        assert h is not None and vmo is not None
+        if not h.rights & right:
+            return abi.ERR_ACCESS_DENIED, None
+        end = a["offset"] + length
+        if end > abi.U64_MAX or end > vmo.size:
+            return abi.ERR_OUT_OF_RANGE, None
+        return abi.OK, vmo
+
+    def vmo_read(self, a: Mapping[str, Any]) -> Outcome:
+        length: int = a["length"]
+        status, vmo = self._rw_checks(a, abi.RIGHT_READ, length)
+        if status != abi.OK:
+            return _st(status)
+        assert vmo is not None
+        if length == 0:
+            return {"status": abi.OK, "data": ()}
+        if vmo.discarded and "read_discarded_allowed" not in self.broken:
+            return _st(abi.ERR_NOT_FOUND)
+        status, runs = self.vm.read(vmo.node, vmo.window * self.page_size + a["offset"], length)
+        if status != abi.OK:
+            return _st(status)
+        return {"status": abi.OK, "data": runs}
+
+    def vmo_write(self, a: Mapping[str, Any]) -> Outcome:
+        data: Runs = tuple(a["data"])
+        length = runs_length(data)
+        status, vmo = self._rw_checks(a, abi.RIGHT_WRITE, length)
+        if status != abi.OK:
+            return _st(status)
+        assert vmo is not None
+        if length == 0:
+            return _st(abi.OK)
+        if vmo.discarded:
+            return _st(abi.ERR_NOT_FOUND)
+        return _st(self.vm.write(vmo.node, vmo.window * self.page_size + a["offset"], data, length))
+
+    # --- sizes (sf 3) ----------------------------------------------------------------------------
+
+    def vmo_get_size(self, a: Mapping[str, Any]) -> Outcome:
+        status, _, vmo = self._vmo(a["vmo"])
+        if status != abi.OK:
+            return _st(status)
+        assert vmo is not None
+        return {"status": abi.OK, "size": vmo.size}
+
+    def vmo_set_size(self, a: Mapping[str, Any]) -> Outcome:
+        status, h, vmo = self._vmo(a["vmo"])
+        if status != abi.OK:
+            return _st(status)
+        assert h is not None and vmo is not None
+        # sf 3 steps 1-2
+        if not h.rights & abi.RIGHT_WRITE:
+            return _st(abi.ERR_ACCESS_DENIED)
+        if vmo.resizable and not h.rights & abi.RIGHT_RESIZE:
+            return _st(abi.ERR_ACCESS_DENIED)
+        # step 4
+        requested: int = a["size"]
+        size = self._round_up(requested)
+        if size is None:
+            return _st(abi.ERR_OUT_OF_RANGE)
+        # steps 5, 6
+        if not vmo.resizable:
+            return _st(abi.ERR_UNAVAILABLE)
+        if size > self.max_size:
+            return _st(abi.ERR_OUT_OF_RANGE)
+        node = vmo.node
+        ps = self.page_size
+        # step 8: growing, the end projected onto the root must not overflow
+        if size > vmo.size and node.depth_offset() * ps + size > abi.U64_MAX:
+            return _st(abi.ERR_INVALID_ARGS)
+        # step 9 zeroes [requested, size): a partial page, whose frame need comes first
+        tail = requested % ps != 0
+        tail_page = requested // ps
+        if (
+            tail
+            and tail_page < vmo.size_pages
+            and self.vm.zero_partial_need(node, tail_page) > self.pool.available
+        ):
+            return _st(abi.ERR_NO_MEMORY)
+        self.vm.resize(node, size // ps)
+        if tail:
+            status = self.vm.zero_partial(node, tail_page, requested % ps, ps)
+            if status != abi.OK:
+                return _st(status)
+        return _st(abi.OK)
+
+    # --- ZX_INFO_VMO (sf 5) ----------------------------------------------------------------------
+
+    def vmo_info(self, a: Mapping[str, Any]) -> Outcome:
+        status, _, vmo = self._vmo(a["vmo"])
+        if status != abi.OK:
+            return _st(status)
+        assert vmo is not None
+        flags = abi.INFO_VMO_TYPE_PAGED | abi.INFO_VMO_VIA_HANDLE
+        if vmo.resizable:
+            flags |= abi.INFO_VMO_RESIZABLE
+        if vmo.kind is VmoKind.CLONE:
+            flags |= abi.INFO_VMO_IS_COW_CLONE
+        if vmo.pager_backed:
+            flags |= abi.INFO_VMO_PAGER_BACKED
+        if vmo.tracker is not None:
+            flags |= abi.INFO_VMO_DISCARDABLE
+        if vmo.immutable:
+            flags |= abi.INFO_VMO_IMMUTABLE
+        committed = self.committed_bytes(vmo)
+        return {
+            "status": abi.OK,
+            "size": vmo.size,
+            "committed_bytes": committed,
+            "populated_bytes": committed,  # no compression in the model
+            "flags": flags,
+        }
+
+    def committed_bytes(self, vmo: Vmo) -> int:
+        """Slices and references are attributed nothing; their pages count against the
+        VMO that owns the node (sf 5)."""
+        if vmo.kind in (VmoKind.SLICE, VmoKind.REFERENCE):
+            return 0
+        frames = self.vm.attributed_frames(vmo.node)
+        if "committed_counts_visible" in self.broken:
+            frames = self._visible_frames(vmo)
+        return frames * self.page_size
+
+    def _visible_frames(self, vmo: Vmo) -> int:
+        keys, _ = self.vm.walk(vmo.node, 0, vmo.size_pages)
+        return sum(1 for p in keys if self.vm.resolve(vmo.node, p).hit is Hit.FOUND)
+
+    # --- pager (sf 6) ------------------------------------------------------------------------
+
+    def pager_create(self, a: Mapping[str, Any]) -> Outcome:
+        self._bind(a["out"], Pager(), abi.DEFAULT_PAGER_RIGHTS)
+        return _st(abi.OK)
+
+    def pager_create_vmo(self, a: Mapping[str, Any]) -> Outcome:
+        status, pager = self._pager(a["pager"], abi.RIGHT_ATTACH_VMO)
+        if status != abi.OK:
+            return _st(status)
+        assert pager is not None
+        opts: int = a["options"] & ~abi.VMO_TRAP_DIRTY
+        if opts & ~_CREATE_OPTIONS:
+            return _st(abi.ERR_INVALID_ARGS)
+        if opts & abi.VMO_UNBOUNDED and opts & abi.VMO_RESIZABLE:
+            return _st(abi.ERR_INVALID_ARGS)
+        if opts & abi.VMO_UNBOUNDED:
+            size = self.max_size
+        else:
+            rounded = self._round_up(a["size"])
+            if rounded is None:
+                return _st(abi.ERR_OUT_OF_RANGE)
+            size = rounded
+        if opts & abi.VMO_DISCARDABLE:
+            return _st(abi.ERR_INVALID_ARGS)
+        if size > self.max_size:
+            return _st(abi.ERR_OUT_OF_RANGE)
+        resizable = bool(opts & abi.VMO_RESIZABLE)
+        node = PageNode(self.vm, size // self.page_size, source=pager.new_source())
+        if "pager_failure_ignored" in self.broken:
+            assert node.source is not None
+            node.source.ignore_failures = True
+        vmo = Vmo(self.vm, node, VmoKind.ROOT, resizable=resizable)
+        rights = abi.DEFAULT_VMO_RIGHTS | (abi.RIGHT_RESIZE if resizable else 0)
+        self._bind(a["out"], vmo, rights)
+        return _st(abi.OK)
+
+    def _pager_vmo_checks(self, a: Mapping[str, Any]) -> tuple[int, Vmo | None, PageNode | None]:
+        """The prefix shared by supply and FAIL: alignment, the pager, the VMO, ownership."""
+        ps = self.page_size
+        if a["offset"] % ps or a["length"] % ps:
+            return abi.ERR_INVALID_ARGS, None, None
+        status, pager = self._pager(a["pager"], abi.RIGHT_MANAGE_VMO)
+        if status != abi.OK:
+            return status, None, None
+        status, h, vmo = self._vmo(a["vmo"])
+        if status != abi.OK:
+            return status, None, None
+        assert h is not None and vmo is not None
+        if not h.rights & abi.RIGHT_WRITE:
+            return abi.ERR_ACCESS_DENIED, None, None
+        # Only the VMO that pager_create_vmo made is "created by this pager" (sf 6): not
+        # its children, not even references or slices sharing its pages.
+        root = vmo.node
+        if vmo.kind is not VmoKind.ROOT or root.source is None or root.source.pager is not pager:
+            return abi.ERR_INVALID_ARGS, None, None
+        return abi.OK, vmo, root
+
+    def pager_supply_pages(self, a: Mapping[str, Any]) -> Outcome:
+        status, vmo, root = self._pager_vmo_checks(a)
+        if status != abi.OK:
+            return _st(status)
+        assert vmo is not None and root is not None and root.source is not None
+        offset, length = a["offset"], a["length"]
+        if length == 0:
+            return _st(abi.OK)
+        if offset + length > abi.U64_MAX or offset + length > vmo.size:
+            return _st(abi.ERR_OUT_OF_RANGE)
+        if root.source.detached:
+            return _st(abi.ERR_BAD_STATE)
+        lo = self._node_page(vmo, offset)
+        return _st(self.vm.supply(root, lo, lo + length // self.page_size))
+
+    def pager_fail(self, a: Mapping[str, Any]) -> Outcome:
+        status, vmo, root = self._pager_vmo_checks(a)
+        if status != abi.OK:
+            return _st(status)
+        assert vmo is not None and root is not None and root.source is not None
+        error: int = a["error"]
+        if error not in abi.PAGER_FAIL_STATUSES:
+            return _st(abi.ERR_INVALID_ARGS)
+        offset, length = a["offset"], a["length"]
+        if offset + length > abi.U64_MAX or offset + length > vmo.size:
+            return _st(abi.ERR_OUT_OF_RANGE)
+        if root.source.detached:
+            return _st(abi.ERR_BAD_STATE)
+        if length:
+            lo = self._node_page(vmo, offset)
+            root.source.add_failure(lo, lo + length // self.page_size, error)
+        return _st(abi.OK)
+
+    # --- the reclaim event -------------------------------------------------------------------
+
+    def reclaim(self, a: Mapping[str, Any]) -> Outcome:
+        _, _, vmo = self._vmo(a["vmo"])
+        nothing: Outcome = {"discarded": False, "evicted_bytes": 0}
+        if vmo is None:
+            return nothing
+        ps = self.page_size
+        if vmo.tracker is not None:
+            # kf 5.2: only a Reclaimable VMO is discarded, and (2024 on) only when reclaim
+            # reaches a committed page of it.
+            if vmo.tracker.reclaimable() and vmo.node.pages:
+                freed = self.vm.discard(vmo.node)
+                vmo.tracker.discarded()
+                return {"discarded": True, "evicted_bytes": freed * ps}
+            return nothing
+        node = vmo.node
+        if node.source is not None:
+            return {"discarded": False, "evicted_bytes": self.vm.evict_clean(node) * ps}
+        return nothing
