@@ -25,6 +25,7 @@ from refinement_tests.trace import (
 )
 from spec.explore import ANY_ERROR
 from spec.profiles import PROFILES
+from vmospec import hunt_cmd
 
 EXIT_OK = 0
 EXIT_DIVERGED = 1
@@ -275,6 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
                               description="List the profiles the spec knows.")
     profiles.add_argument("--json", action="store_true", help="a JSON list on stdout")
     profiles.set_defaults(run=cmd_profiles)
+
+    hunt_cmd.register(sub)
     return parser
 
 

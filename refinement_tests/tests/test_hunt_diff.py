@@ -1,0 +1,106 @@
+"""`vmospec diff` and `vmospec hunt`: classes and findings derived by z3, each with a
+minimal witness trace that replays under the profile it is recorded for."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from proofs.diff import DiffResult, diff
+from proofs.diff import write_traces as write_diff
+from proofs.hunt import HuntResult, hunt, render
+from proofs.hunt import write_traces as write_hunt
+from refinement_tests.checker import check_trace
+from refinement_tests.trace import read_trace
+from spec.abi import ERR_ACCESS_DENIED, ERR_INVALID_ARGS, ERR_OUT_OF_RANGE, OK
+from spec.profiles import PROFILES
+from vmospec.hunt_cmd import register
+
+
+@cache
+def _eras() -> DiffResult:
+    return diff("zircon-2023", "zircon-2025")
+
+
+@cache
+def _hunt() -> HuntResult:
+    return hunt(eras=False)
+
+
+def test_diff_of_a_profile_with_itself_is_empty() -> None:
+    for name in ("zircon-2025", "doc"):
+        assert diff(name, name).classes == [], name
+
+
+def test_diff_finds_prefetch_and_decommit_trimming() -> None:
+    res = _eras()
+    keys = {(d.step, d.key[1], d.key[2]) for d in res.classes}
+    assert ("PREFETCH", ERR_INVALID_ARGS, OK) in keys
+    trims = [d for d in res.classes
+             if d.step == "DECOMMIT" and d.key[1] == OK and d.key[2] == ERR_OUT_OF_RANGE]
+    assert trims, "no DECOMMIT trimming class"
+    assert any("trims" in d.rule_b or "frees" in d.rule_a for d in trims)
+    # one class per key: no duplicates
+    assert len(keys) <= len(res.classes) == len({d.key for d in res.classes})
+
+
+def test_diff_witnesses_are_minimal_and_replay(tmp_path: Path) -> None:
+    res = _eras()
+    write_diff(res, tmp_path)
+    for d in res.classes:
+        assert d.witness.values.get("S_a", 4096) <= 4096, d.summary()  # a 1-page VMO
+        assert d.trace is not None
+        trace = read_trace(d.trace)
+        under_a = check_trace(trace, PROFILES["zircon-2023"])
+        assert under_a.conforms, (d.summary(), under_a.divergence)
+        under_b = check_trace(trace, PROFILES["zircon-2025"])
+        assert under_b.divergence is not None, d.summary()
+        assert under_b.divergence.step == trace.steps[-1].index, d.summary()
+
+
+def test_hunt_finds_precedence_and_silent(tmp_path: Path) -> None:
+    res = _hunt()
+    cats = {f.category for f in res.findings}
+    assert {"precedence", "silent"} <= cats
+    prec = [f for f in res.findings if f.category == "precedence"
+            and set(f.statuses) == {ERR_ACCESS_DENIED, ERR_OUT_OF_RANGE}]
+    assert prec, "no ACCESS_DENIED vs OUT_OF_RANGE finding"
+    ids = [f.id for f in res.findings]
+    assert len(ids) == len(set(ids))
+    write_hunt(res, tmp_path / "w")
+    for f in res.findings:
+        assert f.id.startswith("A-") and f.explanation and f.trace
+        r = check_trace(read_trace(f.trace), PROFILES["doc"])
+        assert r.conforms, (f.id, r.divergence)
+        assert f.kernels["zircon-2023"] and f.kernels["zircon-2025"], f.id
+    for f in prec:
+        assert f.witness.values.get("S_a") == 4096
+        statuses = {p.result.status for p in f.doc}
+        assert {ERR_ACCESS_DENIED, ERR_OUT_OF_RANGE} <= statuses
+    text = render(res, str(tmp_path / "w"))
+    assert all(f"## {f.id}" in text for f in res.findings)
+
+
+def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+    import json
+
+    from vmospec.cli import _Parser
+
+    parser = _Parser(prog="vmospec")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    register(sub)
+    args = parser.parse_args(["diff", "zircon-2023", "zircon-2025", "--json",
+                              "--out", str(tmp_path)])
+    assert args.run(args) == 1  # they differ
+    out = json.loads(capsys.readouterr().out)
+    assert out["findings"] and all({"id", "category", "witness"} <= set(f)
+                                   for f in out["findings"])
+    bad = parser.parse_args(["diff", "nope", "zircon-2025"])
+    assert bad.run(bad) == 2
+    with pytest.raises(SystemExit) as e:
+        parser.parse_args(["diff", "zircon-2023"])
+    assert e.value.code == 2
+    assert isinstance(args, argparse.Namespace)
