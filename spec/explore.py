@@ -109,12 +109,15 @@ class Cx:
         """The status of the first rung that holds (kernel profiles), or any rung that
         holds (the doc profile); None when no rung holds and the op goes on."""
         if self.profile.precedence == "first":
-            return self.first(*rungs)
+            return self._first_of(rungs)
         return self._any_rung(rungs)
 
     def first(self, *rungs: Rung) -> int | None:
         """The first rung that holds, in the given order. Calls the page does not cover
         use this directly: there every profile follows the kernel's order."""
+        return self._first_of(rungs)
+
+    def _first_of(self, rungs: tuple[Rung, ...]) -> int | None:
         for status, holds, why in rungs:
             c = holds()
             if c is False or not (c is True or self.when(c)):
@@ -174,7 +177,7 @@ def explore(
             return []
     else:
         if not cx._arity:
-            return [Path(first, tuple(cx.path), cx.why)]
+            return [Path(first, tuple(cx.path) if cx.path else (), cx.why)]
     paths: list[Path[T]] = []
     pending: list[list[int]] = [[]]
     while pending:

@@ -146,8 +146,13 @@ def test_op_range_backends_agree(
         for p in _run(sym, spec, profile, args)
         if satisfiable(*p.condition, *sym.side)
     }
-    assert concrete == symbolic
     assert concrete  # some outcome is always allowed
+    assert concrete <= symbolic
+    # The z3 backend over-approximates one thing on purpose (spec/symbolic.py,
+    # bytes_zero_in): ZERO may commit a partial page that already read zero. Any extra
+    # outcome may differ from a concrete one in its commit state only.
+    without_commits = {o[:4] for o in concrete}
+    assert all(o[:4] in without_commits for o in symbolic - concrete)
 
 
 def test_agreement_is_not_trivial() -> None:
