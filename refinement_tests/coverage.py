@@ -93,8 +93,11 @@ class Coverage:
         self.calls.update(other.calls)
         self.kinds.update(other.kinds)
 
-    def report(self, target: Iterable[tuple[str, str]]) -> dict[str, Any]:
-        """The coverage section of a fuzz report, against the spec-reachable pairs."""
+    def report(self, target: Iterable[tuple[str, str]],
+               excluded_kinds: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The coverage section of a fuzz report, against the spec-reachable pairs.
+        `excluded_kinds`: kinds the run did not generate on purpose, with the reason."""
+        excluded = dict(excluded_kinds or {})
         want = sorted(set(target), key=_pair_key)
         reached = sorted(self.op_status, key=_pair_key)
         calls_reached = sorted({c for c, _ in self.calls})
@@ -116,7 +119,8 @@ class Coverage:
             },
             "vmo_kinds": {
                 "reached": {k: self.kinds[k] for k in VMO_KINDS if self.kinds[k]},
-                "missing": [k for k in VMO_KINDS if not self.kinds[k]],
+                "missing": [k for k in VMO_KINDS if not self.kinds[k] and k not in excluded],
+                "excluded": {k: why for k, why in excluded.items() if not self.kinds[k]},
             },
         }
 
@@ -151,8 +155,10 @@ def _setups(p: int) -> dict[str, list[tuple[str, dict[str, Any]]]]:
         return ("vmo_create_child", {"vmo": parent, "options": options, "offset": 0,
                                      "size": size, "out": out})
 
-    write = ("vmo_write", {"vmo": "t", "offset": 0, "data": ((7, 2 * p),)})
-    pager = [("pager_create", {"out": "pg"}),
+    Steps = list[tuple[str, dict[str, Any]]]
+    write: tuple[str, dict[str, Any]] = ("vmo_write",
+                                         {"vmo": "t", "offset": 0, "data": ((7, 2 * p),)})
+    pager: Steps = [("pager_create", {"out": "pg"}),
              ("pager_create_vmo", {"pager": "pg", "options": 0, "size": s, "out": "t"})]
 
     def fail(code: int) -> tuple[str, dict[str, Any]]:
@@ -160,7 +166,7 @@ def _setups(p: int) -> dict[str, list[tuple[str, dict[str, Any]]]]:
                                "error": code})
 
     d = abi.VMO_DISCARDABLE
-    out: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    out: dict[str, Steps] = {
         "plain": [create("t")],
         "plain written": [create("t"), write],
         "resizable": [create("t", abi.VMO_RESIZABLE), write],

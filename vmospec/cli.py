@@ -233,6 +233,204 @@ def _print_proofs(results: list[Any], written: dict[str, str], every: bool) -> N
         print(f"{inv:24} {prof:12} " + ", ".join(f"{n} {k}" for k, n in sorted(tally.items())))
 
 
+def _error(cmd: str, message: str) -> int:
+    print(f"vmospec {cmd}: error: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _make_backend(cmd: str, args: argparse.Namespace) -> Any:
+    """The backend the options name, or an error line (a str)."""
+    from refinement_tests.backends import BackendError, BackendOptions, make_backend
+
+    broken = frozenset(args.broken or ())
+    if broken and args.backend != "model":
+        return "--broken switches on a variant of the model: use it with --backend model"
+    try:
+        return make_backend(args.backend, BackendOptions(
+            profile=PROFILES[args.profile], frames=args.frames, broken=broken))
+    except BackendError as e:
+        return str(e)
+
+
+def _writable_dir(path: Path) -> str | None:
+    """None if files can be written in `path` (made if missing), else why not."""
+    import tempfile
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".vmospec-probe-"):
+            pass
+    except OSError as e:
+        return f"cannot write to {path}: {e.strerror or e}"
+    return None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from refinement_tests.backends import BackendError
+
+    try:
+        trace = read_trace(args.trace)
+    except TraceError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        if out.is_dir():
+            return _error("run", f"--out {out} is a directory, not a file")
+        why = _writable_dir(out.parent)
+        if why:
+            return _error("run", why)
+    backend = _make_backend("run", args)
+    if isinstance(backend, str):
+        return _error("run", backend)
+    backend.start(trace.header)
+    lines: list[dict[str, Any]] = []
+    progress = tqdm(trace.steps, desc="run", unit="step", file=sys.stderr,
+                    disable=len(trace.steps) < 1000 or not sys.stderr.isatty())
+    for step in progress:
+        try:
+            observed = backend.step(step.name, step.kind, step.args)
+        except BackendError as e:
+            print(f"vmospec run: {trace.path}: step {step.index} (line {step.line}), "
+                  f"{step.name}: the backend failed: {e}", file=sys.stderr)
+            return EXIT_DIVERGED
+        lines.append(step_to_json(step.name, step.kind, step.args, observed, step.note))
+    meta = {k: x for k, x in trace.header.meta.items() if k != "backend"}
+    header = Header(trace.header.page_size, dict(trace.header.config),
+                    {**meta, "backend": backend.name})
+    if out is None:
+        from refinement_tests.trace import header_to_json
+
+        sys.stdout.write(json.dumps(header_to_json(header)) + "\n")
+        for line in lines:
+            sys.stdout.write(json.dumps(line) + "\n")
+        return EXIT_OK
+    try:
+        write_trace(out, header, lines)
+    except OSError as e:
+        return _error("run", f"cannot write {out}: {e.strerror or e}")
+    if args.json:
+        print(json.dumps({"trace": str(args.trace), "backend": backend.name,
+                          "steps": len(lines), "out": str(out)}))
+    else:
+        print(f"{args.trace}: ran {_steps(len(lines))} on {backend.name}; observed trace "
+              f"written to {out}")
+    return EXIT_OK
+
+
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    from refinement_tests.fuzz import ALL_KNOWN, FuzzReport, fuzz
+
+    if args.seconds is not None and args.seconds < 0:
+        return _error("fuzz", f"--seconds must be >= 0, got {args.seconds:g}")
+    if args.max_examples is not None and args.max_examples < 1:
+        return _error("fuzz", f"--max-examples must be >= 1, got {args.max_examples}")
+    if args.max_steps < 1:
+        return _error("fuzz", f"--max-steps must be >= 1, got {args.max_steps}")
+    if args.frames < 1:
+        return _error("fuzz", f"--frames must be >= 1, got {args.frames}")
+    out = Path(args.out)
+    why = _writable_dir(out)
+    if why:
+        return _error("fuzz", why)
+    backend = _make_backend("fuzz", args)
+    if isinstance(backend, str):
+        return _error("fuzz", backend)
+    profile = PROFILES[args.profile]
+    seconds = args.seconds if args.seconds is not None else (
+        None if args.max_examples is not None else 60.0)
+    total = args.max_examples if seconds is None else seconds
+    bar = tqdm(total=total, desc="fuzz", unit="trace" if seconds is None else "s",
+               file=sys.stderr, disable=not sys.stderr.isatty(),
+               bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} {unit} [{postfix}]")
+    done = [0.0]
+
+    def progress(r: FuzzReport) -> None:
+        now = r.traces if seconds is None else min(r.seconds, total)
+        bar.update(now - done[0])
+        done[0] = now
+        bar.set_postfix_str(f"{r.traces} traces, {r.steps} steps")
+
+    report = fuzz(backend, profile, seconds=seconds, max_examples=args.max_examples,
+                  seed_value=args.seed, out_dir=out, max_steps=args.max_steps,
+                  known=frozenset() if args.known else ALL_KNOWN, on_progress=progress)
+    bar.close()
+    coverage = report.coverage_report()
+    d = report.divergence
+    replay = (f"vmospec check {report.trace_path} --profile {profile.name}"
+              if report.trace_path else None)
+    if d is not None and d.reason and report.trace_path:
+        replay = f"vmospec run {report.trace_path} --backend {args.backend}"
+    if args.json:
+        print(json.dumps({
+            "backend": report.backend, "profile": report.profile, "seed": report.seed,
+            "seconds": round(report.seconds, 2), "traces": report.traces,
+            "steps": report.steps,
+            "steps_per_second": round(report.steps / report.seconds) if report.seconds else 0,
+            "interrupted": report.interrupted,
+            "divergences": [] if d is None else [{
+                "step": d.step, "call": d.name, "observed": _jsonable(d.observed),
+                "allowed": d.allowed, **({"reason": d.reason} if d.reason else {}),
+                "trace": report.trace_path, "replay": replay,
+                "caught_after_seconds": round(report.caught_after or 0.0, 3),
+                "traces_to_catch": report.traces_to_catch}],
+            "known": report.known,
+            "coverage": coverage,
+        }, indent=2))
+    else:
+        _print_fuzz(report, coverage, replay)
+    if d is not None:
+        return EXIT_DIVERGED
+    return 130 if report.interrupted else EXIT_OK
+
+
+def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
+    from refinement_tests.checker import render_value, status_name
+
+    return {k: status_name(x) if k == "status" else render_value(x) for k, x in d.items()}
+
+
+def _print_fuzz(report: Any, coverage: dict[str, Any], replay: str | None) -> None:
+    rate = report.steps / report.seconds if report.seconds else 0.0
+    print(f"fuzz: {report.backend} against the spec under {report.profile}, seed "
+          f"{report.seed}: {report.traces} traces, {_steps(report.steps)} in "
+          f"{report.seconds:.1f} s ({rate:,.0f} steps/s)"
+          + (" (interrupted)" if report.interrupted else ""))
+    d = report.divergence
+    if d is None:
+        print("no divergence: every observed outcome was one the spec allows")
+    else:
+        print(f"DIVERGENCE at step {d.step} ({d.name}) of the shrunk trace "
+              f"(first seen after {report.caught_after or 0.0:.2f} s, "
+              f"{report.traces_to_catch} traces)")
+        if d.reason:
+            print(f"  {d.reason}")
+        else:
+            print(f"  observed: {json.dumps(_jsonable(d.observed))}")
+            for a in d.allowed:
+                shown = {k: x for k, x in a.items() if k != "rule"}
+                print(f"  allowed:  {json.dumps(shown)}  ({a.get('rule', '')})")
+        if report.trace_path:
+            print(f"  trace: {report.trace_path}")
+            print(f"  replay: {replay}")
+    if report.known:
+        print("traces ended at a known disagreement: " + ", ".join(
+            f"{k} {n}" for k, n in sorted(report.known.items())))
+    ops = coverage["op_status"]
+    print(f"coverage: (op, status) {ops['reached_of_target']} of {ops['target_pairs']} "
+          "spec-reachable pairs" + (": missing " + ", ".join(
+              f"{o}/{s}" for o, s in ops["missing"]) if ops["missing"] else ""))
+    calls = coverage["calls"]
+    kinds = coverage["vmo_kinds"]
+    print(f"          calls and events {len(calls['reached'])} of "
+          f"{len(calls['reached']) + len(calls['missing'])}"
+          + (": missing " + ", ".join(calls["missing"]) if calls["missing"] else ""))
+    print(f"          VMO kinds {len(kinds['reached'])} of "
+          f"{len(kinds['reached']) + len(kinds['missing']) + len(kinds['excluded'])}"
+          + (": missing " + ", ".join(kinds["missing"]) if kinds["missing"] else "")
+          + "".join(f"; {k} {why}" for k, why in kinds["excluded"].items()))
+
+
 def cmd_profiles(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{"name": p.name, "summary": p.summary} for p in PROFILES.values()]))
@@ -271,6 +469,55 @@ def build_parser() -> argparse.ArgumentParser:
                        help="list only what is not proved, then the summary")
     prove.add_argument("--json", action="store_true", help="one JSON object on stdout")
     prove.set_defaults(run=cmd_prove)
+
+    from refinement_tests.backends import backend_names
+
+    run = sub.add_parser("run", help="run a trace's calls on a backend",
+                         description="Run the calls and events of a trace on a backend and "
+                         "write the observed trace: the same steps, each with what the "
+                         "backend observed instead of what the trace recorded, and the "
+                         "header with \"backend\" added. To stdout unless --out.")
+    run.add_argument("trace", help="a vmo-trace file")
+    run.add_argument("--backend", required=True,
+                     help=f"where to run it: {', '.join(backend_names())}")
+    run.add_argument("--profile", default="zircon-2025", choices=sorted(PROFILES),
+                     help="the spec backend's profile (default: zircon-2025)")
+    run.add_argument("--out", metavar="FILE", help="write the observed trace here (atomically)")
+    run.add_argument("--frames", type=int, default=1 << 20,
+                     help="the model's physical frames (default 2^20)")
+    run.add_argument("--broken", action="append", metavar="NAME",
+                     help="switch on a broken variant of the model (repeatable)")
+    run.add_argument("--json", action="store_true",
+                     help="with --out: a JSON summary on stdout")
+    run.set_defaults(run=cmd_run)
+
+    fz = sub.add_parser("fuzz", help="generated traces, lockstep against the spec",
+                        description="Generate traces (hypothesis), run each step on the "
+                        "backend and on the spec in lockstep, and report every outcome the "
+                        "spec does not allow. A failure is shrunk and saved as a vmo-trace "
+                        "in --out, with the command that replays it. Exit 0 only if no "
+                        "divergence was found.")
+    fz.add_argument("--backend", required=True,
+                    help=f"the implementation to check: {', '.join(backend_names())}")
+    fz.add_argument("--profile", default="zircon-2025", choices=sorted(PROFILES),
+                    help="the behaviour to check against (default: zircon-2025)")
+    fz.add_argument("--seconds", type=float,
+                    help="how long to run (default 60, or until --max-examples)")
+    fz.add_argument("--max-examples", type=int, metavar="N",
+                    help="stop after N generated traces")
+    fz.add_argument("--seed", type=int, help="the run's seed (default: random, printed)")
+    fz.add_argument("--out", default="out/fuzz",
+                    help="where a failing trace goes (default out/fuzz)")
+    fz.add_argument("--broken", action="append", metavar="NAME",
+                    help="switch on a broken variant of the model (repeatable)")
+    fz.add_argument("--frames", type=int, default=1 << 20,
+                    help="the model's physical frames (default 2^20)")
+    fz.add_argument("--max-steps", type=int, default=30, help="steps per trace (default 30)")
+    fz.add_argument("--known", action="store_true",
+                    help="also go where the spec and the model are known to disagree "
+                    "(refinement_tests/known.py), so those are reported too")
+    fz.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    fz.set_defaults(run=cmd_fuzz)
 
     profiles = sub.add_parser("profiles", help="list the profiles",
                               description="List the profiles the spec knows.")
