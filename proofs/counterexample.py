@@ -16,6 +16,7 @@ from typing import Any
 
 from proofs.prover import PAGE, Obligation, Result
 from proofs.steps import STEP_BY_LABEL
+from proofs.witness import setup
 from spec import abi
 from spec.explore import explore
 from spec.outcome import Between
@@ -63,25 +64,6 @@ class _Builder:
         return o.status
 
 
-def _setup(b: _Builder, shape: str, m: Callable[[str, int], int]) -> None:
-    size_a, size_c = m("S_a", PAGE), m("S_c", PAGE)
-    if shape == "pager":
-        b.add("pager_create", out="p")
-        b.add("pager_create_vmo", pager="p", options=0, size=size_a, out="a")
-        return
-    options = {"resizable": abi.VMO_RESIZABLE, "discardable": abi.VMO_DISCARDABLE}.get(shape, 0)
-    b.add("vmo_create", size=size_a, options=options, out="a")
-    if shape == "slice":
-        b.add("vmo_create_child", vmo="a", options=abi.CHILD_SLICE, offset=PAGE, size=size_c,
-              out="c")
-    elif shape == "reference":
-        b.add("vmo_create_child", vmo="a", options=abi.CHILD_REFERENCE, offset=0, size=0,
-              out="c")
-    elif shape == "snapshot":
-        b.add("vmo_create_child", vmo="a", options=abi.CHILD_SNAPSHOT, offset=PAGE,
-              size=size_c, out="c")
-
-
 def _contents(b: _Builder, shape: str, m: Callable[[str, int], int]) -> None:
     """Give each VMO that owns pages the model's byte at `at_byte` (in its own offsets)
     and commit its page `at_page` if the model commits it."""
@@ -120,7 +102,7 @@ def trace_for(result: Result) -> list[Recorded]:
         return int(values.get(name, default))
 
     b = _Builder(ob.profile)
-    _setup(b, ob.shape, m)
+    setup(b, ob.shape, m("S_a", PAGE), m("S_c", PAGE))
     handle = ob.handle
     if ob.shape == "discardable":
         _tracker(b, handle, m)

@@ -29,6 +29,7 @@ from proofs.witness import (
     Fresh,
     Recorded,
     Witness,
+    Writer,
     allows,
     build,
     key_outputs,
@@ -234,11 +235,11 @@ def class_id(d: Divergence) -> str:
     return d.id if d.suffix == 1 else f"{d.id}-{d.suffix}"
 
 
-def write_traces(res: DiffResult, out: Path) -> None:
+def write_traces(res: DiffResult, out: Path, writer: Writer) -> None:
     for d in res.classes:
         name = f"{_slug(res.a)}--{_slug(res.b)}--{class_id(d)}.jsonl"
         d.trace = write(out / name, d.trace_steps(), {
             "origin": "vmospec diff: witness", "kernel": res.a, "versus": res.b,
             "class": class_id(d), "step": d.step, "shape": f"{d.shape}:{d.handle}",
             "rule": d.rule_a, "rule_versus": d.rule_b,
-            "outcome_versus": outcome_text(d.outcomes_b)})
+            "outcome_versus": outcome_text(d.outcomes_b)}, writer)

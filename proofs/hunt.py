@@ -35,6 +35,7 @@ from proofs.witness import (
     Fresh,
     Recorded,
     Witness,
+    Writer,
     allows,
     build,
     outcome_text,
@@ -275,13 +276,14 @@ def _number(findings: list[Finding]) -> list[Finding]:
     return findings
 
 
-def write_traces(res: HuntResult, out: Path) -> None:
+def write_traces(res: HuntResult, out: Path, writer: Writer) -> None:
     for f in res.findings:
         f.trace = write(out / f"{f.id}.jsonl", f.trace_steps(), {
             "origin": "vmospec hunt: witness", "kernel": DOC, "finding": f.id,
             "category": f.category, "step": f.step, "shape": f"{f.shape}:{f.handle}",
             "rules": list(f.rules),
-            "outcomes": {"doc": f.doc_text(), **{k: f.kernel_text(k) for k in KERNELS}}})
+            "outcomes": {"doc": f.doc_text(), **{k: f.kernel_text(k) for k in KERNELS}}},
+            writer)
 
 
 def render(res: HuntResult, trace_dir: str) -> str:

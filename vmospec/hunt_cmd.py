@@ -25,7 +25,7 @@ def cmd_hunt(args: argparse.Namespace) -> int:
     traces = out / "ambiguities"
     try:
         res = hunt()
-        write_traces(res, traces)
+        write_traces(res, traces, write_trace_file)
         register = out / "ambiguities.md"
         register.parent.mkdir(parents=True, exist_ok=True)
         register.write_text(render(res, str(traces)), encoding="utf-8")
@@ -57,7 +57,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
             return EXIT_BAD_INPUT
     res = diff(args.a, args.b)
     try:
-        write_traces(res, Path(args.out))
+        write_traces(res, Path(args.out), write_trace_file)
     except OSError as e:
         print(f"vmospec diff: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -104,3 +104,17 @@ def register(subparsers: Any) -> None:
                       help="where witness traces go (default out/diff)")
     diff.add_argument("--json", action="store_true", help="one JSON object on stdout")
     diff.set_defaults(run=cmd_diff)
+
+
+def write_trace_file(path: Path, steps: list[Any], meta: dict[str, Any]) -> None:
+    """Write witness steps (proofs.witness.Recorded) as a vmo-trace file, atomically."""
+    from refinement_tests.trace import Header, StatusExpect, step_to_json, write_trace
+
+    lines = []
+    for s in steps:
+        outcome = dict(s.outcome)
+        status = outcome.get("status")
+        if isinstance(status, tuple):  # ("any", statuses) or ("not", statuses)
+            outcome["status"] = StatusExpect(frozenset(status[1]), negate=status[0] == "not")
+        lines.append(step_to_json(s.name, s.kind, s.args, outcome, s.note))
+    write_trace(path, Header(4096, meta=meta), lines)

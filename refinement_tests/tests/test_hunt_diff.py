@@ -16,7 +16,7 @@ from refinement_tests.checker import check_trace
 from refinement_tests.trace import read_trace
 from spec.abi import ERR_ACCESS_DENIED, ERR_INVALID_ARGS, ERR_OUT_OF_RANGE, OK
 from spec.profiles import PROFILES
-from vmospec.hunt_cmd import register
+from vmospec.hunt_cmd import register, write_trace_file
 
 
 @cache
@@ -48,7 +48,7 @@ def test_diff_finds_prefetch_and_decommit_trimming() -> None:
 
 def test_diff_witnesses_are_minimal_and_replay(tmp_path: Path) -> None:
     res = _eras()
-    write_diff(res, tmp_path)
+    write_diff(res, tmp_path, write_trace_file)
     for d in res.classes:
         assert d.witness.values.get("S_a", 4096) <= 4096, d.summary()  # a 1-page VMO
         assert d.trace is not None
@@ -69,7 +69,7 @@ def test_hunt_finds_precedence_and_silent(tmp_path: Path) -> None:
     assert prec, "no ACCESS_DENIED vs OUT_OF_RANGE finding"
     ids = [f.id for f in res.findings]
     assert len(ids) == len(set(ids))
-    write_hunt(res, tmp_path / "w")
+    write_hunt(res, tmp_path / "w", write_trace_file)
     for f in res.findings:
         assert f.id.startswith("A-") and f.explanation and f.trace
         r = check_trace(read_trace(f.trace), PROFILES["doc"])
