@@ -20,10 +20,11 @@ is reproducible from its seed and can stop on time.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -254,6 +255,34 @@ class FuzzReport:
         return self.coverage.report(spec_reachable(self.profile, self.page), excluded)
 
 
+@contextlib.contextmanager
+def _no_local_constants() -> Iterator[None]:
+    """Hypothesis (6.13x on) sometimes draws a constant found in the source of the
+    modules the process has imported, so what it generates for a seed depends on what
+    else was imported (a test module, a benchmark script). The generator draws the
+    values that matter itself; during a run that pool is emptied, so a run depends on
+    its seed only. A no-op where hypothesis has no such pool."""
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    get = getattr(providers, "_get_local_constants", None)
+    make = getattr(providers, "Constants", None)
+    cache = getattr(providers, "CONSTANTS_CACHE", None)
+    if get is None or make is None or cache is None:  # pragma: no cover
+        yield
+        return
+    empty = make()
+    cache.cache.clear()
+    providers._get_local_constants = lambda: empty
+    try:
+        yield
+    finally:
+        providers._get_local_constants = get
+        cache.cache.clear()
+
+
 def _batch_seed(base: int, batch: int) -> int:
     digest = hashlib.sha256(f"{base}:{batch}".encode()).digest()
     return int.from_bytes(digest[:8], "big")
@@ -290,6 +319,8 @@ def fuzz(
     started = time.perf_counter()
     name = trace_name or f"fuzz-{profile.name}-{_slug(backend.name)}-seed{seed_value}.jsonl"
     path = (out_dir / name) if out_dir is not None else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
     best: list[tuple[int, int]] = []  # (steps, size) of the smallest failing trace
     last_fail: list[tuple[GenTrace, LockstepResult]] = []
 
@@ -331,6 +362,8 @@ def fuzz(
 
     phases = (Phase.generate, Phase.shrink) if hypothesis_shrink else (Phase.generate,)
     n_batch = 0
+    pinned = contextlib.ExitStack()
+    pinned.enter_context(_no_local_constants())
     try:
         while True:
             elapsed = time.perf_counter() - started
@@ -374,6 +407,8 @@ def fuzz(
         if last_fail and path is not None and path.exists():
             report.trace_path = str(path)
             report.divergence = last_fail[0][1].divergence
+    finally:
+        pinned.close()
     report.seconds = time.perf_counter() - started
     return report
 

@@ -7,15 +7,18 @@ handles, and draw offsets and sizes from the values where the semantics change (
 page-1, page, page+1, size-page, size, size+1, 2^63, 2^64-1, unaligned ones) rather
 than uniform noise. It covers every call and event of trace-format.md, handles with
 reduced rights (handle_duplicate), every kind of VMO a v1 trace can create (plain,
-resizable, discardable, UNBOUNDED, pager-backed, slices, references, snapshots,
-AT_LEAST_ON_WRITE and MODIFIED snapshots, NO_WRITE children), invalid and OR-ed op
-values, and pager_fail with the five codes (and invalid ones).
+resizable, discardable, UNBOUNDED (only with the known disagreement `max_size` not
+avoided), pager-backed, slices, references, snapshots, AT_LEAST_ON_WRITE and MODIFIED
+snapshots, NO_WRITE children), invalid and OR-ed op values, and pager_fail with the
+five codes (and invalid ones).
 
 Some states matter and are rarely reached by independent random steps (a discarded
 VMO, a page request that meets a scripted failure, a snapshot whose parent is then
-written). Short scenarios get there (a LOCK/write/UNLOCK/reclaim cycle; pager_fail
-then a request in its range; a snapshot of a written VMO), and then the next few steps
-*focus* on the VMOs the scenario built. Their arguments are drawn like any other's.
+written, a right missing where a call needs it). Short scenarios get there (write, act,
+look; a snapshot of a written VMO, one side changed, the other read; LOCK/write/UNLOCK/
+reclaim; pager_fail then a request in its range; a hint then reclaim; a duplicate with
+fewer rights, or closed, then calls through it), and the next few steps *focus* on the
+VMOs the scenario built. Their arguments are drawn like any other's.
 
 Each step is one span of choices, its first choice also saying whether the trace ends
 there, so hypothesis can delete whole steps and shorten a trace when it shrinks.
@@ -131,6 +134,16 @@ _PAGER_OPTIONS = [0, abi.VMO_RESIZABLE, 0, abi.VMO_TRAP_DIRTY, abi.VMO_DISCARDAB
 def _round_up(x: int, p: int) -> int | None:
     r = -(-x // p) * p
     return r if r <= U64 else None
+
+
+def _truncate(data: tuple[tuple[int, int], ...], n: int) -> tuple[tuple[int, int], ...]:
+    out: list[tuple[int, int]] = []
+    for byte, count in data:
+        if n <= 0:
+            break
+        out.append((byte, min(count, n)))
+        n -= count
+    return tuple(out)
 
 
 def _clip(xs: Sequence[int]) -> list[int]:
@@ -541,11 +554,7 @@ class _Gen:
 
     def close(self) -> GenStep:
         names = [h.name for h in self.w.handles if h.live]
-        name = str(self.pick([*names, "$invalid", "nobody"]))
-        for h in self.w.handles:
-            if h.name == name:
-                h.live = False
-        return GenStep("handle_close", "call", {"handle": name})
+        return self.close_named(str(self.pick([*names, "$invalid", "nobody"])))
 
     # -- zx_vmo_op_range ---------------------------------------------------------------
 
@@ -636,6 +645,10 @@ class _Gen:
         if inside:
             offsets = [x for x in offsets if x + n <= s] or [0]
         offset = int(self.pick(offsets))
+        o, _ = self.w.get(vmo)
+        if ("partial_write" in self.avoid and o is not None and o.root in self.failed_roots
+                and offset % p + n > p):
+            data = _truncate(data, p - offset % p)  # one page: all or nothing
         return GenStep("vmo_write", "call", {"vmo": vmo, "offset": offset, "data": data})
 
     def get_size(self) -> GenStep:
@@ -694,8 +707,14 @@ class _Gen:
         pager = pager if pager is not None else self.pager_handle()
         vmo = vmo if vmo is not None else self.pager_vmo()
         s, _ = self.size_of(vmo)
-        offset = int(self.pick(_clip([0, p, s - p, s, 1, s + p, U64 - p + 1])))
-        length = int(self.pick(_clip([s - offset, p, 2 * p, 0, s, 1, s + p, U64 - p + 1])))
+        if codes_only:  # a scenario's failure: a valid range
+            offset = int(self.pick([x for x in (0, p, s - p) if 0 <= x < s] or [0]))
+            length = int(self.pick([x for x in (p, s - offset) if 0 < x <= s - offset]
+                                   or [p]))
+        else:
+            offset = int(self.pick(_clip([0, p, s - p, s, 1, s + p, U64 - p + 1])))
+            length = int(self.pick(_clip([s - offset, p, 2 * p, 0, s, 1, s + p,
+                                          U64 - p + 1])))
         # The five codes ZX_PAGER_OP_FAIL accepts, then invalid ones.
         error = int(self.pick(_FAIL_CODES if codes_only else [
             *_FAIL_CODES, abi.OK, abi.ERR_INVALID_ARGS, abi.ERR_INTERNAL, abi.ERR_NOT_FOUND]))
@@ -789,10 +808,11 @@ class _Gen:
                            {"vmo": vmo, "op": abi.OP_UNLOCK, "offset": 0, "size": s,
                             "buffer_size": 0, "buffer_null": False})
                    for _ in range(int(self.pick([1, 0, 2])))]
-        k = self.num(0, 2)
+        k = self.num(0, 3)
         then = (self.op_range(vmo, [abi.OP_COMMIT, abi.OP_TRY_LOCK, abi.OP_LOCK, abi.OP_ZERO,
                                     abi.OP_UNLOCK, abi.OP_DECOMMIT]) if k == 0
-                else self.read(vmo) if k == 1 else self.write(vmo))
+                else self.read(vmo) if k == 1 else self.write(vmo) if k == 2
+                else self.info(vmo))
         self._focus([vmo], 2)
         return [*pre, *locks, self.write(vmo), *unlocks, self.reclaim(vmo), then]
 
@@ -826,13 +846,17 @@ class _Gen:
         for h in self.w.handles:
             if h.name == name:
                 h.live = False
+        # A closed pager detaches its VMOs: their page requests fail from now on.
+        self.failed_roots |= {o.root for o in self.w.objs.values()
+                              if o.pager_name == name and o.root is not None}
         return GenStep("handle_close", "call", {"handle": name})
 
-    def pager_root(self) -> tuple[list[GenStep], str]:
-        """A live, non-empty pager VMO made by pager_create_vmo (made now if need be)."""
+    def pager_root(self, fresh: int = 4) -> tuple[list[GenStep], str]:
+        """A live, non-empty pager VMO made by pager_create_vmo: an existing one, or (one
+        time in `fresh`, or when there is none) a new one, all of its pages absent."""
         roots = [h.name for h in self.w.vmo_handles()
                  if self.w.objs[h.obj].pager_name and self.w.objs[h.obj].size]
-        if roots and self.num(0, 3):
+        if roots and self.num(0, fresh - 1):
             return [], str(self.pick(list(reversed(roots))))
         pre = [] if self.w.pager_handles() else [self.pager_create()]
         pager = self.w.pager_handles()[-1].name
@@ -849,7 +873,7 @@ class _Gen:
     def pager_failure(self) -> list[GenStep]:
         """pager_fail of a range with one of the five codes, then a call that requests
         pages there (COMMIT, ZERO of part of a page, PREFETCH, ALWAYS_NEED, a read)."""
-        pre, vmo = self.pager_root()
+        pre, vmo = self.pager_root(fresh=2)
         o, _ = self.w.get(vmo)
         assert o is not None
         fail = self.pager_fail(vmo, o.pager_name, codes_only=True)

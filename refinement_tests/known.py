@@ -78,6 +78,11 @@ KNOWN: dict[str, Known] = {
         "avoid", "a snapshot, or a set_size that grows, whose range overflows u64 only when "
         "projected onto the root: the model says INVALID_ARGS (sf 1 snapshot step 7, sf 3 "
         "step 8), the spec has no such check"),
+    "partial_write": Known(
+        "avoid", "a vmo_write across pages of a pager-backed VMO whose later page cannot be "
+        "paged in (a scripted failure, a detached pager): the model has already written "
+        "the earlier pages, which stay written and dirty (nothing is rolled back, kf 4.1); "
+        "the spec fails the write as a whole and changes nothing"),
     "always_need_failure": Known(
         "avoid", "ALWAYS_NEED over a range with a scripted pager failure: the spec stops "
         "paging in at the failing page, the model (which ignores per-page errors, kf 3.3) "
@@ -102,10 +107,10 @@ KNOWN: dict[str, Known] = {
         "does, unidirectional: they see later parent writes, and their page-ins land in "
         "the parent, where reclaim can evict them"),
     "decommit_orphan_snapshot": Known(
-        "waive", "DECOMMIT of a snapshot child after the last handle to its parent was "
-        "closed: the model has merged the hidden node into the child, which then has no "
-        "parent, and decommits (model/DECISIONS.md); the spec keeps the parent alive "
-        "behind the child and says NOT_SUPPORTED (a COW clone)"),
+        "waive", "DECOMMIT of a snapshot child (or of a slice of it) after the last handle "
+        "to its parent was closed: the model has merged the hidden node into the child, "
+        "which then has no parent, and decommits (model/DECISIONS.md); the spec keeps the "
+        "parent alive behind the child and says NOT_SUPPORTED (a COW clone)"),
     "snapshot_via_reference": Known(
         "waive", "DECOMMIT of a VMO whose snapshot child was taken through a reference to "
         "it: the model says NOT_SUPPORTED (the VMO has a live snapshot child, kf 3.3 "
@@ -283,6 +288,15 @@ def _empty_rw_discarded(w: Seen) -> bool:
             and all(o.status == abi.ERR_NOT_FOUND for o in w.allowed))
 
 
+def _owner(s: State, oid: int) -> int:
+    """The VMO whose pages `oid` sees (slices and references own none)."""
+    o = s.objects.get(oid)
+    while isinstance(o, Vmo) and o.memory is None and o.parent is not None:
+        oid = o.parent
+        o = s.objects.get(oid)
+    return oid
+
+
 def _orphan_snapshot(w: Seen) -> bool:
     """DECOMMIT of a snapshot child whose parent has no handle left: the model has
     merged the hidden node into the child (it has no parent any more) and lets it
@@ -294,23 +308,17 @@ def _orphan_snapshot(w: Seen) -> bool:
     roots: list[State] = []
     for s in w.states:
         h = s.handles.get(a["vmo"])
-        o = s.objects.get(h.obj) if h is not None else None
-        if h is None or not isinstance(o, Vmo) or o.role != SNAPSHOT or o.parent is None:
+        if h is None:
+            return False
+        owner = _owner(s, h.obj)  # through a slice or reference of the child too
+        o = s.objects.get(owner)
+        if not isinstance(o, Vmo) or o.role != SNAPSHOT or o.parent is None:
             return False
         if any(x.obj == o.parent for x in s.handles.values()):
             return False
-        roots.append(s.with_object(h.obj, o._replace(role=ROOT, parent=None, window=0,
+        roots.append(s.with_object(owner, o._replace(role=ROOT, parent=None, window=0,
                                                        cow=False)))
     return bool(roots) and w.agrees_from(roots)
-
-
-def _owner(s: State, oid: int) -> int:
-    """The VMO whose pages `oid` sees (slices and references own none)."""
-    o = s.objects.get(oid)
-    while isinstance(o, Vmo) and o.memory is None and o.parent is not None:
-        oid = o.parent
-        o = s.objects.get(oid)
-    return oid
 
 
 def _snapshot_via_reference(w: Seen) -> bool:
