@@ -719,14 +719,7 @@ class Kernel:
         VMO that owns the node (sf 5)."""
         if vmo.kind in (VmoKind.SLICE, VmoKind.REFERENCE):
             return 0
-        frames = self.vm.attributed_frames(vmo.node)
-        if "committed_counts_visible" in self.broken:
-            frames = self._visible_frames(vmo)
-        return frames * self.page_size
-
-    def _visible_frames(self, vmo: Vmo) -> int:
-        keys, _ = self.vm.walk(vmo.node, 0, vmo.size_pages)
-        return sum(1 for p in keys if self.vm.resolve(vmo.node, p).hit is Hit.FOUND)
+        return self.vm.attributed_frames(vmo.node) * self.page_size
 
     # --- pager (sf 6) ------------------------------------------------------------------------
 

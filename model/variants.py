@@ -36,6 +36,7 @@ VARIANTS: dict[str, str] = {
     "duplicate_rights_escalate": "handle_duplicate accepts rights the source lacks",
     "cow_lost": "copy-on-write is lost: writes land in pages shared with a snapshot, so a "
     "snapshot child sees its parent's later writes",
-    "committed_counts_visible": "committed_bytes counts every frame a VMO can see, "
-    "including those of its parent (wrong committed bytes)",
+    "commit_maps_zero_page": "COMMIT leaves pages that read zero on the shared zero page "
+    "instead of giving them frames, so committed_bytes misses them (kf 4.1: a commit is "
+    "never deduped to the zero page)",
 }

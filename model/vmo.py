@@ -436,6 +436,8 @@ class Vm:
         for p in range(lo, hi):
             if p in node.pages:
                 continue
+            if "commit_maps_zero_page" in self.broken and self.resolve(node, p).hit is Hit.ZERO:
+                continue
             status, _ = self.own_page(node, p, dirty=False)
             if status != abi.OK:
                 return status  # pages committed so far stay committed (kf 4.1)

@@ -7,10 +7,9 @@ handles, and draw offsets and sizes from the values where the semantics change (
 page-1, page, page+1, size-page, size, size+1, 2^63, 2^64-1, unaligned ones) rather
 than uniform noise. It covers every call and event of trace-format.md, handles with
 reduced rights (handle_duplicate), every kind of VMO a v1 trace can create (plain,
-resizable, discardable, UNBOUNDED (only with the known disagreement `max_size` not
-avoided), pager-backed, slices, references, snapshots, AT_LEAST_ON_WRITE and MODIFIED
-snapshots, NO_WRITE children), invalid and OR-ed op values, and pager_fail with the
-five codes (and invalid ones).
+resizable, discardable, UNBOUNDED, pager-backed, slices, references, snapshots,
+AT_LEAST_ON_WRITE and MODIFIED snapshots, NO_WRITE children), invalid and OR-ed op
+values, and pager_fail with the five codes (and invalid ones).
 
 Some states matter and are rarely reached by independent random steps (a discarded
 VMO, a page request that meets a scripted failure, a snapshot whose parent is then
@@ -136,16 +135,6 @@ def _round_up(x: int, p: int) -> int | None:
     return r if r <= U64 else None
 
 
-def _truncate(data: tuple[tuple[int, int], ...], n: int) -> tuple[tuple[int, int], ...]:
-    out: list[tuple[int, int]] = []
-    for byte, count in data:
-        if n <= 0:
-            break
-        out.append((byte, min(count, n)))
-        n -= count
-    return tuple(out)
-
-
 def _clip(xs: Sequence[int]) -> list[int]:
     """The values that are u64, first occurrence kept (order matters: hypothesis
     shrinks towards the front)."""
@@ -202,7 +191,6 @@ class _Gen:
         self.p = page
         self.avoid = avoid
         self.w = _World()
-        self.failed_roots: set[int] = set()  # pager VMOs with scripted failures
         self.focus: list[str] = []  # handles the next few steps act on
         self.focus_left = 0
 
@@ -248,7 +236,8 @@ class _Gen:
         p = self.p
         if s and self.num(0, 2) == 0:
             back = int(self.pick([x for x in (p // 2, 1, p, p + 1, s) if 0 < x <= s]))
-            return s - back, back + int(self.pick([1, p, p // 2]))
+            # a length stays a u64: near 2^64 the range ends at 2^64 - 1 instead
+            return s - back, min(back + int(self.pick([1, p, p // 2])), U64)
         offset = self.pick_or_any([x for x in _clip([0, p, 1, p - 1, p + 1, s - p, 2 * p + 7])
                                    if x <= s] or [0], s, 3)
         rest = s - offset
@@ -258,16 +247,9 @@ class _Gen:
 
     def vmo_size(self) -> int:
         p = self.p
-        return self.cap(self.pick_or_any(
+        return self.pick_or_any(
             [p, 2 * p, 4 * p, 0, 1, p - 1, p + 1, 3 * p, 8 * p, 16 * p + 5, 1 << 63, U64,
-             U64 - p + 1, U64 - 2 * p + 1], 16 * p))
-
-    def cap(self, size: int) -> int:
-        """known: max_size. A size the model refuses and the spec accepts becomes one
-        both refuse."""
-        if "max_size" in self.avoid and _MAX_SIZE < size < U64:
-            return U64
-        return size
+             U64 - p + 1, U64 - 2 * p + 1, _MAX_SIZE, _MAX_SIZE + 1], 16 * p)
 
     def budget(self, off: int, length: int, hi: int) -> int:
         """`length`, shortened so that [off, off + length) ∩ [0, hi) spans at most
@@ -391,8 +373,6 @@ class _Gen:
         p = self.p
         size = self.vmo_size()
         opts = int(self.pick(_CREATE_OPTIONS))
-        if "max_size" in self.avoid and opts == abi.VMO_UNBOUNDED:
-            opts = 0
         out = self.w.fresh("v")
         rounded = _MAX_SIZE if opts & abi.VMO_UNBOUNDED else (_round_up(size, p) or 0)
         ok = (not opts & ~(abi.VMO_RESIZABLE | abi.VMO_DISCARDABLE | abi.VMO_UNBOUNDED)
@@ -418,14 +398,7 @@ class _Gen:
         pager = self.pager_handle()
         size = self.vmo_size()
         opts = int(self.pick(_PAGER_OPTIONS))
-        if "max_size" in self.avoid and opts == abi.VMO_UNBOUNDED:
-            opts = 0
         both = abi.VMO_UNBOUNDED | abi.VMO_RESIZABLE
-        if "pager_unbounded_resizable" in self.avoid and opts == both:
-            opts = abi.VMO_RESIZABLE
-        if ("pager_discardable_order" in self.avoid and opts & abi.VMO_DISCARDABLE
-                and _round_up(size, self.p) is None):
-            size = self.p
         out = self.w.fresh("pv")
         rounded = _MAX_SIZE if opts & abi.VMO_UNBOUNDED else (_round_up(size, self.p) or 0)
         po, ph = self.w.get(pager)
@@ -451,29 +424,17 @@ class _Gen:
         s, _hi = self.size_of(parent)
         if opts is None:
             opts = int(self.pick(_CHILD_OPTIONS))
-        if "slice_no_write" in self.avoid and opts == _C.CHILD_SLICE | _C.CHILD_NO_WRITE:
-            opts = _C.CHILD_SLICE
         if opts & _C.CHILD_REFERENCE:
             offset, size = int(self.pick([0, p])), int(self.pick([0, p]))
         elif simple:
             offset, size = 0, s
         else:
             offset = int(self.pick(_clip([0, p, s - p, s, 1, s + p, 1 << 63, U64 - p + 1])))
-            size = self.cap(int(self.pick(_clip([s, p, 0, s - offset, 2 * p, s + p, 1, U64,
-                                                 1 << 63]))))
+            size = int(self.pick(_clip([s, p, 0, s - offset, 2 * p, s + p, 1, U64, 1 << 63,
+                                        _MAX_SIZE + 1])))
         po, ph = self.w.get(parent)
         base = po.base if po is not None else 0
         snapshot = bool(opts & _SNAPSHOTS) and not opts & (_C.CHILD_SLICE | _C.CHILD_REFERENCE)
-        rounded = _round_up(size, p)
-        end = offset + (rounded if rounded is not None else U64)
-        if "projected_overflow" in self.avoid and snapshot and base and base + end > U64:
-            offset = size = 0
-        if ("slice_window_order" in self.avoid and snapshot and po is not None
-                and po.label == "slice" and end > s):
-            offset, size = 0, s
-        if ("snapshot_overflow_order" in self.avoid and opts & _C.CHILD_SNAPSHOT and snapshot
-                and po is not None and po.pager_lineage and end > U64):
-            offset = 0
         rounded = _round_up(size, p)
         ok = self._child_ok(po, ph, opts, offset, size, s)
         types = opts & _TYPES
@@ -581,7 +542,6 @@ class _Gen:
         if op == abi.OP_COMMIT or (o is not None and o.pager_lineage and op in (
                 abi.OP_PREFETCH, abi.OP_ALWAYS_NEED)):
             size = self.budget(offset, size, hi)
-        op = self._steer(o, op, offset, size)
         buffer_size = abi.LOCK_STATE_SIZE if op == abi.OP_LOCK else 0
         buffer_null = False
         if op in _LOCKS:
@@ -595,22 +555,6 @@ class _Gen:
         return GenStep("vmo_op_range", "call",
                        {"vmo": vmo, "op": op, "offset": offset, "size": size,
                         "buffer_size": buffer_size, "buffer_null": buffer_null})
-
-    def _steer(self, o: _Obj | None, op: int, offset: int, size: int) -> int:
-        """Keep clear of the known disagreements an op would run into."""
-        if o is None or o.root is None:
-            return op
-        if (op == abi.OP_ALWAYS_NEED and o.root in self.failed_roots
-                and "always_need_failure" in self.avoid):
-            return abi.OP_PREFETCH
-        if op == abi.OP_ZERO and "zero_reads_pager_content" in self.avoid:
-            p = self.p
-            end = offset + size
-            for x in (offset, end):
-                page = (o.base + x) // p
-                if x % p and (page + 1) % 256 == 0 and end <= U64:
-                    return abi.OP_CACHE_CLEAN
-        return op
 
     def op(self) -> int:
         """A valid op (mostly), an invalid value, or two valid ops OR-ed together, as a
@@ -645,10 +589,6 @@ class _Gen:
         if inside:
             offsets = [x for x in offsets if x + n <= s] or [0]
         offset = int(self.pick(offsets))
-        o, _ = self.w.get(vmo)
-        if ("partial_write" in self.avoid and o is not None and o.root in self.failed_roots
-                and offset % p + n > p):
-            data = _truncate(data, p - offset % p)  # one page: all or nothing
         return GenStep("vmo_write", "call", {"vmo": vmo, "offset": offset, "data": data})
 
     def get_size(self) -> GenStep:
@@ -656,26 +596,15 @@ class _Gen:
 
     def info(self, vmo: str | None = None) -> GenStep:
         vmo = vmo if vmo is not None else self.vmo_handle()
-        o, _ = self.w.get(vmo)
-        if "immutable_flag" in self.avoid and o is not None and o.immutable:
-            return GenStep("vmo_get_size", "call", {"vmo": vmo})
         return GenStep("vmo_info", "call", {"vmo": vmo})
 
     def set_size(self) -> GenStep:
         p = self.p
         vmo = self.vmo_handle()
         s, _ = self.size_of(vmo)
-        size = self.cap(int(self.pick(_clip([s + p, s - p, 0, p, s + 1, s - p + 5, 3 * p + 100,
-                                             1 << 63, U64, U64 - p + 1, s]))))
-        if "set_size_order" in self.avoid and _round_up(size, p) is None:
-            size = 1 << 63
+        size = int(self.pick(_clip([s + p, s - p, 0, p, s + 1, s - p + 5, 3 * p + 100,
+                                    1 << 63, U64, U64 - p + 1, s, _MAX_SIZE + 1])))
         o, h = self.w.get(vmo)
-        if ("set_size_tail" in self.avoid and size % p and o is not None
-                and o.pager_lineage):
-            size += p - size % p
-        if ("projected_overflow" in self.avoid and o is not None and o.base
-                and o.base + size > U64):
-            size = s
         rounded = _round_up(size, p)
         if h is not None and o is not None and rounded is not None:
             rec = self.w.size_rec(h.obj)
@@ -718,9 +647,6 @@ class _Gen:
         # The five codes ZX_PAGER_OP_FAIL accepts, then invalid ones.
         error = int(self.pick(_FAIL_CODES if codes_only else [
             *_FAIL_CODES, abi.OK, abi.ERR_INVALID_ARGS, abi.ERR_INTERNAL, abi.ERR_NOT_FOUND]))
-        o, _ = self.w.get(vmo)
-        if o is not None and o.root is not None:
-            self.failed_roots.add(o.root)
         return GenStep("pager_fail", "call", {"pager": pager, "vmo": vmo, "offset": offset,
                                               "length": length, "error": error})
 
@@ -743,7 +669,8 @@ class _Gen:
         """Write a VMO, act on it, look at it: the effects of each op on content and
         committed pages become visible. The next steps stay on it."""
         roots = [h.name for h in self.w.vmo_handles()
-                 if self.w.objs[h.obj].label in ("plain", "resizable", "discardable")]
+                 if self.w.objs[h.obj].label in ("plain", "resizable", "discardable", "pager",
+                                                 "pager-resizable")]
         vmo = self.vmo_handle() if not roots or self.num(0, 1) else str(
             self.pick(list(reversed(roots))))
         self._focus([vmo], 2)
@@ -846,9 +773,6 @@ class _Gen:
         for h in self.w.handles:
             if h.name == name:
                 h.live = False
-        # A closed pager detaches its VMOs: their page requests fail from now on.
-        self.failed_roots |= {o.root for o in self.w.objs.values()
-                              if o.pager_name == name and o.root is not None}
         return GenStep("handle_close", "call", {"handle": name})
 
     def pager_root(self, fresh: int = 4) -> tuple[list[GenStep], str]:
@@ -886,7 +810,7 @@ class _Gen:
             then = GenStep("vmo_read", "call", {"vmo": vmo, "offset": offset, "length": size})
         else:
             then = GenStep("vmo_op_range", "call",
-                           {"vmo": vmo, "op": self._steer(o, _PAGER_OPS[k], offset, size),
+                           {"vmo": vmo, "op": _PAGER_OPS[k],
                             "offset": offset, "size": size, "buffer_size": 0,
                             "buffer_null": False})
         self._focus([vmo], 2)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import replace
 from typing import Any
 from unittest import mock
 
@@ -66,7 +67,8 @@ def _decommit_keeps_bytes(cx: Cx, st: State, t: Target, lo: Any, hi: Any) -> Sta
     return with_memory(st, t, mem._replace(committed=cx.v.pages_remove(mem.committed, a, b)))
 
 
-def _commit_nothing(cx: Cx, st: State, t: Target, a: Any, b: Any) -> tuple[State, int]:
+def _commit_nothing(cx: Cx, st: State, t: Target, a: Any, b: Any,
+                    reading: bool = False) -> tuple[State, int]:
     return st, OK
 
 
@@ -101,12 +103,14 @@ def _close_keeps_handle(cx: Cx, st: State, handle: str) -> Outcome:
     return o._replace(state=st)
 
 
-def _commit_one_page_more(cx: Cx, st: State, t: Target, a: Any, b: Any) -> tuple[State, int]:
-    return _REAL_COMMIT_PAGES(cx, st, t, a, cx.v.add(b, 1)[0])
+def _commit_one_page_more(cx: Cx, st: State, t: Target, a: Any, b: Any,
+                          reading: bool = False) -> tuple[State, int]:
+    return _REAL_COMMIT_PAGES(cx, st, t, a, cx.v.add(b, 1)[0], reading)
 
 
-def _commit_clears_bytes(cx: Cx, st: State, t: Target, a: Any, b: Any) -> tuple[State, int]:
-    st, status = _REAL_COMMIT_PAGES(cx, st, t, a, b)
+def _commit_clears_bytes(cx: Cx, st: State, t: Target, a: Any, b: Any,
+                         reading: bool = False) -> tuple[State, int]:
+    st, status = _REAL_COMMIT_PAGES(cx, st, t, a, b, reading)
     mem = memory(st, t)
     p = cx.page
     content = cx.v.bytes_fill(mem.content, cx.v.mul_to(a, p), cx.v.mul_to(b, p), 0)
@@ -129,12 +133,53 @@ def _target_without_window(cx: Cx, st: State, obj: int, rights: Any) -> Target:
 
 
 def _write_through_to_parent(cx: Cx, st: State, t: Target, offset: Any, data: object,
-                             end: Any) -> State:
-    st = _REAL_WRITE_BYTES(cx, st, t, offset, data, end)
+                             end: Any, cut: Any = None) -> State:
+    st = _REAL_WRITE_BYTES(cx, st, t, offset, data, end, cut)
     if t.vmo.role == SNAPSHOT and t.vmo.parent is not None:
         parent = _REAL_TARGET(cx, st, t.vmo.parent, 0)
         st = _REAL_WRITE_BYTES(cx, st, parent, offset, data, end)
     return st
+
+
+def _zero_partial_by_content(cx: Cx, st: State, t: Target, lo: Any, hi: Any
+                             ) -> tuple[State, int]:
+    """A partial ZERO that trusts the format's pager content: an absent pager page that
+    would read zero is left alone, unrequested (no kernel can know that)."""
+    v, p = cx.v, cx.page
+    olo = v.add(v.floor_to(lo, p), t.shift)[0]
+    if cx.when(v.bytes_zero_in(memory(st, t).content, olo, v.add(olo, p)[0])):
+        return st, OK
+    return _REAL_ZERO_PARTIAL(cx, st, t, lo, hi)
+
+
+def _zero_discarded_unchecked(cx: Cx, st: State, t: Target, offset: Any, end: Any) -> Outcome:
+    """ZERO of a discarded VMO succeeds before its pieces check their bounds."""
+    if cx.when(objects.is_discarded(cx, t.vmo)):
+        return Outcome(OK, st)
+    return _REAL_ZERO_PIECES(cx, st, t, offset, end)
+
+
+def _reclaim_discards_empty(cx: Cx, st: State, vmo: str) -> Outcome:
+    """Reclaim discards a Reclaimable VMO even when it holds no page (the 2023 rule)."""
+    profile = cx.profile
+    cx.profile = replace(profile, discard_needs_page=False)
+    try:
+        return _REAL_RECLAIM(cx, st, vmo)
+    finally:
+        cx.profile = profile
+
+
+def _always_need_stops(cx: Cx, st: State, t: Target, a: Any, b: Any) -> State:
+    """ALWAYS_NEED stops paging in at the first failed request."""
+    return _REAL_COMMIT_PAGES(cx, st, t, a, b, True)[0]
+
+
+def _write_all_or_nothing(cx: Cx, st: State, t: Target, offset: Any, data: object,
+                          end: Any, cut: Any = None) -> State:
+    """A write that fails part-way leaves no byte written."""
+    if cut is not None:
+        return st
+    return _REAL_WRITE_BYTES(cx, st, t, offset, data, end)
 
 
 def _discard_keeps_pages(cx: Cx, st: State, obj: int) -> State:
@@ -145,6 +190,8 @@ _REAL_COMMIT_PAGES = paging.commit_pages
 _REAL_FAIL_OR = op_range._fail_or
 _REAL_TARGET = objects.target
 _REAL_WRITE_BYTES = paging.write_bytes
+_REAL_ZERO_PARTIAL = paging.zero_partial_page
+_REAL_ZERO_PIECES = op_range._zero_pieces
 _REAL_RECLAIM = calls.reclaim
 _REAL_READ = calls.vmo_read
 _REAL_CLOSE = calls.handle_close
@@ -189,4 +236,9 @@ MUTANTS: dict[str, Mutant] = {
     "slice-ignores-window": _patch(op_range, "target", _target_without_window),
     "copy-on-write-lost": _patch(calls, "write_bytes", _write_through_to_parent),
     "discard-keeps-pages": _patch(calls, "discard", _discard_keeps_pages),
+    "zero-trusts-pager-content": _patch(op_range, "zero_partial_page", _zero_partial_by_content),
+    "zero-discarded-unchecked": _patch(op_range, "_zero_pieces", _zero_discarded_unchecked),
+    "reclaim-discards-empty": _patch(calls, "reclaim", _reclaim_discards_empty),
+    "always-need-stops-at-failure": _patch(op_range, "page_in_best_effort", _always_need_stops),
+    "write-all-or-nothing": _patch(calls, "write_bytes", _write_all_or_nothing),
 }

@@ -26,10 +26,18 @@ from spec.abi import (
     RIGHT_WRITE,
 )
 from spec.explore import Cx, Rung
-from spec.objects import Target, info_flags, is_discarded, memory, pager_detached, target
+from spec.objects import (
+    Target,
+    info_flags,
+    is_discarded,
+    memory,
+    pager_detached,
+    root_offset,
+    target,
+)
 from spec.op_range import discard, with_memory
 from spec.outcome import Between, Outcome
-from spec.paging import commit_pages, mark_dirty, owner_pages, write_bytes
+from spec.paging import commit_pages, mark_dirty, owner_pages, write_bytes, zero_partial_page
 from spec.state import (
     RECLAIMABLE,
     REFERENCE,
@@ -84,23 +92,39 @@ def _fresh_memory(cx: Cx, pager: bool) -> Memory:
 # ----------------------------------------------------------------------------------------
 
 
+def max_size(page: int) -> int:
+    """The largest VMO, VmObjectPaged::MAX_SIZE = VmPageList::MAX_SIZE: the u64 range
+    rounded down to a whole pair of page-list nodes (2 * 16 pages). sf 1, 3 and 6 name
+    the limit; the value is the page list's (unconfirmed, and the same in model/)."""
+    granule = 32 * page
+    return (abi.U64_MAX // granule) * granule
+
+
 def _create_size(cx: Cx, size: Word, options: int) -> tuple[Word, Word]:
-    """The page-rounded size (UNBOUNDED: the largest), and whether rounding overflowed."""
+    """The page-rounded size (UNBOUNDED: MAX_SIZE), and whether rounding overflowed."""
     if options & abi.VMO_UNBOUNDED:
-        return cx.v.floor_to(abi.U64_MAX, cx.page), False
+        return max_size(cx.page), False
     return cx.v.ceil_to(size, cx.page)
+
+
+def _too_big(cx: Cx, rounded: Word) -> Word:
+    return cx.v.ult(max_size(cx.page), rounded)
 
 
 def vmo_create(cx: Cx, st: State, size: Word, options: int, out: str) -> Outcome:
     allowed = abi.VMO_RESIZABLE | abi.VMO_DISCARDABLE | abi.VMO_UNBOUNDED
+    unknown = "kf 6: unknown create option"
+    if cx.profile.create_options == "resizable_only":
+        allowed, unknown = abi.VMO_RESIZABLE, "kf 7.1 (15): zCore accepts RESIZABLE only"
     rounded, ovf = _create_size(cx, size, options)
     status = cx.first(
         # kf 6: any other bit (TRAP_DIRTY included) is INVALID_ARGS
-        (ERR_INVALID_ARGS, lambda: options & ~allowed != 0, "kf 6: unknown create option"),
+        (ERR_INVALID_ARGS, lambda: options & ~allowed != 0, unknown),
         (ERR_INVALID_ARGS,
          lambda: options & abi.VMO_UNBOUNDED != 0 and options & abi.VMO_RESIZABLE != 0,
          "kf 6: UNBOUNDED with RESIZABLE"),
-        (ERR_OUT_OF_RANGE, lambda: ovf, "kf 6: size rounds past 2^64"),
+        (ERR_OUT_OF_RANGE, lambda: cx.v.or_(ovf, _too_big(cx, rounded)),
+         "kf 6: size rounds past 2^64 or past MAX_SIZE"),
     )
     if status is not None:
         return Outcome(status, st)
@@ -124,7 +148,9 @@ def pager_create(cx: Cx, st: State, out: str) -> Outcome:
 
 
 def pager_create_vmo(cx: Cx, st: State, pager: str, options: int, size: Word, out: str) -> Outcome:
-    allowed = abi.VMO_RESIZABLE | abi.VMO_TRAP_DIRTY | abi.VMO_UNBOUNDED
+    # sf 6 step 5: TRAP_DIRTY is split off, then zx_vmo_create's flag parser runs
+    # (kf 6: UNBOUNDED with RESIZABLE is refused there too); step 6 refuses DISCARDABLE.
+    allowed = abi.VMO_RESIZABLE | abi.VMO_TRAP_DIRTY | abi.VMO_UNBOUNDED | abi.VMO_DISCARDABLE
     bad, h = _pager_handle(st, pager)
     rounded, ovf = _create_size(cx, size, options)
     status = cx.first(
@@ -132,9 +158,14 @@ def pager_create_vmo(cx: Cx, st: State, pager: str, options: int, size: Word, ou
         (ERR_ACCESS_DENIED,
          lambda: h is not None and cx.v.not_(cx.v.has_bits(h.rights, abi.RIGHT_ATTACH_VMO)),
          "sf 6: pager_create_vmo needs ATTACH_VMO"),
-        # kf 6: DISCARDABLE (and any unknown bit) is INVALID_ARGS
-        (ERR_INVALID_ARGS, lambda: options & ~allowed != 0, "kf 6: pager VMO option"),
-        (ERR_OUT_OF_RANGE, lambda: ovf, "sf 6: size rounds past 2^64"),
+        (ERR_INVALID_ARGS, lambda: options & ~allowed != 0, "sf 6: (5) unknown pager VMO option"),
+        (ERR_INVALID_ARGS,
+         lambda: options & abi.VMO_UNBOUNDED != 0 and options & abi.VMO_RESIZABLE != 0,
+         "sf 6: (5) UNBOUNDED with RESIZABLE (kf 6)"),
+        (ERR_OUT_OF_RANGE, lambda: ovf, "sf 6: (5) size rounds past 2^64"),
+        (ERR_INVALID_ARGS, lambda: options & abi.VMO_DISCARDABLE != 0,
+         "sf 6: (6) a pager VMO cannot be DISCARDABLE"),
+        (ERR_OUT_OF_RANGE, lambda: _too_big(cx, rounded), "sf 6: (6) size past MAX_SIZE"),
     )
     if status is not None:
         return Outcome(status, st)
@@ -184,26 +215,32 @@ def vmo_create_child(
     bad, h = _vmo_handle(st, vmo)
     parent = st.vmo(h.obj) if h is not None else None
     t = target(cx, st, h.obj, h.rights) if h is not None else None
-    kind = _child_type(options)
+    # sf 1 step 2: NO_WRITE is taken out of the options before the type is decided.
+    kind = _child_type(options & ~abi.CHILD_NO_WRITE)
     end, end_ovf = v.add(offset, rounded)
     no_write_resizable = options & abi.CHILD_NO_WRITE and options & abi.CHILD_RESIZABLE
+    is_slice = kind == abi.CHILD_SLICE
+    is_reference = kind == abi.CHILD_REFERENCE
+    snap = kind is not None and kind & _SNAPSHOTS != 0
+    of_slice = parent is not None and parent.role == SLICE
 
-    def p_is(pred: str) -> bool:
-        assert parent is not None and t is not None
-        root = t.root
-        return {
-            "snapshot_of_pager": kind in (abi.CHILD_SNAPSHOT,) and root.kind.pager_backed,
-            "snapshot_of_slice": kind is not None and kind & _SNAPSHOTS != 0
-            and parent.role == SLICE
-            and not (kind == abi.CHILD_SNAPSHOT_AT_LEAST_ON_WRITE and root.kind.pager_backed),
-            "reference_of_slice": kind == abi.CHILD_REFERENCE
-            and (parent.role == SLICE or parent.kind.contiguous),
-            "reference_resize": kind == abi.CHILD_REFERENCE
-            and options & abi.CHILD_RESIZABLE != 0 and not parent.kind.resizable,
-        }[pred]
+    def unidirectional() -> bool:
+        """sf 1: only under a pager-backed root: AT_LEAST_ON_WRITE always, MODIFIED of
+        the root's own pages (through a slice or reference of it too)."""
+        assert t is not None
+        return t.root.kind.pager_backed and (
+            kind == abi.CHILD_SNAPSHOT_AT_LEAST_ON_WRITE
+            or (kind == abi.CHILD_SNAPSHOT_MODIFIED and st.vmo(t.owner).parent is None))
+
+    def projected_overflow() -> object:
+        assert h is not None
+        base, o1 = v.add(root_offset(cx, st, h.obj), offset)
+        _end, o2 = v.add(base, rounded)
+        return v.or_(o1, o2)
 
     rungs: list[Rung] = [
-        (ERR_OUT_OF_RANGE, lambda: ovf, "sf 1: child size rounds past 2^64 (checked first)"),
+        (ERR_OUT_OF_RANGE, lambda: v.or_(ovf, _too_big(cx, rounded)),
+         "sf 1: child size rounds past 2^64 or MAX_SIZE (checked first)"),
         (ERR_INVALID_ARGS, lambda: bool(no_write_resizable), "sf 1: NO_WRITE with RESIZABLE"),
         (bad or 0, lambda: bad is not None, "kf 3.1: handle lookup"),
         (ERR_ACCESS_DENIED,
@@ -212,23 +249,35 @@ def vmo_create_child(
         (ERR_NOT_SUPPORTED, lambda: parent is not None and parent.kind.discardable,
          "kf 5.5: a discardable VMO has no children"),
         (ERR_INVALID_ARGS, lambda: kind is None, "sf 1: invalid child options"),
+        # sf 1 slice (1)-(4)
+        (ERR_INVALID_ARGS, lambda: is_slice and v.not_(v.aligned(offset, p)),
+         "sf 1: slice offset not page-aligned"),
         (ERR_INVALID_ARGS,
-         lambda: kind == abi.CHILD_REFERENCE and v.or_(v.ne(offset, 0), v.ne(size, 0)),
-         "sf 1: a reference takes offset 0 and size 0"),
-        (ERR_INVALID_ARGS, lambda: v.not_(v.aligned(offset, p)), "sf 1: offset not page-aligned"),
-        (ERR_NOT_SUPPORTED, lambda: p_is("snapshot_of_pager"), "sf 1: SNAPSHOT of a pager VMO"),
-        (ERR_NOT_SUPPORTED, lambda: p_is("snapshot_of_slice"), "sf 1: snapshot of a slice"),
-        (ERR_NOT_SUPPORTED, lambda: p_is("reference_of_slice"),
-         "sf 1: reference of a slice or contiguous VMO"),
-        (ERR_NOT_SUPPORTED, lambda: p_is("reference_resize"),
-         "sf 1: resizable reference of a fixed-size VMO"),
-        (ERR_INVALID_ARGS,
-         lambda: kind == abi.CHILD_SLICE and v.or_(end_ovf, v.ult(t.size if t else 0, end)),
+         lambda: is_slice and v.or_(end_ovf, v.ult(t.size if t else 0, end)),
          "sf 1: a slice must fit in its parent"),
-        (ERR_NOT_SUPPORTED,
-         lambda: kind == abi.CHILD_SLICE and parent is not None and parent.kind.resizable,
+        (ERR_NOT_SUPPORTED, lambda: is_slice and parent is not None and parent.kind.resizable,
          "sf 1: slice of a resizable VMO"),
-        (ERR_OUT_OF_RANGE, lambda: end_ovf, "sf 1: offset + size overflows"),
+        # sf 1 reference (1)-(4)
+        (ERR_INVALID_ARGS, lambda: is_reference and v.or_(v.ne(offset, 0), v.ne(size, 0)),
+         "sf 1: a reference takes offset 0 and size 0"),
+        (ERR_NOT_SUPPORTED, lambda: is_reference and parent is not None
+         and (of_slice or parent.kind.contiguous),
+         "sf 1: reference of a slice or contiguous VMO"),
+        (ERR_NOT_SUPPORTED, lambda: is_reference and options & abi.CHILD_RESIZABLE != 0
+         and parent is not None and not parent.kind.resizable,
+         "sf 1: resizable reference of a fixed-size VMO"),
+        # sf 1 snapshot family (2)-(8), in the kernel's order
+        (ERR_INVALID_ARGS, lambda: snap and v.not_(v.aligned(offset, p)),
+         "sf 1: snapshot offset not page-aligned"),
+        (ERR_OUT_OF_RANGE, lambda: snap and of_slice and v.ult(t.size if t else 0, end),
+         "sf 1: (4) the range must fit the slice it is taken of"),
+        (ERR_OUT_OF_RANGE, lambda: snap and end_ovf, "sf 1: (4) offset + size overflows"),
+        (ERR_NOT_SUPPORTED, lambda: kind == abi.CHILD_SNAPSHOT and t is not None
+         and t.root.kind.pager_backed, "sf 1: (6) SNAPSHOT of a pager VMO"),
+        (ERR_INVALID_ARGS, lambda: snap and projected_overflow(),
+         "sf 1: (7) the range overflows projected onto the root"),
+        (ERR_NOT_SUPPORTED, lambda: snap and of_slice and not unidirectional(),
+         "sf 1: (8) a snapshot of a slice needs a unidirectional clone"),
     ]
     status = cx.first(*rungs)
     if status is not None:
@@ -256,8 +305,9 @@ def vmo_create_child(
         visible = v.umin(v.sub(t.size, v.umin(offset, t.size)), rounded)
         content = v.bytes_splice(v.bytes_const(0), 0, visible, src.content,
                                  v.add(offset, t.shift)[0])
-        child = Vmo(Kind(resizable=resizable), SNAPSHOT, rounded, h.obj, offset,
-                    Memory(content, v.pages_empty()), None, None, True)
+        immutable = kind == abi.CHILD_SNAPSHOT and options & abi.CHILD_NO_WRITE != 0
+        child = Vmo(Kind(resizable=resizable, immutable=immutable), SNAPSHOT, rounded, h.obj,
+                    offset, Memory(content, v.pages_empty()), None, None, True)
         st = st.with_object(t.owner, st.vmo(t.owner)._replace(cow=True))
     cx.why = "sf 1: zx_vmo_create_child"
     return Outcome(OK, _new_object(st, child, out, rights))
@@ -316,7 +366,11 @@ def _rw_target(
          f"sf 2: {name} needs the right"),
         (ERR_OUT_OF_RANGE, lambda: v.or_(ovf, v.ult(t.size if t else 0, end)),
          f"sf 2: {name} range not within the size"),
-        (ERR_NOT_FOUND, lambda: t is not None and is_discarded(cx, t.vmo),
+        # sf 2 (5): a zero-length access returns OK before any page is looked up, which
+        # is where a discarded VMO answers NOT_FOUND (kf 5.4)
+        (ERR_NOT_FOUND,
+         lambda: t is not None and t.vmo.tracker is not None
+         and v.and_(is_discarded(cx, t.vmo), v.ne(length, 0)),
          f"kf 5.4: {name} of a discarded VMO"),
     )
     return status, t, end
@@ -350,9 +404,15 @@ def vmo_write(cx: Cx, st: State, vmo: str, offset: Word, data: object, length: W
     if not cx.when(cx.v.ult(offset, end)):
         return Outcome(OK, st)
     if _paged_in(st, t):
+        v, p = cx.v, cx.page
         a, b = owner_pages(cx, t, offset, end)
         st, status = commit_pages(cx, st, t, a, b)
         if status != OK:
+            # sf 2: the pages before the one that failed are written; nothing is undone
+            stop = v.pages_first_out(memory(st, t).committed, a, b)
+            cut = v.umin(end, v.sub(v.mul_to(stop, p), t.shift))
+            if cx.when(v.ult(offset, cut)):
+                st = write_bytes(cx, st, t, offset, data, end, cut)
             return Outcome(status, st)
     cx.why = "sf 2: zx_vmo_write"
     return Outcome(OK, write_bytes(cx, st, t, offset, data, end))
@@ -373,39 +433,51 @@ def vmo_set_size(cx: Cx, st: State, vmo: str, size: Word) -> Outcome:
     t = target(cx, st, h.obj, h.rights) if h is not None else None
     rounded, ovf = v.ceil_to(size, p)
     resizable = t is not None and t.vmo.kind.resizable
+    # A reference resizes the VMO it refers to.
+    obj = t.obj if t is not None else 0
+    while t is not None and st.vmo(obj).role == REFERENCE:
+        parent = st.vmo(obj).parent
+        assert parent is not None
+        obj = parent
+
+    def projected_overflow() -> object:
+        _end, o = v.add(root_offset(cx, st, obj), rounded)
+        return v.and_(v.ult(t.size if t else 0, rounded), o)
+
     status = cx.first(
         (bad or 0, lambda: bad is not None, "kf 3.1: handle lookup"),
         (ERR_ACCESS_DENIED, lambda: v.not_(v.has_bits(t.rights if t else 0, RIGHT_WRITE)),
          "sf 3: set_size needs ZX_RIGHT_WRITE"),
-        (ERR_UNAVAILABLE, lambda: not resizable, "sf 3: the VMO is not resizable"),
         (ERR_ACCESS_DENIED,
-         lambda: v.not_(v.has_bits(t.rights if t else 0, abi.RIGHT_RESIZE)),
+         lambda: resizable and v.not_(v.has_bits(t.rights if t else 0, abi.RIGHT_RESIZE)),
          "sf 3: a resizable VMO needs ZX_RIGHT_RESIZE"),
-        (ERR_OUT_OF_RANGE, lambda: ovf, "sf 3: size rounds past 2^64"),
+        (ERR_OUT_OF_RANGE, lambda: ovf, "sf 3: (4) size rounds past 2^64"),
+        (ERR_UNAVAILABLE, lambda: not resizable, "sf 3: (5) the VMO is not resizable"),
+        (ERR_OUT_OF_RANGE, lambda: _too_big(cx, rounded), "sf 3: (6) size past MAX_SIZE"),
+        (ERR_INVALID_ARGS, projected_overflow,
+         "sf 3: (8) growing, the end overflows projected onto the root"),
     )
     if status is not None:
         return Outcome(status, st)
     assert t is not None
-    # sf 3: shrinking frees the tail, so growing again reads zero there. A reference
-    # resizes the VMO it refers to.
-    obj = t.obj
-    while st.vmo(obj).role == REFERENCE:
-        parent = st.vmo(obj).parent
-        assert parent is not None
-        obj = parent
     mem = memory(st, t)
     # sf 3: the pages between the old and the new size are freed (shrinking) or appear
-    # as zero (growing: for a pager VMO too, without asking the pager), and the bytes
-    # from the unrounded new size to the page end read zero.
+    # as zero (growing: for a pager VMO too, without asking the pager); shrinking frees
+    # the tail, so growing again reads zero there.
     old_end, new_end = v.add(t.size, t.shift)[0], v.add(rounded, t.shift)[0]
     lo, hi = v.umin(old_end, new_end), v.ite(v.ult(old_end, new_end), new_end, old_end)
-    content = v.bytes_fill(mem.content, v.add(size, t.shift)[0], new_end, 0)
-    content = v.bytes_fill(content, lo, hi, 0)
+    content = v.bytes_fill(mem.content, lo, hi, 0)
     committed = v.pages_remove(mem.committed, v.div_to(lo, p), v.div_to(hi, p))
     st = with_memory(st, t, Memory(content, committed))
     st = mark_dirty(cx, st, t.owner, v.div_to(lo, p), v.div_to(hi, p))  # not the pager's
+    st = st.with_object(obj, st.vmo(obj)._replace(size=rounded))
     cx.why = "sf 3: zx_vmo_set_size"
-    return Outcome(OK, st.with_object(obj, st.vmo(obj)._replace(size=rounded)))
+    if cx.when(v.not_(v.aligned(size, p))):
+        # sf 3 (9): the bytes from the unrounded size to the page end are zeroed as ZERO
+        # zeroes part of a page: in place, a pager page paged in first (and dirty after)
+        st, status = zero_partial_page(cx, st, t, size, rounded)
+        return Outcome(status, st)
+    return Outcome(OK, st)
 
 
 # ----------------------------------------------------------------------------------------
@@ -486,8 +558,14 @@ def pager_supply_pages(
     v = cx.v
     a, b = owner_pages(cx, t, offset, v.add(offset, length)[0])
     mem = memory(st, t)
+    # sf 6: supply never overwrites what the VMO holds; a dirty page (written, or a zero
+    # interval) keeps its content and stays without a page if it had none
+    supplied = v.pages_add(v.pages_empty(), a, b)
+    if t.vmo.marks is not None:
+        supplied = v.pages_diff(supplied, t.vmo.marks.dirty)
     cx.why = "sf 6: supplied pages become present with the format's content"
-    return Outcome(OK, with_memory(st, t, Memory(mem.content, v.pages_add(mem.committed, a, b))))
+    return Outcome(OK, with_memory(st, t, Memory(mem.content,
+                                                 v.pages_union(mem.committed, supplied))))
 
 
 def pager_fail(
@@ -523,7 +601,13 @@ def reclaim(cx: Cx, st: State, vmo: str) -> Outcome:
     mem = memory(st, t)
     if owner.tracker is not None:
         # kf 5.2: only a Reclaimable VMO is discarded; a locked one never is
-        if cx.when(v.eq(owner.tracker.state, RECLAIMABLE)):
+        # zircon-2025 (kf 5.2, 2024 on): the discard happens when reclaim reaches the
+        # VMO's first committed page, so a VMO holding none is not discarded.
+        reclaimable = v.eq(owner.tracker.state, RECLAIMABLE)
+        if cx.profile.discard_needs_page:
+            reclaimable = v.and_(reclaimable,
+                                 v.pages_any(mem.committed, 0, v.div_to(owner.size, p)))
+        if cx.when(reclaimable):
             freed = v.mul_to(v.pages_count(mem.committed, 0, v.div_to(owner.size, p)), p)
             cx.why = "kf 5.2: reclaim discards a Reclaimable VMO"
             return Outcome(OK, discard(cx, st, t.owner),

@@ -13,6 +13,7 @@ from typing import NamedTuple
 from spec.abi import (
     INFO_VMO_CONTIGUOUS,
     INFO_VMO_DISCARDABLE,
+    INFO_VMO_IMMUTABLE,
     INFO_VMO_IS_COW_CLONE,
     INFO_VMO_PAGER_BACKED,
     INFO_VMO_RESIZABLE,
@@ -20,7 +21,7 @@ from spec.abi import (
     INFO_VMO_VIA_HANDLE,
 )
 from spec.explore import Cx
-from spec.state import DISCARDED, REFERENCE, SNAPSHOT, Memory, Pager, State, Vmo
+from spec.state import DISCARDED, REFERENCE, ROOT, SNAPSHOT, Memory, Pager, State, Vmo
 from spec.values import Flag, Word
 
 
@@ -76,11 +77,65 @@ def pager_detached(st: State, vmo: Vmo) -> bool:
     return vmo.marks is not None and not isinstance(st.objects.get(vmo.marks.pager), Pager)
 
 
+def owner_of(st: State, obj: int) -> int:
+    """The VMO whose pages `obj` sees: itself, or the one its slices and references
+    lead to."""
+    o = st.vmo(obj)
+    while o.memory is None and o.parent is not None:
+        obj = o.parent
+        o = st.vmo(obj)
+    return obj
+
+
 def has_live_snapshot_child(st: State, obj: int) -> bool:
+    """A snapshot was taken of `obj`, directly or through a reference or slice sharing
+    its pages, and lives: the kernel has put a hidden node above obj's pages (kf 3.3
+    DECOMMIT (7))."""
     return any(
-        isinstance(o, Vmo) and o.parent == obj and o.role == SNAPSHOT
+        isinstance(o, Vmo) and o.role == SNAPSHOT and o.parent is not None
+        and owner_of(st, o.parent) == obj
         for o in st.objects.values()
     )
+
+
+def merged_to_root(st: State, obj: int) -> bool:
+    """A snapshot whose original is gone: no handle names the root it was taken of (or
+    the references it was taken through), and nothing else hangs from them. The kernel's
+    hidden node, left with this one child, has merged into it, and with no node above it
+    the child is a root now (kf 4.2: the merge; model/DECISIONS.md)."""
+    o = st.vmo(obj)
+    if o.role != SNAPSHOT or o.parent is None:
+        return False
+    chain = {obj}
+    cur = o.parent
+    while True:
+        chain.add(cur)
+        p = st.vmo(cur)
+        if p.memory is not None or p.parent is None:
+            break
+        cur = p.parent
+    if p.role != ROOT or p.marks is not None:
+        return False
+    chain.discard(obj)
+    if any(h.obj in chain for h in st.handles.values()):
+        return False
+    return not any(
+        isinstance(x, Vmo) and x.parent in chain and k != obj and k not in chain
+        for k, x in st.objects.items()
+    )
+
+
+def root_offset(cx: Cx, st: State, obj: int) -> Word:
+    """Where byte 0 of `obj` lies in the root of its tree: the sum of the windows up the
+    chain (sf 1 snapshot step 7, sf 3 step 8 project ranges onto the root). A snapshot
+    merged into the root's place starts at 0."""
+    total: Word = 0
+    while True:
+        o = st.vmo(obj)
+        if o.parent is None or merged_to_root(st, obj):
+            return total
+        total = cx.v.add(total, o.window)[0]
+        obj = o.parent
 
 
 def info_flags(st: State, obj: int) -> int:
@@ -102,6 +157,8 @@ def info_flags(st: State, obj: int) -> int:
         flags |= INFO_VMO_CONTIGUOUS
     if vmo.kind.discardable:
         flags |= INFO_VMO_DISCARDABLE
+    if vmo.kind.immutable:
+        flags |= INFO_VMO_IMMUTABLE
     return flags
 
 

@@ -32,6 +32,7 @@ from spec.objects import (
     has_live_snapshot_child,
     is_discarded,
     memory,
+    merged_to_root,
     target,
     with_memory,
 )
@@ -39,6 +40,7 @@ from spec.outcome import Outcome
 from spec.paging import (
     commit_pages,
     owner_pages,
+    page_in_best_effort,
     release_bytes,
     zero_partial_page,
     zero_whole_pages,
@@ -50,6 +52,7 @@ from spec.state import (
     SLICE,
     SNAPSHOT,
     UNRECLAIMABLE,
+    Handle,
     Memory,
     Pager,
     State,
@@ -68,25 +71,91 @@ def op_range(
     h = st.handles.get(handle)
     obj = st.objects.get(h.obj) if h is not None else None
     fn = _OPS.get(op)
-    if op == abi.OP_PREFETCH and not cx.profile.prefetch:
-        fn = None
     # The ladder only matters when one of its conditions holds: skipping it otherwise
-    # changes nothing, and keeps the checker's most common step cheap.
-    if h is None or isinstance(obj, Pager) or fn is None:
-        status = cx.ladder(
-            # page ERRORS: "handle is not a valid handle"
-            (ERR_BAD_HANDLE, lambda: h is None, "page: BAD_HANDLE, handle is not a valid handle"),
-            # page ERRORS: "handle is not a VMO handle"
-            (ERR_WRONG_TYPE, lambda: isinstance(obj, Pager), "page: WRONG_TYPE, not a VMO handle"),
-            # page ERRORS: "op is not a valid operation"; kf 3.1 (3): no right is checked first
-            (ERR_INVALID_ARGS, lambda: fn is None,
-             "page: INVALID_ARGS, op is not a valid operation"),
-        )
+    # changes nothing, and keeps the checker's most common step cheap. A profile names
+    # the ops its prefix must always see (PREFETCH where it is not dispatched; every op
+    # of an implementation that checks in another order).
+    if h is None or isinstance(obj, Pager) or fn is None or op in cx.profile.prefix_ops:
+        status, fn = _prefix(cx, st, h, obj, op, fn, offset, size)
         if status is not None:
             return Outcome(status, st)
     assert h is not None and fn is not None
     t = target(cx, st, h.obj, h.rights)
     return fn(cx, st, t, offset, size, buffer_size, buffer_null)
+
+
+def _prefix(
+    cx: Cx, st: State, h: Handle | None, obj: object, op: int, fn: OpFn | None,
+    offset: Word, size: Word,
+) -> tuple[int | None, OpFn | None]:
+    """The common prefix's ladder: its status (None: go on) and the op's function."""
+    prof = cx.profile
+    if op == abi.OP_PREFETCH and not prof.prefetch:
+        fn = None
+    bad_handle: Rung = (ERR_BAD_HANDLE, lambda: h is None,
+                        "page: BAD_HANDLE, handle is not a valid handle")
+    wrong_type: Rung = (ERR_WRONG_TYPE, lambda: isinstance(obj, Pager),
+                        "page: WRONG_TYPE, not a VMO handle")
+    if prof.prefix == "kernel":
+        # page ERRORS: the handle, then "op is not a valid operation"; kf 3.1 (3): no
+        # right is checked first
+        return cx.ladder(bad_handle, wrong_type, (
+            ERR_INVALID_ARGS, lambda: fn is None,
+            "page: INVALID_ARGS, op is not a valid operation")), fn
+    if prof.prefix == "decode_first":
+        # kf 7.1 (1): zCore decodes the op before it looks the handle up, and its op type
+        # has no 11-14 (items 2-4 are what that does to a valid handle)
+        why = _ZCORE_UNDECODED.get(op)
+        if why is not None:
+            fn = None
+        return cx.ladder(
+            (ERR_INVALID_ARGS, lambda: fn is None,
+             why or "kf 7.1 (1): op decoded before the handle lookup"),
+            bad_handle, wrong_type), fn
+    # kf 7.4: sel4zircon checks the range's overflow, the handle with WRITE for every op,
+    # the range's bounds, and only then decodes the op
+    v = cx.v
+    _end, ovf = v.add(offset, size)
+    decoded = _SEL4_DECODE.get(op)
+    if decoded is None and (fn is None or op in _ZCORE_UNDECODED):
+        decoded = (ERR_INVALID_ARGS, "kf 7.4 (10): sel4zircon does not decode this op")
+    rungs: list[Rung] = [
+        (ERR_OUT_OF_RANGE, lambda: ovf,
+         "kf 7.4 (3): sel4zircon refuses an overflowing offset+size before the handle"),
+        bad_handle, wrong_type,
+        (ERR_ACCESS_DENIED, lambda: h is not None and v.not_(v.has_bits(h.rights, RIGHT_WRITE)),
+         "kf 7.4 (1): sel4zircon needs ZX_RIGHT_WRITE for every op"),
+        (ERR_OUT_OF_RANGE,
+         lambda: h is not None and _past_end(cx, target(cx, st, h.obj, h.rights), offset, size),
+         "kf 7.4 (2): sel4zircon checks offset+size <= S before the op decode"),
+    ]
+    if decoded is not None:
+        fn = None
+        rungs.append((decoded[0], lambda: True, decoded[1]))
+    return cx.ladder(*rungs), fn
+
+
+# zCore's op type (kf 7.1 (1)) has no ops 11-14: each is INVALID_ARGS, before the handle.
+_ZCORE_UNDECODED = {
+    abi.OP_TRY_LOCK: "kf 7.1 (1), (3): zCore does not decode TRY_LOCK -> INVALID_ARGS",
+    abi.OP_DONT_NEED: "kf 7.1 (1), (2): zCore does not decode DONT_NEED -> INVALID_ARGS",
+    abi.OP_ALWAYS_NEED: "kf 7.1 (1), (2): zCore does not decode ALWAYS_NEED -> INVALID_ARGS",
+    abi.OP_PREFETCH: "kf 7.1 (1), (4): zCore does not decode PREFETCH -> INVALID_ARGS",
+}
+
+# sel4zircon's op switch (kf 7.4), where it answers other than Zircon's op would.
+_SEL4_DECODE = {
+    abi.OP_LOOKUP_HISTORIC: (ERR_NOT_SUPPORTED, "kf 7.4 (5): op 5 -> NOT_SUPPORTED"),
+    abi.OP_ZERO: (ERR_INVALID_ARGS, "kf 7.4 (4): sel4zircon has no ZERO -> INVALID_ARGS"),
+    abi.OP_LOCK: (ERR_NOT_SUPPORTED, "kf 7.4 (6): sel4zircon LOCK -> NOT_SUPPORTED"),
+    abi.OP_UNLOCK: (ERR_NOT_SUPPORTED, "kf 7.4 (6): sel4zircon UNLOCK -> NOT_SUPPORTED"),
+}
+
+
+# A pseudo-status: the implementation panics and no status comes back (kf 7.1 (5)). It
+# lies outside int32, so no trace can record it as a status (trace-format: statuses fit
+# in int32); proofs/diff.py reports it as a crash.
+PANIC = 1 << 41
 
 
 def _fail_or(cx: Cx, st: State, status: int | None, then: Callable[[], Outcome]) -> Outcome:
@@ -127,13 +196,17 @@ def commit(
     rungs: list[Rung] = [
         # page: "Requires the ZX_RIGHT_WRITE right."
         (ERR_ACCESS_DENIED, _lacks(cx, t, RIGHT_WRITE), "page COMMIT: requires ZX_RIGHT_WRITE"),
-        # kf 3.3 COMMIT (2); the page never mentions physical VMOs
-        _physical(cx, t, "kf 3.3 COMMIT (2): physical VMO"),
-        # kf 3.3 COMMIT (3)-(4): the rounded-out range must lie within S, without overflow
-        (ERR_OUT_OF_RANGE, lambda: v.or_(ovf, ovf_round, v.ult(t.size, hi)),
-         "page: OUT_OF_RANGE, invalid range; kf 3.3 COMMIT (3)-(4)"),
     ]
-    if prof.empty_range_early_ok:
+    unbounded = prof.range_checks == "aligned_unbounded"
+    if unbounded:
+        rungs.append(_zcore_aligned(cx, offset, size, "COMMIT"))
+    # kf 3.3 COMMIT (2); the page never mentions physical VMOs
+    rungs.append(_physical(cx, t, "kf 3.3 COMMIT (2): physical VMO"))
+    if not unbounded:
+        # kf 3.3 COMMIT (3)-(4): the rounded-out range must lie within S, without overflow
+        rungs.append((ERR_OUT_OF_RANGE, lambda: v.or_(ovf, ovf_round, v.ult(t.size, hi)),
+                      "page: OUT_OF_RANGE, invalid range; kf 3.3 COMMIT (3)-(4)"))
+    if prof.empty_range_early_ok and not unbounded:
         # kf 3.3 COMMIT (5): a rounded length of 0 succeeds before any work
         rungs.append((OK, lambda: v.eq(lo, hi), "kf 3.3 COMMIT (5): empty rounded range"))
     rungs.append(_discarded_rung(cx, t, "kf 5.4: COMMIT of a discarded VMO -> NOT_FOUND"))
@@ -142,12 +215,26 @@ def commit(
     def effect() -> Outcome:
         if _out_of_memory(cx):
             return Outcome(ERR_NO_MEMORY, st)
-        a, b = owner_pages(cx, t, lo, hi)
+        lo_, hi_ = lo, hi
+        if unbounded and cx.when(v.or_(ovf, v.ult(t.size, end))):
+            # kf 7.1 (7): no bounds check; the pages past S are not in the spec's state
+            # (notes/implementations.md), so only the part within S is committed
+            lo_, hi_ = v.umin(lo, t.size), v.ite(ovf, t.size, v.umin(hi, t.size))
+            cx.why = "kf 7.1 (7): zCore COMMIT past S succeeds (no bounds check)"
+        a, b = owner_pages(cx, t, lo_, hi_)
         st2, s = commit_pages(cx, st, t, a, b)
         cx.why = cx.why or "kf 4.1: COMMIT"
         return Outcome(s, st2)
 
     return _fail_or(cx, st, status, effect)
+
+
+def _zcore_aligned(cx: Cx, offset: Word, size: Word, name: str) -> Rung:
+    """kf 7.1 (6): zCore's COMMIT and DECOMMIT need a page-aligned offset and size,
+    checked right after the rights."""
+    v, p = cx.v, cx.page
+    return (ERR_INVALID_ARGS, lambda: v.not_(v.and_(v.aligned(offset, p), v.aligned(size, p))),
+            f"kf 7.1 (6): zCore {name} needs a page-aligned offset and size")
 
 
 def _out_of_memory(cx: Cx) -> bool:
@@ -192,7 +279,20 @@ def decommit(
         # page: "Requires the ZX_RIGHT_WRITE right."
         (ERR_ACCESS_DENIED, _lacks(cx, t, RIGHT_WRITE), "page DECOMMIT: requires ZX_RIGHT_WRITE"),
     ]
-    if prof.decommit_support == "kernel":
+    checks = prof.range_checks
+    unbounded, rounded = checks == "aligned_unbounded", checks == "rounded"
+    if unbounded:
+        # kf 7.1 (6)-(7): alignment first, then the kernel's rungs but for the bounds
+        rungs += [
+            _zcore_aligned(cx, offset, size, "DECOMMIT"),
+            (ERR_NOT_SUPPORTED, lambda: t.vmo.kind.physical, "kf 3.3 DECOMMIT (2): physical"),
+            (ERR_NOT_SUPPORTED, lambda: owner.kind.contiguous and not loaning,
+             "kf 3.3 DECOMMIT (3): contiguous without page loaning"),
+            (OK, lambda: v.eq(size, 0), "kf 3.3 DECOMMIT (6): size 0 succeeds early"),
+            (ERR_NOT_SUPPORTED, lambda: _decommit_unsupported(st, t),
+             "kf 3.3 DECOMMIT (7): a COW clone, a VMO with a live snapshot child, or pager-backed"),
+        ]
+    elif prof.decommit_support == "kernel":
         rungs += [
             (ERR_NOT_SUPPORTED, lambda: t.vmo.kind.physical, "kf 3.3 DECOMMIT (2): physical"),
             (ERR_NOT_SUPPORTED, lambda: owner.kind.contiguous and not loaning,
@@ -203,10 +303,11 @@ def decommit(
             (OK, lambda: v.eq(trimmed, 0), "kf 3.3 DECOMMIT (6): size 0 succeeds early"),
             (ERR_NOT_SUPPORTED, lambda: _decommit_unsupported(st, t),
              "kf 3.3 DECOMMIT (7): a COW clone, a VMO with a live snapshot child, or pager-backed"),
-            (ERR_INVALID_ARGS,
-             lambda: v.not_(v.and_(v.aligned(offset, p), v.aligned(align_size, p))),
-             "kf 3.3 DECOMMIT (8): offset and size must be page-aligned"),
         ]
+        if not rounded:
+            rungs.append((ERR_INVALID_ARGS,
+                          lambda: v.not_(v.and_(v.aligned(offset, p), v.aligned(align_size, p))),
+                          "kf 3.3 DECOMMIT (8): offset and size must be page-aligned"))
     else:
         rungs += [
             # page: "only supported for vmos created from zx_vmo_create(), which do not
@@ -225,7 +326,17 @@ def decommit(
     def effect() -> Outcome:
         # kf 4.2: the range reads zero and its pages are freed
         cx.why = cx.why or "kf 4.2: DECOMMIT frees the range"
-        return Outcome(OK, release_bytes(cx, st, t, offset, end))
+        lo, hi = offset, end
+        if unbounded and cx.when(v.or_(ovf, v.ult(t.size, end))):
+            # kf 7.1 (7): no bounds check; what lies past S is not in the spec's state
+            cx.why = "kf 7.1 (7): zCore DECOMMIT past S succeeds (no bounds check)"
+            lo, hi = v.umin(offset, t.size), t.size
+        elif rounded:
+            # kf 7.4 (9): the range is rounded out to whole pages (its end is within S,
+            # which is page-aligned, so rounding up cannot overflow)
+            cx.why = "kf 7.4 (9): sel4zircon DECOMMIT rounds the range out"
+            lo, hi = v.floor_to(offset, p), v.ceil_to(end, p)[0]
+        return Outcome(OK, release_bytes(cx, st, t, lo, hi))
 
     return _fail_or(cx, st, status, effect)
 
@@ -233,7 +344,7 @@ def decommit(
 def _decommit_unsupported(st: State, t: Target) -> bool:
     owner = st.vmo(t.owner)
     return (
-        owner.role == SNAPSHOT
+        (owner.role == SNAPSHOT and not merged_to_root(st, t.owner))
         or has_live_snapshot_child(st, t.owner)
         or t.root.kind.pager_backed
     )
@@ -268,9 +379,12 @@ def zero(
     if prof.zero_checks == "upfront":
         if prof.precedence == "first":
             rungs.append((ERR_BAD_STATE, lambda: uncached, "kf 3.3 ZERO 2023 (3): uncached VMO"))
-        # page: OUT_OF_RANGE for an invalid range; kf 3.3 ZERO 2023 (4)
-        rungs.append((ERR_OUT_OF_RANGE, lambda: _past_end(cx, t, offset, size),
-                      "page: OUT_OF_RANGE; kf 3.3 ZERO 2023 (4): range not within S"))
+        if prof.zero_wraps:
+            rungs.append(_zcore_zero_bounds(cx, t, end))
+        else:
+            # page: OUT_OF_RANGE for an invalid range; kf 3.3 ZERO 2023 (4)
+            rungs.append((ERR_OUT_OF_RANGE, lambda: _past_end(cx, t, offset, size),
+                          "page: OUT_OF_RANGE; kf 3.3 ZERO 2023 (4): range not within S"))
     else:
         # Decision (notes/spec-decisions.md): a u64 overflow is refused before any piece.
         rungs.append((ERR_OUT_OF_RANGE, lambda: ovf, "kf 7.1 (14): ZERO overflow -> OUT_OF_RANGE"))
@@ -279,12 +393,28 @@ def zero(
     def effect() -> Outcome:
         if _out_of_memory(cx):
             return Outcome(ERR_NO_MEMORY, st)
-        if cx.when(is_discarded(cx, t.vmo)):
-            cx.why = "kf 5.4: ZERO of a discarded VMO succeeds"
+        if ovf is not False and prof.zero_wraps and cx.when(ovf):
+            cx.why = ("kf 7.1 (14): zCore's release build wraps offset+size under S: "
+                      "nothing is zeroed, OK")
             return Outcome(OK, st)
+        # kf 5.4: ZERO of a discarded VMO succeeds, but each piece still checks its
+        # bounds first (VmObjectPaged::ZeroPartialPage, ZeroRangeInternal): its pieces
+        # find nothing to zero.
         return _zero_pieces(cx, st, t, offset, end)
 
     return _fail_or(cx, st, status, effect)
+
+
+def _zcore_zero_bounds(cx: Cx, t: Target, end: Word) -> Rung:
+    """zCore checks ZERO's end against the size once, before zeroing anything (kf 7.1
+    (10)-(11)); the end is the u64 sum, which wraps in a release build (kf 7.1 (14)),
+    and a slice refuses an end equal to its size (kf 7.1 (12))."""
+    v = cx.v
+    if cx.profile.zero_slice_off_by_one and t.vmo.role == SLICE:
+        return (ERR_OUT_OF_RANGE, lambda: v.ule(t.size, end),
+                "kf 7.1 (12): a zCore slice refuses ZERO with offset+size >= its size")
+    return (ERR_OUT_OF_RANGE, lambda: v.ult(t.size, end),
+            "kf 7.1 (10): zCore checks ZERO's offset+size <= S before zeroing anything")
 
 
 def _zero_pieces(cx: Cx, st: State, t: Target, offset: Word, end: Word) -> Outcome:
@@ -301,6 +431,7 @@ def _zero_pieces(cx: Cx, st: State, t: Target, offset: Word, end: Word) -> Outco
         (whole_end, end, True),
     )
     cx.why = "kf 4.3: ZERO"
+    discarded = is_discarded(cx, t.vmo)
     for lo, hi, partial in pieces:
         if not cx.when(v.ult(lo, hi)):
             continue
@@ -310,6 +441,9 @@ def _zero_pieces(cx: Cx, st: State, t: Target, offset: Word, end: Word) -> Outco
         if not t.vmo.kind.cached and partial:
             cx.why = "kf 4.3: bytes of an uncached VMO cannot be written -> BAD_STATE"
             return Outcome(ERR_BAD_STATE, st)
+        if cx.when(discarded):
+            cx.why = "kf 5.4: a discarded VMO holds nothing to zero"
+            continue
         if partial:
             st, status = zero_partial_page(cx, st, t, lo, hi)
             if status != OK:
@@ -369,9 +503,20 @@ def _unlocked(cx: Cx, tr: Tracker) -> Tracker:
     return Tracker(v.ite(last, RECLAIMABLE, UNRECLAIMABLE), v.sub(tr.count, 1))
 
 
+def _lock_unlock_departure(cx: Cx, st: State, name: str) -> Outcome:
+    """LOCK and UNLOCK where an implementation does not have them (kf 7.1 (5), 7.2 (4))."""
+    if cx.profile.lock_unlock == "panic":
+        cx.why = f"kf 7.1 (5): zCore {name} panics (unimplemented!()): no status comes back"
+        return Outcome(PANIC, st)
+    cx.why = f"kf 7.2 (4): eclipse {name} is NOT_SUPPORTED before any rights check"
+    return Outcome(ERR_NOT_SUPPORTED, st)
+
+
 def lock(
     cx: Cx, st: State, t: Target, offset: Word, size: Word, bs: int, bn: bool
 ) -> Outcome:
+    if cx.profile.lock_unlock != "kernel":
+        return _lock_unlock_departure(cx, st, "LOCK")
     v = cx.v
     rungs = _lock_rungs(cx, t, offset, size, "LOCK")
     bad_buffer = bn or bs < abi.LOCK_STATE_SIZE
@@ -421,6 +566,8 @@ def try_lock(
 def unlock(
     cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int, _bn: bool
 ) -> Outcome:
+    if cx.profile.lock_unlock != "kernel":
+        return _lock_unlock_departure(cx, st, "UNLOCK")
     v = cx.v
     rungs = _lock_rungs(cx, t, offset, size, "UNLOCK")
     # page ERRORS: "BAD_STATE op was UNLOCK, the VMO is discardable and the VMO was not
@@ -447,6 +594,9 @@ def _cache_op(right: int, name: str, gated: bool) -> OpFn:
         cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int, _bn: bool
     ) -> Outcome:
         v = cx.v
+        mode = cx.profile.cache_ops
+        if mode == "panic" or mode == "checked_noop":
+            return _cache_op_departure(cx, st, t, offset, size, right, name, gated)
         rungs: list[Rung] = []
         if gated and cx.profile.cache_invalidate_gate:
             # kf 3.3 cache ops (1): kernel.enable-debugging-syscalls, checked before rights
@@ -458,7 +608,9 @@ def _cache_op(right: int, name: str, gated: bool) -> OpFn:
             (ERR_ACCESS_DENIED, _lacks(cx, t, right), f"page {name}: requires {right_name}"),
             _physical(cx, t, "kf 4.5: cache ops on a physical VMO (2025)"),
             # page ERRORS: "size is zero and op is a cache operation"
-            (ERR_INVALID_ARGS, lambda: v.eq(size, 0), "page: INVALID_ARGS, size 0 cache op"),
+            (ERR_INVALID_ARGS, lambda: v.eq(size, 0), "page: INVALID_ARGS, size 0 cache op")
+            if mode == "kernel" else
+            (OK, lambda: v.eq(size, 0), "kf 7.4 (7): a sel4zircon cache op of size 0 is a no-op"),
             (ERR_OUT_OF_RANGE, lambda: _past_end(cx, t, offset, size), "page: OUT_OF_RANGE"),
         ]
         status = cx.ladder(*rungs)
@@ -467,6 +619,27 @@ def _cache_op(right: int, name: str, gated: bool) -> OpFn:
 
     cache_op.__name__ = name.lower()
     return cache_op
+
+
+def _cache_op_departure(
+    cx: Cx, st: State, t: Target, offset: Word, size: Word, right: int, name: str, gated: bool
+) -> Outcome:
+    """Cache ops where an implementation departs: zCore panics (kf 7.1 (5)); eclipse
+    checks the right and an overflow-safe range, then does nothing: no debugging gate,
+    no size-0 rule (kf 7.2 (1)-(3))."""
+    if cx.profile.cache_ops == "panic":
+        cx.why = f"kf 7.1 (5): zCore {name} panics (unimplemented!()): no status comes back"
+        return Outcome(PANIC, st)
+    right_name = "ZX_RIGHT_READ" if right == RIGHT_READ else "ZX_RIGHT_WRITE"
+    item = "(3)" if gated else "(1)"
+    status = cx.ladder(
+        (ERR_ACCESS_DENIED, _lacks(cx, t, right),
+         f"kf 7.2 {item}: eclipse {name} needs {right_name}, with no debugging gate"),
+        (ERR_OUT_OF_RANGE, lambda: _past_end(cx, t, offset, size),
+         "kf 7.2 (1): eclipse checks a cache op's range (overflow-safe)"),
+    )
+    why = f"kf 7.2 {'(2)' if gated else '(1)'}: eclipse {name} does nothing, OK"
+    return _fail_or(cx, st, status, lambda: _unchanged(cx, st, why))
 
 
 # ----------------------------------------------------------------------------------------
@@ -541,8 +714,9 @@ def always_need(
         if owner.marks is None:
             return Outcome(OK, st)
         a, b = owner_pages(cx, t, offset, v.add(offset, size)[0])
-        # kf 3.3: per-page paging errors are ignored; the call still succeeds
-        st2, _ignored = commit_pages(cx, st, t, a, b)
+        # kf 3.3: per-page paging errors are ignored; the call still succeeds and the
+        # pages after a failing one are still paged in
+        st2 = page_in_best_effort(cx, st, t, a, b)
         owner = st2.vmo(t.owner)
         assert owner.marks is not None
         marks = owner.marks._replace(always_need=v.pages_add(owner.marks.always_need, a, b))
@@ -577,7 +751,7 @@ def prefetch(
             return Outcome(OK, st)
         cx.why = "kf 4.4: PREFETCH pages in; pager errors propagate"
         a, b = owner_pages(cx, t, lo, hi)
-        st2, s = commit_pages(cx, st, t, a, b)
+        st2, s = commit_pages(cx, st, t, a, b, reading=True)  # zero intervals stay so
         return Outcome(s, st2)
 
     return _fail_or(cx, st, status, effect)

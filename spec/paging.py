@@ -26,10 +26,12 @@ def owner_pages(cx: Cx, t: Target, lo: Word, hi: Word) -> tuple[Word, Word]:
 def commit_pages(
     cx: Cx, st: State, t: Target, a: Word, b: Word, reading: bool = False
 ) -> tuple[State, int]:
-    """Make the owner's pages [a, b) committed. Pager-backed pages that are absent are
-    requested; a request the trace scripted to fail fails the call, keeping the pages
-    before it (kernel-facts 4.1: nothing is rolled back). A read (`reading`) needs no
-    page for a dirty zero interval of a pager VMO, so it commits none there (kf 4.3)."""
+    """Make the owner's pages [a, b) committed, in ascending order. A pager-backed page
+    that is absent is requested; the first request that fails (a failure the trace
+    scripted, or a detached pager: BAD_STATE) fails the call, keeping the pages before
+    it (kernel-facts 4.1: nothing is rolled back). Dirty pages read without the pager
+    (written ones, and zero intervals: kf 4.3), so they are never requested; only a
+    COMMIT (not `reading`: a read, PREFETCH, ALWAYS_NEED) gives a zero interval a page."""
     v = cx.v
     owner = st.vmo(t.owner)
     mem = memory(st, t)
@@ -38,26 +40,68 @@ def commit_pages(
     marks = owner.marks
     if marks is None:
         return with_memory(st, t, Memory(mem.content, v.pages_add(mem.committed, a, b))), OK
-    if pager_detached(st, owner) and cx.when(v.ult(v.pages_first_out(mem.committed, a, b), b)):
-        cx.why = "kf 6: a detached page source cannot supply pages -> BAD_STATE"
-        return st, ERR_BAD_STATE
-    stop, failing = b, -1
-    for k, (fa, fb, _status) in enumerate(marks.fails):
-        lo = v.ite(v.ult(a, fa), fa, a)
-        hi = v.umin(b, fb)
-        first = v.pages_first_out(mem.committed, lo, hi)
-        if cx.when(v.and_(v.ult(lo, hi), v.ult(first, hi), v.ult(first, stop))):
-            stop, failing = first, k
+    have = v.pages_union(mem.committed, marks.dirty)
+    stop, status, failing = b, OK, -1
+    if pager_detached(st, owner):
+        first = v.pages_first_out(have, a, b)
+        if cx.when(v.ult(first, b)):
+            cx.why = "kf 6: a detached page source cannot supply pages -> BAD_STATE"
+            stop, status = first, ERR_BAD_STATE
+    else:
+        for k, (fa, fb, _status) in enumerate(marks.fails):
+            lo = v.ite(v.ult(a, fa), fa, a)
+            hi = v.umin(b, fb)
+            first = v.pages_first_out(have, lo, hi)
+            if cx.when(v.and_(v.ult(lo, hi), v.ult(first, hi), v.ult(first, stop))):
+                stop, failing = first, k
     fetched = v.pages_add(v.pages_empty(), a, stop)
     if reading:
         fetched = v.pages_diff(fetched, marks.dirty)
     st = with_memory(st, t, Memory(mem.content, v.pages_union(mem.committed, fetched)))
     if failing < 0:
-        return st, OK
+        return st, status
     cx.why = "trace-format: a scripted pager failure, answered once"
     fails = marks.fails[:failing] + marks.fails[failing + 1:]
     st = st.with_object(t.owner, st.vmo(t.owner)._replace(marks=marks._replace(fails=fails)))
     return st, marks.fails[failing][2]
+
+
+def page_in_best_effort(cx: Cx, st: State, t: Target, a: Word, b: Word) -> State:
+    """ALWAYS_NEED's paging in: every absent page of [a, b) is requested, and a request
+    that fails is skipped, not the end (the kernel ignores errors in this paging in:
+    "hints are best effort", VmObjectPaged::HintRange). A scripted failure is used up by
+    the first page that meets it; a detached pager supplies nothing. Dirty pages hold
+    no page and get none."""
+    v = cx.v
+    owner = st.vmo(t.owner)
+    marks = owner.marks
+    if marks is None or owner.kind.contiguous or pager_detached(st, owner):
+        return st
+    mem = memory(st, t)
+    have = v.pages_union(mem.committed, marks.dirty)
+    fails = list(marks.fails)
+    skipped = v.pages_empty()
+    pos = a
+    while True:
+        best, chosen = b, -1
+        for k, (fa, fb, _status) in enumerate(fails):
+            lo = v.ite(v.ult(pos, fa), fa, pos)
+            hi = v.umin(b, fb)
+            first = v.pages_first_out(have, lo, hi)
+            if cx.when(v.and_(v.ult(lo, hi), v.ult(first, hi), v.ult(first, best))):
+                best, chosen = first, k
+        if chosen < 0:
+            break
+        skipped = v.pages_add(skipped, best, v.add(best, 1)[0])
+        del fails[chosen]
+        pos = v.add(best, 1)[0]
+    fetched = v.pages_diff(v.pages_diff(v.pages_add(v.pages_empty(), a, b), marks.dirty),
+                           skipped)
+    st = with_memory(st, t, Memory(mem.content, v.pages_union(mem.committed, fetched)))
+    if len(fails) == len(marks.fails):
+        return st
+    return st.with_object(t.owner, st.vmo(t.owner)._replace(
+        marks=marks._replace(fails=tuple(fails))))
 
 
 def release_bytes(cx: Cx, st: State, t: Target, lo: Word, hi: Word) -> State:
@@ -93,11 +137,18 @@ def mark_dirty(cx: Cx, st: State, owner: int, a: Word, b: Word) -> State:
     return st.with_object(owner, st.vmo(owner)._replace(marks=marks._replace(dirty=dirty)))
 
 
-def write_bytes(cx: Cx, st: State, t: Target, offset: Word, data: object, end: Word) -> State:
+def write_bytes(cx: Cx, st: State, t: Target, offset: Word, data: object, end: Word,
+                cut: Word | None = None) -> State:
     """Bytes written into [offset, end): the pages holding them become committed (and
-    dirty, for a pager-backed VMO). The caller has paged absent pager pages in."""
+    dirty, for a pager-backed VMO). The caller has paged absent pager pages in. With
+    `cut`, only the bytes before it land (a write that failed part-way, sf 2)."""
+    v = cx.v
     mem = memory(st, t)
-    content = cx.v.bytes_write(mem.content, cx.v.add(offset, t.shift)[0], data)
+    content = v.bytes_write(mem.content, v.add(offset, t.shift)[0], data)
+    if cut is not None:
+        content = v.bytes_splice(mem.content, v.add(offset, t.shift)[0],
+                                 v.add(cut, t.shift)[0], content, 0)
+        end = cut
     return _touched(cx, st, t, offset, end, content)
 
 
@@ -113,14 +164,21 @@ def _touched(cx: Cx, st: State, t: Target, lo: Word, hi: Word, content: object) 
 
 def zero_partial_page(cx: Cx, st: State, t: Target, lo: Word, hi: Word) -> tuple[State, int]:
     """ZERO of part of one page: nothing if the page already reads zero; otherwise the
-    bytes are written in place, which commits (or forks) that page (kernel-facts 4.3)."""
+    bytes are written in place, which commits (or forks) that page (kernel-facts 4.3).
+    In a pager-backed VMO only a dirty page without a frame (a zero interval) is known
+    to read zero: an absent page's content is the pager's, so it is paged in first."""
     v, p = cx.v, cx.page
     mem = memory(st, t)
     page_lo = v.floor_to(lo, p)
     olo = v.add(page_lo, t.shift)[0]
-    if cx.when(v.bytes_zero_in(mem.content, olo, v.add(olo, p)[0])):
-        return st, OK
     a, b = owner_pages(cx, t, page_lo, v.add(page_lo, p)[0])
+    marks = st.vmo(t.owner).marks
+    known_zero = v.bytes_zero_in(mem.content, olo, v.add(olo, p)[0])
+    if marks is not None:
+        known_zero = v.and_(known_zero, v.pages_any(marks.dirty, a, b),
+                            v.not_(v.pages_any(mem.committed, a, b)))
+    if cx.when(known_zero):
+        return st, OK
     st, status = commit_pages(cx, st, t, a, b)
     if status != OK:
         return st, status

@@ -45,6 +45,7 @@ class Kind:
     contiguous: bool = False  # not creatable by a v1 trace; its error paths are in the ops
     physical: bool = False  # likewise
     cached: bool = True  # an uncached VMO takes ZERO's BAD_STATE paths
+    immutable: bool = False  # a SNAPSHOT|NO_WRITE child: ZX_INFO_VMO_IMMUTABLE (sf 1)
 
 
 class Memory(NamedTuple):
