@@ -16,16 +16,14 @@ from typing import Any
 
 from proofs.prover import PAGE, Obligation, Result
 from proofs.steps import STEP_BY_LABEL
-from proofs.witness import setup
+from proofs.witness import decode_args, setup, tracker
 from spec import abi
 from spec.explore import explore
 from spec.outcome import Between
 from spec.profiles import PROFILES
-from spec.state import DISCARDED, EMPTY_STATE, RECLAIMABLE, UNRECLAIMABLE, State
+from spec.state import EMPTY_STATE, State
 from spec.transitions import transition
 from spec.values import Concrete
-
-MAX_LOCKS = 8  # a model's lock count above this is replayed as this many locks
 
 
 @dataclass
@@ -79,20 +77,6 @@ def _contents(b: _Builder, shape: str, m: Callable[[str, int], int]) -> None:
                   note="the model's commit state at the page where the claim fails")
 
 
-def _tracker(b: _Builder, handle: str, m: Callable[[str, int], int]) -> None:
-    state, locks = m("tracker_a", 0), m("locks_a", 0)
-    size = m("S_a", PAGE)
-    lock: dict[str, Any] = {"vmo": handle, "offset": 0, "size": size}
-    if state == UNRECLAIMABLE:
-        for _ in range(min(max(locks, 1), MAX_LOCKS)):
-            b.add("vmo_op_range", op=abi.OP_TRY_LOCK, **lock)
-    elif state in (RECLAIMABLE, DISCARDED):
-        b.add("vmo_op_range", op=abi.OP_LOCK, **lock)
-        b.add("vmo_op_range", op=abi.OP_UNLOCK, **lock)
-        if state == DISCARDED:
-            b.add("reclaim", kind="event", vmo=handle)
-
-
 def trace_for(result: Result) -> list[Recorded]:
     """A trace that sets up the counterexample of `result` and runs its step."""
     ob: Obligation = result.obligation
@@ -105,17 +89,23 @@ def trace_for(result: Result) -> list[Recorded]:
     setup(b, ob.shape, m("S_a", PAGE), m("S_c", PAGE))
     handle = ob.handle
     if ob.shape == "discardable":
-        _tracker(b, handle, m)
+        tracker(b, values)
     _contents(b, ob.shape, m)
+    step = STEP_BY_LABEL[ob.step]
+    if step.call == "reclaim" and ob.shape == "discardable" and m("S_a", PAGE):
+        # reclaim discards only a VMO that holds a page (kf 5.2, 2024 on); where in the
+        # VMO the model has it is not part of the claim
+        page = m("at_page", 0) if m("at_page", 0) < m("S_a", PAGE) // PAGE else 0
+        b.add("vmo_op_range", vmo="a", op=abi.OP_COMMIT, offset=page * PAGE, size=PAGE,
+              note="a page for reclaim to find")
     rights = m(f"rights_{handle}", abi.DEFAULT_VMO_RIGHTS)
     if rights != abi.DEFAULT_VMO_RIGHTS:
         b.add("handle_duplicate", handle=handle, rights=rights, out="h",
               note="the model's rights for the handle")
         handle = "h"
-    step = STEP_BY_LABEL[ob.step]
     seen = {m("content_a_at_byte", 0), m("content_c_at_byte", 0)}
     data_byte = next(x for x in (0x5A, 0xA5, 0x3C) if x not in seen)  # a write that shows
-    args = _decode(step.trace_args(handle, {"offset": m("offset", 0), "size": m("size", 0),
+    args = decode_args(step.trace_args(handle, {"offset": m("offset", 0), "size": m("size", 0),
                                             "data_byte": data_byte}))
     b.add(step.call, kind="event" if step.call == "reclaim" else "call",
           note=f"the step of obligation {ob.name}", **args)
@@ -128,14 +118,3 @@ def trace_for(result: Result) -> list[Recorded]:
               note="what the byte the claim is about reads now")
         b.add("vmo_info", vmo=tag, note="size and commit state now")
     return b.steps
-
-
-def _decode(args: dict[str, Any]) -> dict[str, Any]:
-    """Trace-form arguments of proofs/steps.py to the decoded form the spec takes."""
-    out = dict(args)
-    if "data" in out:
-        out["data"] = tuple((b, n) for b, n in out["data"] if n)
-    if "buffer" in out:
-        out.pop("buffer")
-        out["buffer_null"] = True
-    return out

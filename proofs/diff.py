@@ -9,6 +9,15 @@ same status, a key output (LOCK's lock_state, ...) differs. The class of a diver
 is (step, status A, status B, rule A, rule B): found once, on the simplest shape
 (proofs/witness.py SHAPE_ORDER), with a minimal witness that is replayed on the
 concrete spec under both profiles before it is reported.
+
+Beyond the shapes' handles, each op is also tried through an invalid handle and through
+a handle to a pager (where an implementation decodes the op first), and zx_vmo_create is
+tried with each option bit: where the two profiles set a shape up differently, that is a
+class of its own, and the shape's other steps are not compared (the state it needs is one
+profile cannot reach). A panic (spec.op_range.PANIC: no status comes back) is one class
+per step and rule, whatever the other profile returns there. Each class names the stated
+items of an implementation profile that explain it (`items`): those its rule cites ("kf
+7.N (k)"), and those the profile's `lacks` gives for the rung the other profile took.
 """
 
 from __future__ import annotations
@@ -17,15 +26,18 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import z3
 
-from proofs.prover import shape, step_paths
+from proofs.prover import PAGE, shape, step_paths
 from proofs.shapes import SHAPES
-from proofs.steps import STEPS
+from proofs.steps import OFFSET, SIZE, STEP_BY_LABEL, STEPS
 from proofs.witness import (
+    CONFIG,
+    Builder,
     Fresh,
     Recorded,
     Witness,
@@ -35,17 +47,27 @@ from proofs.witness import (
     key_outputs,
     outcome_text,
     recorded_step,
+    setup,
     shape_rank,
     status_label,
     status_set,
     write,
 )
+from spec import abi
 from spec.abi import OK
-from spec.explore import ANY_ERROR
+from spec.explore import ANY_ERROR, explore
 from spec.explore import Path as SpecPath
+from spec.op_range import PANIC, op_range
 from spec.outcome import Between, Outcome
+from spec.profiles import PROFILES
+from spec.symbolic import Symbolic
 
 Key = tuple[str, int, int, str, str]
+
+# In the key of a panic class, the other profile's status and rule: any of them.
+OTHER = -(1 << 41)
+OTHER_RULE = "*"
+INVALID = "$invalid"  # the trace format's always-invalid handle
 
 
 @dataclass
@@ -63,6 +85,7 @@ class Divergence:
     outcomes_b: list[SpecPath[Outcome]]
     trace: str | None = None
     suffix: int = 1  # the n-th class with the same id gets "-n"
+    rules: tuple[str, str] = ("", "")  # the witness's rules (a panic key has "*")
 
     @property
     def step(self) -> str:
@@ -70,25 +93,38 @@ class Divergence:
 
     @property
     def rule_a(self) -> str:
-        return self.key[3]
+        return self.rules[0] or self.key[3]
 
     @property
     def rule_b(self) -> str:
-        return self.key[4]
+        return self.rules[1] or self.key[4]
 
     @property
     def id(self) -> str:
-        return (f"D-{_slug(self.step)}-{_slug(status_label(self.key[1]))}"
-                f"-vs-{_slug(status_label(self.key[2]))}")
+        return (f"D-{_slug(self.step)}-{_slug(_label(self.key[1]))}"
+                f"-vs-{_slug(_label(self.key[2]))}")
+
+    @property
+    def items(self) -> list[str]:
+        """The stated items of implementation profiles that explain this class."""
+        return explained_by(self.a, self.rule_a, self.b, self.rule_b)
 
     def summary(self) -> str:
-        return (f"{self.step}: {self.a} {outcome_text(self.outcomes_a)} "
-                f"({self.rule_a}) / {self.b} {outcome_text(self.outcomes_b)} ({self.rule_b})")
+        why = f" [explained by {', '.join(self.items)}]" if self.items else ""
+        return (f"{self.step}: {self.a} {_outcome_text(self.outcomes_a)} "
+                f"({self.rule_a}) / {self.b} {_outcome_text(self.outcomes_b)} "
+                f"({self.rule_b}){why}")
 
     def trace_steps(self) -> list[Recorded]:
-        note = (f"{self.a} gives {outcome_text(self.outcomes_a)}; {self.b} gives "
-                f"{outcome_text(self.outcomes_b)} ({self.rule_b})")
-        return [*self.witness.setup, recorded_step(self.witness, self.outcomes_a, note)]
+        note = (f"{self.a} gives {_outcome_text(self.outcomes_a)}; {self.b} gives "
+                f"{_outcome_text(self.outcomes_b)} ({self.rule_b})")
+        last = recorded_step(self.witness, self.outcomes_a, note)
+        if status_set(self.outcomes_a) == {PANIC}:
+            # A trace cannot record a crash: the step keeps no status, only the note.
+            last.outcome.pop("status", None)
+            last.note = f"{self.a} panics here: no status comes back ({self.rule_a}); " \
+                f"{self.b} gives {_outcome_text(self.outcomes_b)} ({self.rule_b})"
+        return [*self.witness.setup, last]
 
 
 @dataclass
@@ -105,15 +141,63 @@ def _slug(s: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", s.lower()).strip("-")
 
 
+def _label(s: int) -> str:
+    if s == PANIC:
+        return "panic"
+    if s == OTHER:
+        return "any"
+    return status_label(s)
+
+
+def _outcome_text(paths: list[SpecPath[Outcome]]) -> str:
+    if PANIC not in status_set(paths):
+        return outcome_text(paths)
+    return " or ".join(sorted({_label(p.result.status) for p in paths}))
+
+
+def _allows(statuses: set[int], s: int) -> bool:
+    """allows(), where a panic is no failure status: "any error" does not cover it."""
+    return PANIC in statuses if s == PANIC else allows(statuses, s)
+
+
+_CITATION = re.compile(r"kf (7\.\d) ((?:\(\d+\)(?:-\(\d+\))?(?:, )?)+)")
+_ITEM = re.compile(r"\((\d+)\)(?:-\((\d+)\))?")
+
+
+def citations(rule: str) -> list[str]:
+    """The items of kernel-facts.md section 7 a rule cites: "kf 7.1 (6)-(7)" gives
+    ["kf 7.1 (6)", "kf 7.1 (7)"]."""
+    out = []
+    for m in _CITATION.finditer(rule):
+        for i in _ITEM.finditer(m.group(2)):
+            lo = int(i.group(1))
+            hi = int(i.group(2) or lo)
+            out += [f"kf {m.group(1)} ({n})" for n in range(lo, hi + 1)]
+    return out
+
+
+def explained_by(a: str, rule_a: str, b: str, rule_b: str) -> list[str]:
+    """The stated items of implementation profiles a class is attributable to: those an
+    implementation's own rule cites, and those its `lacks` gives for the other's rule."""
+    items: list[str] = []
+    for me, mine, theirs in ((a, rule_a, rule_b), (b, rule_b, rule_a)):
+        prof = PROFILES[me]
+        if prof.kind != "implementation":
+            continue
+        items += citations(mine)
+        items += [item for rung, item in prof.lacks if theirs.startswith(rung)]
+    return sorted(set(items), key=lambda x: (x.split()[1], int(x.split()[2].strip("()"))))
+
+
 def compatible(s: int, t: int) -> bool:
     """Can one outcome with status s and one with t be the same observation?"""
-    return s == t or (ANY_ERROR in (s, t) and OK not in (s, t))
+    return s == t or (ANY_ERROR in (s, t) and OK not in (s, t) and PANIC not in (s, t))
 
 
 def _allowed(paths: list[SpecPath[Outcome]], conds: list[Any], s: int) -> Any:
     """Where a profile with these paths (and fresh conditions) allows status s."""
     return z3.Or(False, *[c for p, c in zip(paths, conds, strict=True)
-                          if allows({p.result.status}, s)])
+                          if _allows({p.result.status}, s)])
 
 
 def _words(x: Any) -> list[Any]:
@@ -137,20 +221,30 @@ def _outputs_differ(a: Outcome, b: Outcome) -> Any:
 
 def combos() -> Iterator[tuple[str, str, str]]:
     combos = [(s, h) for s in SHAPES for h in shape(s).targets]
+    # An op through an invalid handle and through a pager's: where the op is decoded
+    # first, these differ too (kf 7.1 (1)). The other calls are the same for every profile.
+    combos += [("anonymous", INVALID), ("pager", "p")]
     combos.sort(key=lambda c: shape_rank(*c))
     for s, h in combos:
         for st in STEPS:
+            if h in (INVALID, "p") and STEP_BY_LABEL[st.label].call != "vmo_op_range":
+                continue
             yield s, h, st.label
+        yield from ((s, h, label) for label in EXTRA_OPS)
 
 
 def _confirm(w: Witness, a: str, b: str, sa: int, sb: int, kind: str
              ) -> tuple[list[SpecPath[Outcome]], list[SpecPath[Outcome]]] | None:
+    if not (_setup_replays(w, a) and _setup_replays(w, b)):
+        return None  # a state one profile cannot reach: not a divergence at this step
     oa, ob = w.outcomes(a), w.outcomes(b)
     set_a, set_b = status_set(oa), status_set(ob)
+    if kind == "panic":  # exactly one side panics, whatever the other returns
+        return (oa, ob) if (PANIC in set_a) != (PANIC in set_b) else None
     if kind == "status":
-        if not (allows(set_a, sa) and allows(set_b, sb)):
+        if not (_allows(set_a, sa) and _allows(set_b, sb)):
             return None
-        if allows(set_b, sa) and allows(set_a, sb) and set_a == set_b:
+        if _allows(set_b, sa) and _allows(set_a, sb) and set_a == set_b:
             return None
         return oa, ob
     outs_a = [key_outputs(p.result) for p in oa if p.result.status == sa]
@@ -167,13 +261,23 @@ def diff(a: str, b: str, steps: set[str] | None = None,
     res = DiffResult(a, b)
     found: dict[Key, Divergence] = {}
     tried: set[Key] = set()
+    unreachable: set[str] = set()
+    if steps is None or "vmo_create" in steps:
+        for created in _create_classes(a, b):
+            found.setdefault(created.key, created)
+    for name in SHAPES:
+        split = _setup_class(a, b, name)
+        if split is not None:
+            unreachable.add(name)
+            if steps is None or split.step in steps:
+                found.setdefault(split.key, split)
     for shape_name, handle, step in combos():
-        if steps is not None and step not in steps:
+        if (steps is not None and step not in steps) or shape_name in unreachable:
             continue
         if progress:
             progress()
-        pa, side_a = step_paths(a, shape_name, handle, step)
-        pb, side_b = step_paths(b, shape_name, handle, step)
+        pa, side_a = _paths(a, shape_name, handle, step)
+        pb, side_b = _paths(b, shape_name, handle, step)
         fresh: Fresh | None = None
         conds_a: list[Any] = []
         conds_b: list[Any] = []
@@ -181,7 +285,7 @@ def diff(a: str, b: str, steps: set[str] | None = None,
         for ix, x in enumerate(pa):
             for iy, y in enumerate(pb):
                 sx, sy = x.result.status, y.result.status
-                key: Key = (step, sx, sy, x.why, y.why)
+                key: Key = _key(step, sx, sy, x.why, y.why)
                 if key in found or (sx == sy and not (x.result.out and y.result.out)):
                     continue
                 if compatible(sx, sy) and sx != sy:
@@ -191,7 +295,14 @@ def diff(a: str, b: str, steps: set[str] | None = None,
                     conds_a = [fresh.sub(z3.And(True, *p.condition)) for p in pa]
                     conds_b = [fresh.sub(z3.And(True, *p.condition)) for p in pb]
                 cx, cy = conds_a[ix], conds_b[iy]
-                if not compatible(sx, sy):
+                if key[1] == OTHER or key[2] == OTHER:
+                    # a panic class: wherever one side panics and the other does not
+                    kind = "panic"
+                    if key[1] == OTHER:
+                        cx, where = z3.BoolVal(True), z3.Not(_allowed(pa, conds_a, PANIC))
+                    else:
+                        cy, where = z3.BoolVal(True), z3.Not(_allowed(pb, conds_b, PANIC))
+                elif not compatible(sx, sy):
                     kind = "status"
                     if ("b", sx) not in allowed:
                         allowed["b", sx] = z3.Not(_allowed(pb, conds_b, sx))
@@ -210,16 +321,125 @@ def diff(a: str, b: str, steps: set[str] | None = None,
                 if m is None:
                     continue
                 tried.add(key)
-                w = build(shape_name, handle, step, m)
+                w = _build(shape_name, handle, step, m)
                 confirmed = _confirm(w, a, b, sx, sy, kind)
                 if confirmed is None:
                     continue
-                found[key] = Divergence(key, a, b, shape_name, handle, kind, w, *confirmed)
+                oa, ob = confirmed
+                rules = (oa[0].why, ob[0].why) if kind == "panic" else (x.why, y.why)
+                found[key] = Divergence(key, a, b, shape_name, handle,
+                                        "status" if kind == "panic" else kind, w, oa, ob,
+                                        rules=rules)
     res.unconfirmed = sorted(tried - set(found))
     res.classes = sorted(found.values(), key=lambda d: (d.step, d.id, d.rule_a, d.rule_b))
     _unique_ids(res.classes)
     res.seconds = time.perf_counter() - start
     return res
+
+
+def _key(step: str, sx: int, sy: int, why_x: str, why_y: str) -> Key:
+    """A class's key; a panic on one side is one class whatever the other side does."""
+    if sy == PANIC and sx != PANIC:
+        return (step, OTHER, sy, OTHER_RULE, why_y)
+    if sx == PANIC and sy != PANIC:
+        return (step, sx, OTHER, why_x, OTHER_RULE)
+    return (step, sx, sy, why_x, why_y)
+
+
+def _build(shape_name: str, handle: str, step: str, m: dict[str, int]) -> Witness:
+    """build(), also for the handles that are no target of the shape and the ops that
+    are no proof step."""
+    extra = EXTRA_OPS.get(step)
+    as_step = "invalid op 15" if extra is not None else step
+    if handle not in (INVALID, "p") and extra is None:
+        return build(shape_name, handle, step, m)
+    w = build(shape_name, "a" if handle in (INVALID, "p") else handle, as_step, m)
+    w.handle, w.step = handle, step
+    w.args["vmo"] = handle if handle in (INVALID, "p") else w.args["vmo"]
+    if extra is not None:
+        w.args["op"] = extra
+    return w
+
+
+# Ops the proof steps leave out (proofs/steps.py), which an implementation may answer
+# differently: op 5, the historic LOOKUP (sel4zircon: NOT_SUPPORTED, kf 7.4 (5)).
+EXTRA_OPS = {"historic op 5": abi.OP_LOOKUP_HISTORIC}
+
+
+def _paths(profile: str, shape_name: str, handle: str, step: str
+           ) -> tuple[list[SpecPath[Outcome]], tuple[Any, ...]]:
+    if step not in EXTRA_OPS:
+        return step_paths(profile, shape_name, handle, step)
+    return _extra_paths(profile, shape_name, handle, EXTRA_OPS[step])
+
+
+@cache
+def _extra_paths(profile: str, shape_name: str, handle: str, op: int
+                 ) -> tuple[list[SpecPath[Outcome]], tuple[Any, ...]]:
+    st = shape(shape_name).state
+    v = Symbolic(PAGE)
+    found = explore(lambda cx: op_range(cx, st, handle, op, OFFSET, SIZE, 0, False), v,
+                    PROFILES[profile], PAGE, CONFIG)
+    return found, tuple(v.side)
+
+
+# ----------------------------------------------------------------------------------------
+# Setup: the calls that build a shape, and zx_vmo_create's options
+# ----------------------------------------------------------------------------------------
+
+
+def _setup_replays(w: Witness, profile: str) -> bool:
+    """Does the witness's setup (recorded under zircon-2025) go the same way here?"""
+    r = Builder(profile)
+    for s in w.setup:
+        r.add(s.name, s.note, s.kind, **s.args)
+        want = s.outcome.get("status")
+        if want is not None and want not in status_set(r.seen[-1][1]):
+            return False
+    return True
+
+
+def _first_split(ra: Builder, rb: Builder, shape_name: str, handle: str
+                 ) -> Divergence | None:
+    """The first step the two replays answer differently, as a class of its own."""
+    steps = zip(ra.steps, ra.seen, rb.seen, strict=True)
+    for i, (rec, (before, pa), (_b, pb)) in enumerate(steps):
+        if rec.kind == "event" or status_set(pa) == status_set(pb):
+            continue
+        x, y = pa[0], pb[0]
+        w = Witness(shape_name, handle, rec.name, {}, ra.steps[:i], before,
+                    rec.name, rec.kind, dict(rec.args))
+        key = _key(rec.name, x.result.status, y.result.status, x.why, y.why)
+        return Divergence(key, ra.profile, rb.profile, shape_name, handle, "status", w, pa, pb,
+                          rules=(x.why, y.why))
+    return None
+
+
+def _setup_class(a: str, b: str, shape_name: str) -> Divergence | None:
+    """Where a and b set the shape up differently (zCore has no discardable VMOs)."""
+    ra, rb = Builder(a), Builder(b)
+    setup(ra, shape_name, PAGE, PAGE)
+    setup(rb, shape_name, PAGE, PAGE)
+    return _first_split(ra, rb, shape_name, "a")
+
+
+def _create_options() -> list[int]:
+    """Each option bit of zx_vmo_create alone, and each pair of the known ones."""
+    known = [abi.VMO_RESIZABLE, abi.VMO_DISCARDABLE, abi.VMO_TRAP_DIRTY, abi.VMO_UNBOUNDED]
+    pairs = [x | y for i, x in enumerate(known) for y in known[i + 1:]]
+    return [0, *(1 << i for i in range(32)), *pairs]
+
+
+def _create_classes(a: str, b: str) -> list[Divergence]:
+    out: dict[Key, Divergence] = {}
+    for options in _create_options():
+        ra, rb = Builder(a), Builder(b)
+        ra.add("vmo_create", size=PAGE, options=options, out="a")
+        rb.add("vmo_create", size=PAGE, options=options, out="a")
+        d = _first_split(ra, rb, "anonymous", "a")
+        if d is not None:
+            out.setdefault(d.key, d)
+    return list(out.values())
 
 
 def _unique_ids(classes: list[Divergence]) -> None:
@@ -242,4 +462,4 @@ def write_traces(res: DiffResult, out: Path, writer: Writer) -> None:
             "origin": "vmospec diff: witness", "kernel": res.a, "versus": res.b,
             "class": class_id(d), "step": d.step, "shape": f"{d.shape}:{d.handle}",
             "rule": d.rule_a, "rule_versus": d.rule_b,
-            "outcome_versus": outcome_text(d.outcomes_b)}, writer)
+            "outcome_versus": _outcome_text(d.outcomes_b)}, writer)

@@ -17,6 +17,7 @@ import networkx as nx
 import z3
 
 from spec.abi import DEFAULT_VMO_RIGHTS, RIGHT_RESIZE
+from spec.calls import max_size
 from spec.state import (
     REFERENCE,
     ROOT,
@@ -65,12 +66,17 @@ def _aligned(x: z3.BitVecRef, page: int) -> z3.BoolRef:
     return x & (page - 1) == 0
 
 
+def _size_ok(x: z3.BitVecRef, page: int) -> z3.BoolRef:
+    """A size a VMO can have: whole pages, at most MAX_SIZE (zx_vmo_create refuses more)."""
+    return z3.And(_aligned(x, page), z3.ULE(x, max_size(page)))
+
+
 def anonymous(page: int) -> Shape:
     size = z3.BitVec("S_a", 64)
     rights, r_ok = _rights("a")
     vmo = Vmo(Kind(), ROOT, size, None, 0, _memory("a"), None, None, False)
     return Shape("anonymous", _state({1: vmo}, {"a": Handle(1, rights)}), ("a",),
-                 (_aligned(size, page), r_ok))
+                 (_size_ok(size, page), r_ok))
 
 
 def resizable(page: int) -> Shape:
@@ -78,7 +84,7 @@ def resizable(page: int) -> Shape:
     rights, r_ok = _rights("a")
     vmo = Vmo(Kind(resizable=True), ROOT, size, None, 0, _memory("a"), None, None, False)
     return Shape("resizable", _state({1: vmo}, {"a": Handle(1, rights)}), ("a",),
-                 (_aligned(size, page), r_ok))
+                 (_size_ok(size, page), r_ok))
 
 
 def discardable(page: int) -> Shape:
@@ -87,7 +93,7 @@ def discardable(page: int) -> Shape:
     tracker = Tracker(z3.BitVec("tracker_a", 64), z3.BitVec("locks_a", 64))
     vmo = Vmo(Kind(discardable=True), ROOT, size, None, 0, _memory("a"), tracker, None, False)
     return Shape("discardable", _state({1: vmo}, {"a": Handle(1, rights)}), ("a",),
-                 (_aligned(size, page), r_ok))
+                 (_size_ok(size, page), r_ok))
 
 
 def _child_shape(name: str, role: str, page: int) -> Shape:
@@ -99,7 +105,7 @@ def _child_shape(name: str, role: str, page: int) -> Shape:
     ra, ra_ok = _rights("a")
     rc, rc_ok = _rights("c")
     root = Vmo(Kind(), ROOT, size, None, 0, _memory("a"), None, None, role == SNAPSHOT)
-    facts = [_aligned(size, page), _aligned(window, page), _aligned(csize, page), ra_ok, rc_ok]
+    facts = [_size_ok(size, page), _aligned(window, page), _size_ok(csize, page), ra_ok, rc_ok]
     if role == SLICE:
         child = Vmo(Kind(), SLICE, csize, 1, window, None, None, None, False)
         end = window + csize
@@ -124,7 +130,7 @@ def pager_backed(page: int) -> Shape:
     vmo = Vmo(Kind(pager_backed=True), ROOT, size, None, 0, _memory("a"), None, marks, False)
     pager = Pager()
     st = _state({1: vmo, 2: pager}, {"a": Handle(1, rights), "p": Handle(2, 0)})
-    return Shape("pager", st, ("a",), (_aligned(size, page), r_ok))
+    return Shape("pager", st, ("a",), (_size_ok(size, page), r_ok))
 
 
 SHAPES: dict[str, Callable[[int], Shape]] = {

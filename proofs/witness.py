@@ -15,7 +15,7 @@ offset, size and lock count (z3 Optimize, lexicographic).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -31,6 +31,7 @@ from spec import abi
 from spec.abi import OK
 from spec.explore import ANY_ERROR, explore
 from spec.explore import Path as SpecPath
+from spec.op_range import PANIC
 from spec.outcome import Between, Outcome
 from spec.profiles import PROFILES
 from spec.state import DISCARDED, EMPTY_STATE, RECLAIMABLE, UNRECLAIMABLE, UNSET, State
@@ -204,6 +205,8 @@ class Builder:
         self.profile = profile
         self.state: State = EMPTY_STATE
         self.steps: list[Recorded] = []
+        # per step: the state it ran on and every outcome the profile allowed there
+        self.seen: list[tuple[State, list[SpecPath[Outcome]]]] = []
 
     def add(self, name: str, note: str | None = None, kind: str = "call", **args: Any) -> int:
         if name == "vmo_op_range":
@@ -215,6 +218,7 @@ class Builder:
         o = ok[0].result
         outcome: dict[str, Any] = {} if kind == "event" else {"status": o.status}
         self.steps.append(Recorded(kind, name, dict(args), outcome, note))
+        self.seen.append((self.state, paths))
         self.state = o.state
         return o.status
 
@@ -246,20 +250,33 @@ def setup(b: StepAdder, shape_name: str, size_a: int, size_c: int) -> None:
               size=size_c, out="c")
 
 
-def _tracker(b: Builder, m: dict[str, int]) -> None:
-    state, locks = m.get("tracker_a", UNSET), m.get("locks_a", 0)
-    lock: dict[str, Any] = {"vmo": "a", "offset": 0, "size": m.get("S_a", PAGE)}
+def constructible(profile: str, shape_name: str) -> bool:
+    """Can `profile` build the shape at all? (zCore creates no discardable VMO.)"""
+    b = Builder(profile)
+    setup(b, shape_name, 2 * PAGE, PAGE)
+    return all(st.outcome.get("status", OK) == OK for st in b.steps)
+
+
+def tracker(b: StepAdder, m: Mapping[str, Any]) -> None:
+    """Steps that give VMO `a` the tracker state and lock count of the values `m`."""
+    state, locks = int(m.get("tracker_a", UNSET)), int(m.get("locks_a", 0))
+    lock: dict[str, Any] = {"vmo": "a", "offset": 0, "size": int(m.get("S_a", PAGE))}
     if state == UNRECLAIMABLE:
         for _ in range(min(max(locks, 1), MAX_LOCKS)):
             b.add("vmo_op_range", op=abi.OP_TRY_LOCK, note="the witness's lock count", **lock)
     elif state in (RECLAIMABLE, DISCARDED):
+        if state == DISCARDED and lock["size"]:
+            # reclaim discards only a VMO holding a page (kf 5.2, 2024 on)
+            b.add("vmo_op_range", op=abi.OP_COMMIT, vmo="a", offset=0,
+                  size=min(lock["size"], PAGE), note="a page for reclaim to discard")
         b.add("vmo_op_range", op=abi.OP_LOCK, note="the witness's tracker state", **lock)
         b.add("vmo_op_range", op=abi.OP_UNLOCK, **lock)
         if state == DISCARDED:
             b.add("reclaim", kind="event", vmo="a")
 
 
-def _decode(args: dict[str, Any]) -> dict[str, Any]:
+def decode_args(args: dict[str, Any]) -> dict[str, Any]:
+    """Trace-form arguments of proofs/steps.py to the decoded form the spec takes."""
     out = dict(args)
     if "data" in out:
         out["data"] = tuple((x, n) for x, n in out["data"] if n)
@@ -292,7 +309,7 @@ def build(shape_name: str, handle: str, step: str, m: dict[str, int]) -> Witness
     b = Builder("zircon-2025")  # the setup calls behave alike under every profile
     setup(b, shape_name, m.get("S_a", PAGE), m.get("S_c", PAGE))
     if shape_name == "discardable":
-        _tracker(b, m)
+        tracker(b, m)
     h = handle
     rights = m.get(f"rights_{handle}", initial_rights(shape_name)[handle])
     if rights != initial_rights(shape_name)[handle]:
@@ -300,7 +317,7 @@ def build(shape_name: str, handle: str, step: str, m: dict[str, int]) -> Witness
               note="the witness's rights for the handle")
         h = "h"
     s = STEP_BY_LABEL[step]
-    args = _decode(s.trace_args(h, {"offset": m.get("offset", 0), "size": m.get("size", 0),
+    args = decode_args(s.trace_args(h, {"offset": m.get("offset", 0), "size": m.get("size", 0),
                                     "data_byte": 0x5A}))
     if s.call == "vmo_op_range":
         args.setdefault("buffer_size", abi.LOCK_STATE_SIZE if args["op"] == abi.OP_LOCK else 0)
@@ -325,6 +342,8 @@ def allows(statuses: set[int], s: int) -> bool:
 def status_label(s: int) -> str:
     if s == ANY_ERROR:
         return "any error"
+    if s == PANIC:
+        return "panic"
     return abi.STATUS_NAMES.get(s, str(s)).removeprefix("ZX_").removeprefix("ERR_")
 
 

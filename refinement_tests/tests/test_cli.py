@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from spec.profiles import PROFILES
 from vmospec.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -373,15 +374,17 @@ def test_profiles_lists_all(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     assert err == ""
     names = [ln.split()[0] for ln in out.splitlines()]
-    assert sorted(names) == ["doc", "zircon-2023", "zircon-2025"]
-    assert all(len(ln.split(maxsplit=1)) == 2 for ln in out.splitlines())  # each has a summary
+    assert sorted(names) == sorted(PROFILES)
+    assert {"doc", "zircon-2023", "zircon-2025", "zcore"} <= set(names)
+    # each line: name, kind, summary
+    assert all(len(ln.split(maxsplit=2)) == 3 for ln in out.splitlines())
 
 
 def test_profiles_json(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_main(capsys, "profiles", "--json")
     assert code == 0
     profiles = json.loads(out)
-    assert sorted(p["name"] for p in profiles) == ["doc", "zircon-2023", "zircon-2025"]
+    assert sorted(p["name"] for p in profiles) == sorted(PROFILES)
     assert all(p["summary"] for p in profiles)
 
 
@@ -463,8 +466,7 @@ def test_subprocess_help_and_profiles() -> None:
     assert proc.stderr == ""
     proc = run_cli("profiles")
     assert proc.returncode == 0
-    assert sorted(ln.split()[0] for ln in proc.stdout.splitlines()) == [
-        "doc", "zircon-2023", "zircon-2025"]
+    assert sorted(ln.split()[0] for ln in proc.stdout.splitlines()) == sorted(PROFILES)
 
 
 def test_subprocess_from_another_directory(tmp_path: Path) -> None:
