@@ -11,6 +11,8 @@ competing rules of one step (merged over shapes, the simplest shape's witness ke
 - `silent`: the page says nothing, any failure is allowed (`ANY_ERROR`);
 - `no-memory`: NO_MEMORY is allowed in place of the outcome;
 - `no-outcome`: inputs for which no doc path exists (the page allows nothing);
+- `page-vs-page`: two statements of the page that cannot both hold on some input
+  (proofs/page_claims.py: the page as separate claims, compared pairwise by z3);
 - `page-vs-kernel`: a kernel profile's outcome that the page does not allow there;
 - `kernel-eras`: zircon-2023 and zircon-2025 disagree (proofs/diff.py).
 
@@ -30,7 +32,10 @@ from typing import Any
 import z3
 
 from proofs import diff as diff_mod
+from proofs import page_claims
 from proofs.prover import shape, step_paths
+from proofs.shapes import SHAPES
+from proofs.steps import STEPS
 from proofs.witness import (
     Fresh,
     Recorded,
@@ -40,6 +45,7 @@ from proofs.witness import (
     build,
     outcome_text,
     recorded_step,
+    shape_rank,
     status_label,
     status_set,
     write,
@@ -51,8 +57,8 @@ from spec.outcome import Outcome
 
 DOC = "doc"
 KERNELS = ("zircon-2023", "zircon-2025")
-CATEGORIES = ("page-vs-kernel", "optional-error", "no-outcome", "kernel-eras", "silent",
-              "precedence", "no-memory")
+CATEGORIES = ("page-vs-kernel", "page-vs-page", "optional-error", "no-outcome", "kernel-eras",
+              "silent", "precedence", "no-memory")
 
 
 @dataclass
@@ -70,6 +76,9 @@ class Finding:
     explanation: str = ""
     trace: str | None = None
     rank: int = 0
+    ident: str = ""  # an id base other than the statuses' (page-vs-page: the claims)
+    claims: tuple[str, ...] = ()  # page-vs-page: the claim ids
+    detail: str = ""  # page-vs-page: what each claim requires at the witness
 
     def doc_text(self) -> str:
         return outcome_text(self.doc)
@@ -87,6 +96,7 @@ class Finding:
             "id": self.id, "category": self.category, "step": self.step,
             "shape": f"{self.shape}:{self.handle}", "rules": list(self.rules),
             "statuses": [status_label(s) for s in self.statuses],
+            **({"claims": list(self.claims)} if self.claims else {}),
             "explanation": self.explanation,
             "witness": self.trace,
             "values": {k: v for k, v in sorted(self.witness.values.items())
@@ -157,6 +167,9 @@ def _explain(f: Finding) -> str:
     elif f.category == "no-outcome":
         body = (f"For {where}, no rule of the page yields an outcome: the doc profile "
                 f"allows nothing there.")
+    elif f.category == "page-vs-page":
+        body = (f"For {where}, two statements of the page cannot both hold: "
+                f"{f.detail} No outcome meets both.")
     elif f.category == "page-vs-kernel":
         body = (f"For {where}, a kernel answers {names} by {rules}, which the page does "
                 f"not allow there.")
@@ -172,12 +185,38 @@ def _finding(category: str, step: str, w: Witness, rules: tuple[str, ...],
     return f
 
 
+def _page_finding(c: page_claims.Conflict) -> Finding:
+    """A page-vs-page finding; its statuses are OK where one claim promises success and
+    the other an error (ranked as a silent success), else those the claims allow."""
+    promise = page_claims.requires_success(c.a) or page_claims.requires_success(c.b)
+    statuses = (OK,) if promise else tuple(sorted(
+        c.allowed_a if len(c.allowed_a) <= len(c.allowed_b) else c.allowed_b))
+    f = _finding("page-vs-page", c.step, c.witness, (c.a.source, c.b.source), statuses)
+    f.ident = f"A-page-{c.a.id}-vs-{c.b.id}"
+    f.claims = (c.a.id, c.b.id)
+    f.detail = " ".join(
+        f"{cl.source}: {cl.requires.text()}; here it allows "
+        f"{page_claims.allowed_text(allowed)}."
+        for cl, allowed in ((c.a, c.allowed_a), (c.b, c.allowed_b)))
+    return f
+
+
 def _rank(f: Finding) -> int:
     """Most surprising first: a kernel success where the page promises an error."""
-    order = ["page-vs-kernel-ok", "optional-error", "page-vs-kernel", "no-outcome",
+    order = ["page-vs-kernel-ok", "page-vs-page-ok", "optional-error", "page-vs-page",
+             "page-vs-kernel", "no-outcome",
              "kernel-eras-ok", "kernel-eras", "silent", "precedence", "no-memory"]
-    ok = "-ok" if f.category in ("page-vs-kernel", "kernel-eras") and OK in f.statuses else ""
+    ok = "-ok" if f.category in ("page-vs-kernel", "kernel-eras", "page-vs-page") \
+        and OK in f.statuses else ""
     return order.index(f.category + ok)
+
+
+def combos() -> list[tuple[str, str, str]]:
+    """Every shape, handle of it and step, simplest shape first. (The diff tries more
+    handles and ops, an invalid handle, a pager's; the register speaks of VMOs.)"""
+    out = [(s, h, st.label) for s in SHAPES for h in shape(s).targets for st in STEPS]
+    out.sort(key=lambda c: shape_rank(c[0], c[1]))
+    return out
 
 
 def hunt(steps: set[str] | None = None, eras: bool = True,
@@ -185,7 +224,7 @@ def hunt(steps: set[str] | None = None, eras: bool = True,
     start = time.perf_counter()
     res = HuntResult()
     found: dict[tuple[Any, ...], Finding] = {}
-    for shape_name, handle, step in diff_mod.combos():
+    for shape_name, handle, step in combos():
         if steps is not None and step not in steps:
             continue
         if progress:
@@ -247,6 +286,9 @@ def hunt(steps: set[str] | None = None, eras: bool = True,
                     res.unconfirmed += 1
                     continue
                 found[key] = _finding("page-vs-kernel", step, w, (x.why,), (s,))
+    # The page against itself: pairs of claims no outcome can meet together.
+    for c in page_claims.contradictions(progress=progress)[0]:
+        found[("page", *c.key)] = _page_finding(c)
     if eras:
         for d in diff_mod.diff(KERNELS[0], KERNELS[1], steps).classes:
             found[("era", *d.key)] = _finding("kernel-eras", d.step, d.witness,
@@ -267,7 +309,8 @@ def _number(findings: list[Finding]) -> list[Finding]:
     seen: dict[str, int] = {}
     for f in findings:
         short = "-vs-".join(_slug(status_label(s)) for s in f.statuses)
-        base = "-".join(x for x in ("A", _slug(f.step), _SHORT.get(f.category, ""), short) if x)
+        base = f.ident or "-".join(
+            x for x in ("A", _slug(f.step), _SHORT.get(f.category, ""), short) if x)
         n = seen.get(base, 0) + 1
         seen[base] = n
         f.id = base if n == 1 else f"{base}-{n}"
@@ -296,15 +339,19 @@ def render(res: HuntResult, trace_dir: str) -> str:
         "",
         "Generated by `vmospec hunt` (proofs/hunt.py); do not edit by hand. Every finding",
         "was derived by z3 from the `doc` profile (what seeds/vmo_op_range.md allows) and",
-        "the kernel profiles, and has a minimal witness trace: replay it with",
+        "the kernel profiles, or (page-vs-page) from the page's sentences encoded one by",
+        "one (proofs/page_claims.py), and has a minimal witness trace: replay it with",
         "`vmospec check TRACE --profile doc` (it conforms), or under a kernel profile to",
         "see that kernel's answer.",
         "",
         "How to read a finding: the **rules** are the sentences of the page (or kernel",
         "facts) whose guards compete; **doc** is the outcome set the page allows at the",
-        "witness; the kernel columns are what each era returns there. Findings are ranked",
-        "by how surprising they are to a caller: a kernel success where the page promises",
-        "an error first.",
+        "witness; the kernel columns are what each era returns there. For page-vs-page,",
+        "the rules are two sentences (section and quoted phrase) that no outcome can",
+        "satisfy together at the witness; doc shows the side the doc profile took.",
+        "Findings are ranked by how surprising they are to a caller: a kernel success",
+        "where the page promises an error first, then a success the page promises in one",
+        "sentence and refuses in another.",
         "",
         f"{len(res.findings)} findings: "
         + ", ".join(f"{counts[c]} {c}" for c in CATEGORIES if c in counts) + ".",
@@ -324,7 +371,8 @@ def render(res: HuntResult, trace_dir: str) -> str:
             "",
             f"- category: {f.category}",
             f"- step: {f.step}, through {f.shape}:{f.handle}",
-            "- rules: " + ("; ".join(f"\"{r}\"" for r in f.rules) or "none applies"),
+            "- rules: " + ("; ".join(r if '"' in r else f"\"{r}\"" for r in f.rules)
+                           or "none applies"),
             f"- witness: `{trace_dir}/{trace}`",
             f"- outcomes: doc {f.doc_text()}; "
             + "; ".join(f"{k} {f.kernel_text(k)}" for k in KERNELS),

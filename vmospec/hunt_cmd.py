@@ -1,4 +1,5 @@
-"""`vmospec hunt` and `vmospec diff`: the ambiguity register and profile diffs, found by z3.
+"""`vmospec hunt` and `vmospec diff`: the ambiguity register and profile diffs, found by z3,
+and profile-against-backend diffs, found by generated traces (refinement_tests/backend_diff.py).
 
 Hooked into the command line by `register(subparsers)` (vmospec/cli.py build_parser).
 """
@@ -26,6 +27,11 @@ def cmd_hunt(args: argparse.Namespace) -> int:
     try:
         res = hunt()
         write_traces(res, traces, write_trace_file)
+        # witnesses of findings that are gone would read as current: remove them
+        kept = {Path(f.trace).name for f in res.findings if f.trace}
+        for old in traces.glob("A-*.jsonl"):
+            if old.name not in kept:
+                old.unlink()
         register = out / "ambiguities.md"
         register.parent.mkdir(parents=True, exist_ok=True)
         register.write_text(render(res, str(traces)), encoding="utf-8")
@@ -49,12 +55,18 @@ def cmd_hunt(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from proofs.diff import class_id, diff, write_traces
+    from proofs.witness import status_label
+    from refinement_tests.backends import backend_names
 
+    backends = backend_names()
     for name in (args.a, args.b):
-        if name not in PROFILES:
-            print(f"vmospec diff: error: no profile named {name!r} "
-                  f"(known: {', '.join(PROFILES)})", file=sys.stderr)
+        if name not in PROFILES and name not in backends:
+            print(f"vmospec diff: error: {name!r} is neither a profile "
+                  f"({', '.join(PROFILES)}) nor a backend ({', '.join(backends)})",
+                  file=sys.stderr)
             return EXIT_BAD_INPUT
+    if args.a not in PROFILES or args.b not in PROFILES:
+        return _diff_backend(args)
     res = diff(args.a, args.b)
     try:
         write_traces(res, Path(args.out), write_trace_file)
@@ -65,8 +77,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
         classes: list[dict[str, Any]] = [
             {"id": class_id(d), "category": d.kind, "step": d.step,
              "shape": f"{d.shape}:{d.handle}", "witness": d.trace,
-             args.a: sorted({p.result.status for p in d.outcomes_a}),
-             args.b: sorted({p.result.status for p in d.outcomes_b}),
+             args.a: sorted({status_label(p.result.status) for p in d.outcomes_a}),
+             args.b: sorted({status_label(p.result.status) for p in d.outcomes_b}),
              "rule_a": d.rule_a, "rule_b": d.rule_b, "summary": d.summary()}
             for d in res.classes]
         print(json.dumps({"a": args.a, "b": args.b, "seconds": round(res.seconds, 2),
@@ -79,6 +91,49 @@ def cmd_diff(args: argparse.Namespace) -> int:
         print(f"{len(res.classes)} divergence classes between {args.a} and {args.b} "
               f"in {res.seconds:.1f} s")
     # What was asked holds when the profiles agree.
+    return EXIT_OK if not res.classes else EXIT_FOUND
+
+
+def _diff_backend(args: argparse.Namespace) -> int:
+    """A profile against a backend: generated traces in lockstep, classes of divergence."""
+    from refinement_tests.backend_diff import backend_diff, to_json, write_witnesses
+    from refinement_tests.backends import BackendError, BackendOptions, make_backend
+
+    if args.a not in PROFILES and args.b not in PROFILES:
+        print(f"vmospec diff: error: {args.a!r} and {args.b!r} are both backends; "
+              f"name a profile ({', '.join(PROFILES)}) and a backend", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    prof_name, backend_name = (args.a, args.b) if args.a in PROFILES else (args.b, args.a)
+    if args.seconds <= 0:
+        print(f"vmospec diff: error: --seconds must be > 0 (got {args.seconds})",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    profile = PROFILES[prof_name]
+    try:
+        backend = make_backend(backend_name, BackendOptions(profile=profile))
+    except BackendError as e:
+        print(f"vmospec diff: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    res = backend_diff(profile, backend, seconds=args.seconds, seed_value=args.seed)
+    try:
+        write_witnesses(res, Path(args.out))
+    except OSError as e:
+        print(f"vmospec diff: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.json:
+        print(json.dumps(to_json(res), indent=2))
+    else:
+        for c in res.classes:
+            tag = f"  [known: {c.known}]" if c.known else ""
+            tag += f"  [the fuzz waives it: {c.waiver}]" if c.waiver else ""
+            print(f"{c.id}  ({c.count} traces, witness of {len(c.trace.steps)} steps){tag}")
+            print(f"  {c.summary(res.profile, res.backend)}")
+            print(f"  witness: {c.path}  (replay: vmospec check {c.path} --profile "
+                  f"{res.profile})")
+        known = sum(1 for c in res.classes if c.known)
+        print(f"{len(res.classes)} divergence classes ({known} known) between "
+              f"{res.profile} and {res.backend}: {res.traces} traces, {res.steps} steps "
+              f"in {res.seconds:.1f} s, seed {res.seed}")
     return EXIT_OK if not res.classes else EXIT_FOUND
 
 
@@ -95,11 +150,19 @@ def register(subparsers: Any) -> None:
     hunt.set_defaults(run=cmd_hunt)
 
     diff = subparsers.add_parser(
-        "diff", help="where two profiles disagree, one minimal witness per class",
-        description="List every class of inputs on which profiles A and B disagree, with "
-        "a minimal witness trace each (recorded under A). Exit 0 only if they agree.")
-    diff.add_argument("a", metavar="A", help=f"a profile ({', '.join(PROFILES)})")
-    diff.add_argument("b", metavar="B", help="another profile")
+        "diff", help="where two profiles, or a profile and a backend, disagree; one "
+        "minimal witness per class",
+        description="List every class of inputs on which A and B disagree, with a minimal "
+        "witness trace each. Two profiles: found by z3, each witness recorded under A. A "
+        "profile and a backend: generated traces run in lockstep for --seconds, each "
+        "class's witness shrunk and recorded with the backend's outcomes (known "
+        "disagreements are listed and labelled). Exit 0 only if they agree.")
+    diff.add_argument("a", metavar="A", help=f"a profile ({', '.join(PROFILES)}) or a backend")
+    diff.add_argument("b", metavar="B", help="another profile, or a backend (model, spec, ...)")
+    diff.add_argument("--seconds", type=float, default=20.0, metavar="N",
+                      help="a backend diff: how long to generate traces (default 20)")
+    diff.add_argument("--seed", type=int, default=0, metavar="S",
+                      help="a backend diff: the seed of the generated traces (default 0)")
     diff.add_argument("--out", metavar="DIR", default="out/diff",
                       help="where witness traces go (default out/diff)")
     diff.add_argument("--json", action="store_true", help="one JSON object on stdout")

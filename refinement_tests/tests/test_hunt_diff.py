@@ -63,7 +63,13 @@ def test_diff_witnesses_are_minimal_and_replay(tmp_path: Path) -> None:
 def test_hunt_finds_precedence_and_silent(tmp_path: Path) -> None:
     res = _hunt()
     cats = {f.category for f in res.findings}
-    assert {"precedence", "silent"} <= cats
+    assert {"precedence", "silent", "page-vs-page"} <= cats
+    # the page against itself: a right its op paragraph requires and RIGHTS does not list
+    page = {f.claims for f in res.findings if f.category == "page-vs-page"}
+    assert ("zero-requires-write", "rights-sufficient") in page
+    # a success the page promises where it also promises an error ranks first among them
+    ranked = [f for f in res.findings if f.category == "page-vs-page"]
+    assert ranked[0].statuses == (OK,) and all(f.id.startswith("A-page-") for f in ranked)
     prec = [f for f in res.findings if f.category == "precedence"
             and set(f.statuses) == {ERR_ACCESS_DENIED, ERR_OUT_OF_RANGE}]
     assert prec, "no ACCESS_DENIED vs OUT_OF_RANGE finding"
