@@ -7,16 +7,21 @@ int for calls; `data` as normalized byte runs; `size`, `committed_bytes`,
 dict; `discarded` as a bool). A field the backend cannot observe is left out, and a
 left-out field is not checked.
 
-Two backends ship here: `SpecBackend` (the executable spec, one deterministic path) and
-`ModelBackend` (the kernel-like implementation in model/). A third one, an on-device
-runner or an emulator, plugs in without touching the harness: implement `Backend` and
-either call `register_backend` or declare an entry point in the group
-`vmospec.backends` whose object is a `BackendFactory`.
+Three backends ship here: `SpecBackend` (the executable spec, one deterministic path),
+`ModelBackend` (the kernel-like implementation in model/) and `device` (the trace runner
+of refinement_tests/device/, on a Fuchsia system or its host build). Another one plugs in
+without touching the harness: implement `Backend` and either call `register_backend` or
+declare an entry point in the group `vmospec.backends` whose object is a
+`BackendFactory`.
+
+A backend whose round trips are expensive (a device over a slow link) also offers
+`run_batch` (`BatchBackend`): whole traces at once, one round trip per batch; `vmospec
+run` and `vmospec fuzz` use it when it is there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Protocol, runtime_checkable
@@ -35,6 +40,7 @@ __all__ = [
     "BackendError",
     "BackendFactory",
     "BackendOptions",
+    "BatchBackend",
     "ModelBackend",
     "SpecBackend",
     "backend_names",
@@ -66,6 +72,18 @@ class Backend(Protocol):
     def step(self, step_name: str, kind: str, args: Mapping[str, Any]) -> dict[str, Any]:
         """Run one step ("call" or "event") with the decoded arguments of a trace step;
         return the outcome fields observed, decoded."""
+        ...
+
+
+@runtime_checkable
+class BatchBackend(Backend, Protocol):
+    """A backend that runs whole traces, many per round trip. `traces` are
+    refinement_tests.device.backend.BatchTrace values (a header and its steps); the result
+    holds, per trace and step, the observed fields as `step` returns them, or
+    {"not_run": why} for a step the implementation could not run. A failure part-way
+    raises a BackendError that carries what did come back (RunnerFailed)."""
+
+    def run_batch(self, traces: Sequence[Any]) -> list[list[dict[str, Any]]]:
         ...
 
 
@@ -179,6 +197,14 @@ class BackendOptions:
     profile: Profile = field(default_factory=lambda: PROFILES["zircon-2025"])
     frames: int = 1 << 20
     broken: frozenset[str] = frozenset()
+    runner: str | None = None  # the device backend's runner command (None: the host build)
+    runner_timeout: float = 300.0  # seconds one batch may take before the device counts as lost
+
+
+def _device(o: BackendOptions) -> Backend:
+    from refinement_tests.device.backend import DeviceBackend
+
+    return DeviceBackend(o.runner, timeout=o.runner_timeout)
 
 
 BackendFactory = Callable[[BackendOptions], Backend]
@@ -186,6 +212,7 @@ BackendFactory = Callable[[BackendOptions], Backend]
 BACKENDS: dict[str, BackendFactory] = {
     "spec": lambda o: SpecBackend(o.profile),
     "model": lambda o: ModelBackend(frames=o.frames, broken=o.broken),
+    "device": _device,
 }
 
 

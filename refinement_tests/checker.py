@@ -16,6 +16,7 @@ from typing import Any
 from refinement_tests.trace import StatusExpect, Step, Trace, data_to_json
 from spec.abi import OK, STATUS_NAMES
 from spec.explore import ANY_ERROR, Path, explore
+from spec.op_range import PANIC
 from spec.outcome import Between, Outcome
 from spec.profiles import Profile
 from spec.state import EMPTY_STATE, State
@@ -69,6 +70,8 @@ class TraceResult:
 def status_name(s: int) -> str:
     if s == ANY_ERROR:
         return "any error (the page is silent here)"
+    if s == PANIC:
+        return "a crash (no status comes back)"
     return STATUS_NAMES.get(s, str(s))
 
 
@@ -149,6 +152,13 @@ def check_trace(trace: Trace, profile: Profile) -> TraceResult:
     states: list[State] = [EMPTY_STATE]
     result = TraceResult(trace.path, len(trace.steps))
     for step in trace.steps:
+        not_run = step.raw.get("not_run")
+        if not_run is not None:
+            # The recorder did not run it, so it did not happen: the state is unchanged,
+            # and the step is reported as not run rather than judged.
+            result.notes.append(f"step {step.index} (line {step.line}), {step.name}: "
+                                f"not run: {not_run}")
+            continue
         next_states = [
             path.result.state
             for st in states

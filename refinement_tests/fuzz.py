@@ -16,6 +16,11 @@ observed outcomes, for `vmospec check` to replay.
 A run is a sequence of hypothesis runs ("batches") of a few dozen examples, each with a
 seed derived from the run's seed, until the time or example budget is spent: so a run
 is reproducible from its seed and can stop on time.
+
+A backend with `run_batch` (a device, where every round trip costs) is fuzzed by
+batches instead: hypothesis generates a batch of whole traces, the backend runs them all
+in one round trip, and each observed trace is then checked against the spec in lockstep.
+A failing trace is shrunk by removing steps, each round of candidates one round trip.
 """
 
 from __future__ import annotations
@@ -32,12 +37,13 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis import strategies as st
 
-from refinement_tests.backends import Backend, BackendError
+from refinement_tests.backends import Backend, BackendError, BatchBackend
 from refinement_tests.checker import Allowed, agrees, render_value, status_name
 from refinement_tests.coverage import Coverage, spec_reachable
 from refinement_tests.generate import AVOIDABLE, GenStep, GenTrace, TraceSource
 from refinement_tests.known import KNOWN, WAIVERS, Seen
 from refinement_tests.trace import StatusExpect, Step, step_to_json, write_trace
+from spec.abi import U64_MAX
 from spec.explore import Cx, explore
 from spec.outcome import Outcome
 from spec.profiles import Profile
@@ -137,6 +143,8 @@ class Lockstep:
             return self._stop(Divergence(i, gs.name, {}, [],
                                          f"the backend raised {type(e).__name__}: {e}"))
         res.observed.append(observed)
+        if "not_run" in observed:
+            return True  # the implementation did not run it: nothing happened, nothing to judge
         expect: dict[str, Any] = dict(observed)
         if "status" in expect:
             expect["status"] = StatusExpect(frozenset((observed["status"],)))
@@ -205,7 +213,11 @@ def trace_lines(trace: GenTrace, result: LockstepResult) -> list[dict[str, Any]]
     """The steps run, each with the outcome the backend observed (vmo-trace JSON)."""
     lines = []
     for gs, observed in zip(trace.steps, result.observed, strict=False):
-        lines.append(step_to_json(gs.name, gs.kind, dict(gs.args), observed))
+        fields = {k: x for k, x in observed.items() if k != "not_run"}
+        line = step_to_json(gs.name, gs.kind, dict(gs.args), fields)
+        if "not_run" in observed:
+            line["not_run"] = str(observed["not_run"])
+        lines.append(line)
     d = result.divergence
     if d is not None and d.reason and len(result.observed) < d.step:
         # The step that crashed: written without an outcome, with what happened.
@@ -248,6 +260,9 @@ class FuzzReport:
     traces_to_catch: int | None = None  # traces run until then
     avoided: frozenset[str] = frozenset()  # the known disagreements steered clear of
     page: int = 4096
+    # batch backends: generated traces with a number outside u64, which no vmo-trace (and
+    # so no device) can carry; they are left out, and counted
+    not_u64: int = 0
 
     def coverage_report(self) -> dict[str, Any]:
         excluded = {"unbounded": "not generated: known disagreement max_size"} if (
@@ -315,6 +330,11 @@ def fuzz(
     waive = known & frozenset(WAIVERS)
     if seed_value is None:
         seed_value = random.SystemRandom().randrange(1 << 32)
+    if isinstance(backend, BatchBackend):
+        return _fuzz_batched(backend, profile, seconds=seconds, max_examples=max_examples,
+                             seed_value=seed_value, out_dir=out_dir, page=page,
+                             max_steps=max_steps, batch=batch, known=known,
+                             on_progress=on_progress, trace_name=trace_name)
     report = FuzzReport(backend.name, profile.name, seed_value, avoided=avoid, page=page)
     started = time.perf_counter()
     name = trace_name or f"fuzz-{profile.name}-{_slug(backend.name)}-seed{seed_value}.jsonl"
@@ -438,3 +458,184 @@ def _drop_steps(trace: GenTrace, result: LockstepResult, backend: Backend, profi
 def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in text)
 
+
+
+# --- batched fuzzing (a backend with run_batch) --------------------------------------------------
+
+
+class _Replay:
+    """A backend that answers with outcomes observed earlier (by a batch run), in order;
+    past the end, the failure that cut the batch short."""
+
+    def __init__(self, name: str, observed: list[dict[str, Any]], failure: str | None) -> None:
+        self._name = name
+        self._observed = observed
+        self._failure = failure
+        self._next = 0
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def start(self, header: Any) -> None:
+        self._next = 0
+
+    def step(self, step_name: str, kind: str, args: Mapping[str, Any]) -> dict[str, Any]:
+        if self._next >= len(self._observed):
+            raise BackendError(self._failure or "no outcome observed for this step")
+        self._next += 1
+        return self._observed[self._next - 1]
+
+
+def _generate(count: int, bseed: int, page: int, avoid: frozenset[str],
+              max_steps: int) -> list[GenTrace]:
+    """`count` whole traces from hypothesis, reproducible from the seed."""
+    made: list[GenTrace] = []
+
+    @settings(max_examples=count, database=None, deadline=None, verbosity=Verbosity.quiet,
+              suppress_health_check=list(HealthCheck), phases=(Phase.generate,),
+              print_blob=False)
+    @seed(bseed)
+    @given(data=st.data())
+    def gen(data: st.DataObject) -> None:
+        source = TraceSource(data.draw, page, avoid)
+        while len(source.steps) < max_steps and source.next():
+            pass
+        made.append(source.trace())
+
+    gen()
+    return made[:count]
+
+
+def _fits_u64(trace: GenTrace) -> bool:
+    return all(0 <= x <= U64_MAX for g in trace.steps for k, x in g.args.items()
+               if isinstance(x, int) and not isinstance(x, bool) and k != "error")
+
+
+def _run_batch(backend: BatchBackend, traces: list[GenTrace]
+               ) -> tuple[list[list[dict[str, Any]]], str | None]:
+    """Observed outcomes per trace, and why the batch stopped early (None if it did not).
+    A backend that fails before observing anything raises BackendError."""
+    from refinement_tests.device.backend import BatchTrace, RunnerFailed
+
+    batch = [BatchTrace(t.header(), [(g.name, g.kind, g.args) for g in t.steps]) for t in traces]
+    try:
+        return backend.run_batch(batch), None
+    except RunnerFailed as e:
+        if not e.observed:
+            raise BackendError(e.message) from None
+        return e.observed, e.message
+
+
+def _check_observed(backend: BatchBackend, trace: GenTrace, observed: list[dict[str, Any]],
+                    failure: str | None, profile: Profile, coverage: Coverage | None,
+                    waive: frozenset[str]) -> LockstepResult:
+    replay = _Replay(backend.name, observed, failure)
+    ls = Lockstep(replay, profile, trace.page, trace.config, coverage, waive)
+    for gs in trace.steps:
+        if not ls.run(gs):
+            break
+    return ls.result
+
+
+def _fuzz_batched(backend: BatchBackend, profile: Profile, *, seconds: float | None,
+                  max_examples: int | None, seed_value: int, out_dir: Path | None, page: int,
+                  max_steps: int, batch: int, known: frozenset[str],
+                  on_progress: Callable[[FuzzReport], None] | None,
+                  trace_name: str | None) -> FuzzReport:
+    avoid = known & AVOIDABLE
+    waive = known & frozenset(WAIVERS)
+    report = FuzzReport(backend.name, profile.name, seed_value, avoided=avoid, page=page)
+    started = time.perf_counter()
+    name = trace_name or f"fuzz-{profile.name}-{_slug(backend.name)}-seed{seed_value}.jsonl"
+    path = (out_dir / name) if out_dir is not None else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+
+    def meta() -> dict[str, Any]:
+        return {"origin": "vmospec fuzz: shrunk failing trace", "backend": backend.name,
+                "profile": profile.name, "seed": seed_value}
+
+    n_batch = 0
+    try:
+        with _no_local_constants():
+            while True:
+                elapsed = time.perf_counter() - started
+                if seconds is not None and elapsed >= seconds:
+                    break
+                if max_examples is not None and n_batch * batch >= max_examples:
+                    break
+                count = batch if max_examples is None else min(batch,
+                                                               max_examples - n_batch * batch)
+                made = _generate(count, _batch_seed(seed_value, n_batch), page, avoid,
+                                 max_steps)
+                traces = [t for t in made if _fits_u64(t)]
+                report.not_u64 += len(made) - len(traces)
+                n_batch += 1
+                observed, failure = _run_batch(backend, traces)  # one round trip
+                failing: tuple[GenTrace, LockstepResult] | None = None
+                for k, trace in enumerate(traces):
+                    if k >= len(observed):
+                        break
+                    cut = failure if k == len(observed) - 1 else None
+                    result = _check_observed(backend, trace, observed[k], cut, profile,
+                                             report.coverage, waive)
+                    report.traces += 1
+                    report.steps += result.steps_run
+                    if result.known is not None:
+                        report.known[result.known] = report.known.get(result.known, 0) + 1
+                    if result.divergence is not None and failing is None:
+                        failing = (trace, result)
+                if failing is not None:
+                    report.caught_after = time.perf_counter() - started
+                    report.traces_to_catch = report.traces
+                    trace, result = failing
+                    if path is not None:
+                        write_failing_trace(path, trace, result, meta())  # before shrinking
+                    if not (result.divergence and result.divergence.reason):
+                        trace, result = _shrink_batched(backend, trace, result, profile,
+                                                        path, meta(), waive)
+                    report.divergence = result.divergence
+                    report.shrunk_steps = result.divergence.step if result.divergence else 0
+                    report.trace_path = str(path) if path is not None else None
+                    report.failing = (trace, result)
+                    break
+                if on_progress is not None:
+                    report.seconds = time.perf_counter() - started
+                    on_progress(report)
+    except KeyboardInterrupt:
+        report.interrupted = True
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _shrink_batched(backend: BatchBackend, trace: GenTrace, result: LockstepResult,
+                    profile: Profile, path: Path | None, meta: dict[str, Any],
+                    waive: frozenset[str]) -> tuple[GenTrace, LockstepResult]:
+    """Remove steps while the trace still diverges: every one-step-shorter candidate of a
+    round goes to the backend in one batch, and the shortest that still diverges wins."""
+    assert result.divergence is not None
+    steps = list(trace.steps[: result.divergence.step])
+    while len(steps) > 1:
+        cands = [GenTrace(trace.page, trace.config, tuple(steps[:i] + steps[i + 1:]))
+                 for i in range(len(steps) - 1)]
+        try:
+            observed, failure = _run_batch(backend, cands)
+        except BackendError:
+            break  # the shrink stops; what was found so far is already on disk
+        best: tuple[GenTrace, LockstepResult] | None = None
+        for k, cand in enumerate(cands[: len(observed)]):
+            cut = failure if k == len(observed) - 1 else None
+            r = _check_observed(backend, cand, observed[k], cut, profile, None, waive)
+            d = r.divergence
+            if d is None or d.reason:
+                continue
+            if best is None or d.step < (best[1].divergence.step if best[1].divergence else 0):
+                best = (GenTrace(trace.page, trace.config, cand.steps[: d.step]), r)
+        if best is None:
+            break
+        trace, result = best
+        steps = list(trace.steps)
+        if path is not None:
+            write_failing_trace(path, trace, result, meta)
+    return trace, result

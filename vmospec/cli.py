@@ -24,6 +24,7 @@ from refinement_tests.trace import (
     write_trace,
 )
 from spec.explore import ANY_ERROR
+from spec.op_range import PANIC
 from spec.profiles import PROFILES
 from vmospec import hunt_cmd
 
@@ -64,6 +65,8 @@ def _steps(n: int) -> str:
 
 
 def _print_result(r: TraceResult, profile: str) -> None:
+    for note in r.notes:
+        print(f"{r.path}: {note}")
     if r.conforms:
         print(f"{r.path}: conforms ({_steps(r.steps)})")
         return
@@ -121,6 +124,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 for r in results if (d := r.divergence) is not None
             ],
             "errors": [{"trace": e.path, "line": e.line, "message": e.message} for e in errors],
+            "not_run": [{"trace": r.path, "note": n} for r in results for n in r.notes],
         }
         print(json.dumps(report, indent=2))
     else:
@@ -149,7 +153,9 @@ def cmd_prove(args: argparse.Namespace) -> int:
         print(f"vmospec prove: error: --jobs must be at least 1, not {args.jobs}",
               file=sys.stderr)
         return EXIT_BAD_INPUT
-    profiles = [args.profile] if args.profile else list(PROFILES)
+    # Other implementations only on request: the default run stays what CI proves.
+    profiles = [args.profile] if args.profile else [
+        p.name for p in PROFILES.values() if p.kind != "implementation"]
     obs = list(obligations(profiles, args.only))
     bar = tqdm(total=len(obs), desc="prove", unit="obligation", file=sys.stderr,
                disable=not sys.stderr.isatty())
@@ -198,10 +204,13 @@ def _write_counterexample(r: Any, out: Path, trace_for: Any) -> str:
     path = out / (re.sub(r"[^A-Za-z0-9_.-]+", "_", name) + ".jsonl")
     steps = []
     for s in trace_for(r):
-        outcome = dict(s.outcome)
+        outcome, note = dict(s.outcome), s.note
         if outcome.get("status") == ANY_ERROR:  # where the page is silent: "it failed"
             outcome["status"] = StatusExpect(frozenset({0}), negate=True)
-        steps.append(step_to_json(s.name, s.kind, s.args, outcome, s.note))
+        if outcome.get("status") == PANIC:  # a trace cannot record a crash
+            del outcome["status"]
+            note = "; ".join(x for x in (note, "panics here: no status comes back") if x)
+        steps.append(step_to_json(s.name, s.kind, s.args, outcome, note))
     header = Header(4096, meta={"origin": "vmospec prove: counterexample",
                                 "obligation": ob.name, "kernel": ob.profile})
     out.mkdir(parents=True, exist_ok=True)
@@ -245,9 +254,12 @@ def _make_backend(cmd: str, args: argparse.Namespace) -> Any:
     broken = frozenset(args.broken or ())
     if broken and args.backend != "model":
         return "--broken switches on a variant of the model: use it with --backend model"
+    if args.runner is not None and args.backend != "device":
+        return "--runner names the device runner's command: use it with --backend device"
     try:
         return make_backend(args.backend, BackendOptions(
-            profile=PROFILES[args.profile], frames=args.frames, broken=broken))
+            profile=PROFILES[args.profile], frames=args.frames, broken=broken,
+            runner=args.runner, runner_timeout=args.runner_timeout))
     except BackendError as e:
         return str(e)
 
@@ -266,7 +278,7 @@ def _writable_dir(path: Path) -> str | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from refinement_tests.backends import BackendError
+    from refinement_tests.backends import BackendError, BatchBackend
 
     try:
         trace = read_trace(args.trace)
@@ -280,24 +292,58 @@ def cmd_run(args: argparse.Namespace) -> int:
         why = _writable_dir(out.parent)
         if why:
             return _error("run", why)
+    if args.runner_timeout <= 0:
+        return _error("run", f"--runner-timeout must be > 0, got {args.runner_timeout:g}")
     backend = _make_backend("run", args)
     if isinstance(backend, str):
         return _error("run", backend)
-    backend.start(trace.header)
     lines: list[dict[str, Any]] = []
-    progress = tqdm(trace.steps, desc="run", unit="step", file=sys.stderr,
-                    disable=len(trace.steps) < 1000 or not sys.stderr.isatty())
-    for step in progress:
+    failed: str | None = None
+    if isinstance(backend, BatchBackend):
+        # one round trip for the whole trace
+        from refinement_tests.device.backend import BatchTrace, RunnerFailed, observed_json
+
         try:
-            observed = backend.step(step.name, step.kind, step.args)
+            got = backend.run_batch([BatchTrace(
+                trace.header, [(s.name, s.kind, s.args) for s in trace.steps])])[0]
+        except RunnerFailed as e:
+            got = e.observed[0] if e.observed else []
+            failed = f"the backend failed after {_steps(len(got))}: {e}"
         except BackendError as e:
-            print(f"vmospec run: {trace.path}: step {step.index} (line {step.line}), "
-                  f"{step.name}: the backend failed: {e}", file=sys.stderr)
-            return EXIT_DIVERGED
-        lines.append(step_to_json(step.name, step.kind, step.args, observed, step.note))
+            return _error("run", f"{trace.path}: the backend failed: {e}")
+        lines = [observed_json(s.name, s.kind, s.args, o, s.note)
+                 for s, o in zip(trace.steps, got, strict=False)]
+    else:
+        backend.start(trace.header)
+        progress = tqdm(trace.steps, desc="run", unit="step", file=sys.stderr,
+                        disable=len(trace.steps) < 1000 or not sys.stderr.isatty())
+        for step in progress:
+            try:
+                observed = backend.step(step.name, step.kind, step.args)
+            except BackendError as e:
+                print(f"vmospec run: {trace.path}: step {step.index} (line {step.line}), "
+                      f"{step.name}: the backend failed: {e}", file=sys.stderr)
+                return EXIT_DIVERGED
+            lines.append(step_to_json(step.name, step.kind, step.args, observed, step.note))
     meta = {k: x for k, x in trace.header.meta.items() if k != "backend"}
     header = Header(trace.header.page_size, dict(trace.header.config),
                     {**meta, "backend": backend.name})
+    if failed is not None:
+        # what was observed before the runner was lost is kept (to --out, or stdout)
+        if out is not None and lines:
+            try:
+                write_trace(out, header, lines)
+            except OSError as e:
+                return _error("run", f"cannot write {out}: {e.strerror or e}")
+            failed += f"; the {_steps(len(lines))} observed are in {out}"
+        elif out is None:
+            from refinement_tests.trace import header_to_json
+
+            sys.stdout.write(json.dumps(header_to_json(header)) + "\n")
+            for line in lines:
+                sys.stdout.write(json.dumps(line) + "\n")
+        print(f"vmospec run: {trace.path}: {failed}", file=sys.stderr)
+        return EXIT_DIVERGED
     if out is None:
         from refinement_tests.trace import header_to_json
 
@@ -319,6 +365,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_fuzz(args: argparse.Namespace) -> int:
+    from refinement_tests.backends import BackendError
     from refinement_tests.fuzz import ALL_KNOWN, FuzzReport, fuzz
 
     if args.seconds is not None and args.seconds < 0:
@@ -329,6 +376,8 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         return _error("fuzz", f"--max-steps must be >= 1, got {args.max_steps}")
     if args.frames < 1:
         return _error("fuzz", f"--frames must be >= 1, got {args.frames}")
+    if args.runner_timeout <= 0:
+        return _error("fuzz", f"--runner-timeout must be > 0, got {args.runner_timeout:g}")
     out = Path(args.out)
     why = _writable_dir(out)
     if why:
@@ -351,9 +400,13 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         done[0] = now
         bar.set_postfix_str(f"{r.traces} traces, {r.steps} steps")
 
-    report = fuzz(backend, profile, seconds=seconds, max_examples=args.max_examples,
-                  seed_value=args.seed, out_dir=out, max_steps=args.max_steps,
-                  known=frozenset() if args.known else ALL_KNOWN, on_progress=progress)
+    try:
+        report = fuzz(backend, profile, seconds=seconds, max_examples=args.max_examples,
+                      seed_value=args.seed, out_dir=out, max_steps=args.max_steps,
+                      known=frozenset() if args.known else ALL_KNOWN, on_progress=progress)
+    except BackendError as e:  # the backend failed before it observed anything
+        bar.close()
+        return _error("fuzz", f"the backend failed: {e}")
     bar.close()
     coverage = report.coverage_report()
     d = report.divergence
@@ -375,6 +428,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
                 "caught_after_seconds": round(report.caught_after or 0.0, 3),
                 "traces_to_catch": report.traces_to_catch}],
             "known": report.known,
+            "not_u64": report.not_u64,
             "coverage": coverage,
         }, indent=2))
     else:
@@ -413,6 +467,9 @@ def _print_fuzz(report: Any, coverage: dict[str, Any], replay: str | None) -> No
         if report.trace_path:
             print(f"  trace: {report.trace_path}")
             print(f"  replay: {replay}")
+    if report.not_u64:
+        print(f"{report.not_u64} generated traces left out: a number outside u64, which no "
+              "vmo-trace can carry")
     if report.known:
         print("traces ended at a known disagreement: " + ", ".join(
             f"{k} {n}" for k, n in sorted(report.known.items())))
@@ -433,11 +490,20 @@ def _print_fuzz(report: Any, coverage: dict[str, Any], replay: str | None) -> No
 
 def cmd_profiles(args: argparse.Namespace) -> int:
     if args.json:
-        print(json.dumps([{"name": p.name, "summary": p.summary} for p in PROFILES.values()]))
+        print(json.dumps([{"name": p.name, "kind": p.kind, "summary": p.summary}
+                          for p in PROFILES.values()]))
     else:
         for p in PROFILES.values():
-            print(f"{p.name:12} {p.summary}")
+            print(f"{p.name:12} {p.kind:15} {p.summary}")
     return EXIT_OK
+
+
+def _runner_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runner", metavar="CMD",
+                   help="--backend device: the command that starts the trace runner (on a "
+                   "device: e.g. through ffx or ssh); default: the host build, built on demand")
+    p.add_argument("--runner-timeout", type=float, default=300.0, metavar="S",
+                   help="--backend device: seconds one batch may take (default 300)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -460,7 +526,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "step, shape and profile. Exit 0 only if all are proved, but for "
                            "the expected status-domain findings.")
     prove.add_argument("--profile", choices=sorted(PROFILES),
-                       help="only this profile's obligations (default: all)")
+                       help="only this profile's obligations (default: the doc and the "
+                       "Zircon eras; implementation profiles only when named)")
     prove.add_argument("--only", metavar="NAME", help="only the invariant NAME")
     prove.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
     prove.add_argument("--out", default="out/counterexamples",
@@ -489,6 +556,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="switch on a broken variant of the model (repeatable)")
     run.add_argument("--json", action="store_true",
                      help="with --out: a JSON summary on stdout")
+    _runner_options(run)
     run.set_defaults(run=cmd_run)
 
     fz = sub.add_parser("fuzz", help="generated traces, lockstep against the spec",
@@ -517,6 +585,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also go where the spec and the model are known to disagree "
                     "(refinement_tests/known.py), so those are reported too")
     fz.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    _runner_options(fz)
     fz.set_defaults(run=cmd_fuzz)
 
     profiles = sub.add_parser("profiles", help="list the profiles",

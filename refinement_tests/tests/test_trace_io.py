@@ -633,8 +633,9 @@ def test_schema_is_draft7_and_matches_the_signature_tables() -> None:
         props = d["properties"]
         assert props[kind] == {"const": name}
         assert props["note"] == {"$ref": "#/definitions/note"}
+        assert props["not_run"] == {"$ref": "#/definitions/not_run"}  # a recorder's skip
         fields = {key: {"$ref": f"#/definitions/{k}"} for key, k in arg_specs + outcome_specs}
-        assert {k: v for k, v in props.items() if k not in (kind, "note")} == fields
+        assert {k: v for k, v in props.items() if k not in (kind, "note", "not_run")} == fields
         required = [kind] + [k for k, _ in arg_specs if (name, k) not in T.OPTIONAL_ARGS]
         assert d["required"] == required
         assert d["additionalProperties"] is False

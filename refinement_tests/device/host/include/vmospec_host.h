@@ -1,0 +1,17 @@
+// Host build only: what the host implementation offers beyond the Zircon syscalls. On a
+// real system the boot options and memory pressure belong to the kernel; on the host the
+// runner sets them per trace (runner.c uses these under VMOSPEC_HOST only).
+#ifndef VMOSPEC_HOST_H_
+#define VMOSPEC_HOST_H_
+
+#include <zircon/types.h>
+
+// The page size and the boot option kernel.enable-debugging-syscalls for what follows.
+// Returns ZX_ERR_NOT_SUPPORTED for a page size the host cannot back with whole OS pages.
+zx_status_t hostzx_configure(uint32_t page_size, int debugging_syscalls);
+
+// Memory pressure on one VMO: discard it if it is discardable and unlocked, or evict the
+// clean pages of its pager-backed root (trace-format.md, the reclaim event).
+zx_status_t hostzx_reclaim(zx_handle_t vmo, int* discarded, uint64_t* evicted_bytes);
+
+#endif  // VMOSPEC_HOST_H_
