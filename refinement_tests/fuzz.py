@@ -414,10 +414,7 @@ def fuzz(
                     write_failing_trace(path, trace, result, meta())
                 trace, result = _drop_steps(trace, result, backend, profile, path, meta(),
                                             waive)
-                report.divergence = result.divergence
-                report.shrunk_steps = result.divergence.step if result.divergence else 0
-                report.trace_path = str(path) if path is not None else None
-                report.failing = (trace, result)
+                _report_failure(report, trace, result, path)
                 break
             if on_progress is not None:
                 report.seconds = time.perf_counter() - started
@@ -595,10 +592,7 @@ def _fuzz_batched(backend: BatchBackend, profile: Profile, *, seconds: float | N
                     if not (result.divergence and result.divergence.reason):
                         trace, result = _shrink_batched(backend, trace, result, profile,
                                                         path, meta(), waive)
-                    report.divergence = result.divergence
-                    report.shrunk_steps = result.divergence.step if result.divergence else 0
-                    report.trace_path = str(path) if path is not None else None
-                    report.failing = (trace, result)
+                    _report_failure(report, trace, result, path)
                     break
                 if on_progress is not None:
                     report.seconds = time.perf_counter() - started
@@ -607,6 +601,15 @@ def _fuzz_batched(backend: BatchBackend, profile: Profile, *, seconds: float | N
         report.interrupted = True
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _report_failure(report: FuzzReport, trace: GenTrace, result: LockstepResult,
+                    path: Path | None) -> None:
+    """Put the shrunk failing trace, where it was saved, into the report."""
+    report.divergence = result.divergence
+    report.shrunk_steps = result.divergence.step if result.divergence else 0
+    report.trace_path = str(path) if path is not None else None
+    report.failing = (trace, result)
 
 
 def _shrink_batched(backend: BatchBackend, trace: GenTrace, result: LockstepResult,
