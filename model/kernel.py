@@ -110,6 +110,12 @@ class Kernel:
     def _round_down(self, x: int) -> int:
         return x - x % self.page_size
 
+    def _rounded_end(self, offset: int, size: int) -> tuple[int, int] | None:
+        """offset + size and its round-up to a page; None when either passes 2^64 - 1."""
+        end = offset + size
+        rend = self._round_up(end) if end <= abi.U64_MAX else None
+        return None if rend is None else (end, rend)
+
     def _lookup(self, name: str) -> Handle | None:
         if name == INVALID_HANDLE_NAME:
             return None
@@ -348,12 +354,10 @@ class Kernel:
         if not rights & abi.RIGHT_WRITE and "commit_no_rights" not in self.broken:
             return abi.ERR_ACCESS_DENIED
         # (3) offset + size, or its round-up, overflows
-        end = offset + size
-        if end > abi.U64_MAX:
+        ends = self._rounded_end(offset, size)
+        if ends is None:
             return abi.ERR_OUT_OF_RANGE
-        rend = self._round_up(end)
-        if rend is None:
-            return abi.ERR_OUT_OF_RANGE
+        end, rend = ends
         if "commit_round_off_by_one" in self.broken:
             rend = self._round_down(end)
         start = self._round_down(offset)
@@ -569,12 +573,10 @@ class Kernel:
         if not rights & abi.RIGHT_READ and "prefetch_no_read_check" not in self.broken:
             return abi.ERR_ACCESS_DENIED
         # (3) overflow, including the rounded end
-        end = offset + size
-        if end > abi.U64_MAX:
+        ends = self._rounded_end(offset, size)
+        if ends is None:
             return abi.ERR_OUT_OF_RANGE
-        rend = self._round_up(end)
-        if rend is None:
-            return abi.ERR_OUT_OF_RANGE
+        _end, rend = ends
         start = self._round_down(offset)
         # (4)/(5) the rounded range in bounds (a slice's S is its window)
         if rend > vmo.size:

@@ -386,7 +386,7 @@ def zero(
             rungs.append((ERR_OUT_OF_RANGE, lambda: _past_end(cx, t, offset, size),
                           "page: OUT_OF_RANGE; kf 3.3 ZERO 2023 (4): range not within S"))
     else:
-        # Decision (notes/spec-decisions.md): a u64 overflow is refused before any piece.
+        # notes/spec-design.md decision 10: a u64 overflow is refused before any piece.
         rungs.append((ERR_OUT_OF_RANGE, lambda: ovf, "kf 7.1 (14): ZERO overflow -> OUT_OF_RANGE"))
     status = cx.ladder(*rungs)
 
