@@ -24,50 +24,44 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import z3
 
-from proofs.prover import PAGE, shape, step_paths
+from proofs.combos import build_any, combos, paths
+from proofs.prover import PAGE, shape
 from proofs.shapes import SHAPES
-from proofs.steps import OFFSET, SIZE, STEP_BY_LABEL, STEPS
 from proofs.witness import (
-    CONFIG,
     Builder,
     Fresh,
     Recorded,
     Witness,
     Writer,
     allows,
-    build,
     key_outputs,
     outcome_text,
     recorded_step,
     setup,
-    shape_rank,
     status_label,
     status_set,
     write,
 )
 from spec import abi
 from spec.abi import OK
-from spec.explore import ANY_ERROR, explore
+from spec.explore import ANY_ERROR
 from spec.explore import Path as SpecPath
-from spec.op_range import PANIC, op_range
+from spec.op_range import PANIC
 from spec.outcome import Between, Outcome
 from spec.profiles import PROFILES
-from spec.symbolic import Symbolic
 
 Key = tuple[str, int, int, str, str]
 
 # In the key of a panic class, the other profile's status and rule: any of them.
 OTHER = -(1 << 41)
 OTHER_RULE = "*"
-INVALID = "$invalid"  # the trace format's always-invalid handle
 
 
 @dataclass
@@ -219,20 +213,6 @@ def _outputs_differ(a: Outcome, b: Outcome) -> Any:
     return z3.simplify(z3.Or(False, *diffs))
 
 
-def combos() -> Iterator[tuple[str, str, str]]:
-    combos = [(s, h) for s in SHAPES for h in shape(s).targets]
-    # An op through an invalid handle and through a pager's: where the op is decoded
-    # first, these differ too (kf 7.1 (1)). The other calls are the same for every profile.
-    combos += [("anonymous", INVALID), ("pager", "p")]
-    combos.sort(key=lambda c: shape_rank(*c))
-    for s, h in combos:
-        for st in STEPS:
-            if h in (INVALID, "p") and STEP_BY_LABEL[st.label].call != "vmo_op_range":
-                continue
-            yield s, h, st.label
-        yield from ((s, h, label) for label in EXTRA_OPS)
-
-
 def _confirm(w: Witness, a: str, b: str, sa: int, sb: int, kind: str
              ) -> tuple[list[SpecPath[Outcome]], list[SpecPath[Outcome]]] | None:
     if not (_setup_replays(w, a) and _setup_replays(w, b)):
@@ -276,8 +256,8 @@ def diff(a: str, b: str, steps: set[str] | None = None,
             continue
         if progress:
             progress()
-        pa, side_a = _paths(a, shape_name, handle, step)
-        pb, side_b = _paths(b, shape_name, handle, step)
+        pa, side_a = paths(a, shape_name, handle, step)
+        pb, side_b = paths(b, shape_name, handle, step)
         fresh: Fresh | None = None
         conds_a: list[Any] = []
         conds_b: list[Any] = []
@@ -321,7 +301,7 @@ def diff(a: str, b: str, steps: set[str] | None = None,
                 if m is None:
                     continue
                 tried.add(key)
-                w = _build(shape_name, handle, step, m)
+                w = build_any(shape_name, handle, step, m)
                 confirmed = _confirm(w, a, b, sx, sy, kind)
                 if confirmed is None:
                     continue
@@ -344,43 +324,6 @@ def _key(step: str, sx: int, sy: int, why_x: str, why_y: str) -> Key:
     if sx == PANIC and sy != PANIC:
         return (step, sx, OTHER, why_x, OTHER_RULE)
     return (step, sx, sy, why_x, why_y)
-
-
-def _build(shape_name: str, handle: str, step: str, m: dict[str, int]) -> Witness:
-    """build(), also for the handles that are no target of the shape and the ops that
-    are no proof step."""
-    extra = EXTRA_OPS.get(step)
-    as_step = "invalid op 15" if extra is not None else step
-    if handle not in (INVALID, "p") and extra is None:
-        return build(shape_name, handle, step, m)
-    w = build(shape_name, "a" if handle in (INVALID, "p") else handle, as_step, m)
-    w.handle, w.step = handle, step
-    w.args["vmo"] = handle if handle in (INVALID, "p") else w.args["vmo"]
-    if extra is not None:
-        w.args["op"] = extra
-    return w
-
-
-# Ops the proof steps leave out (proofs/steps.py), which an implementation may answer
-# differently: op 5, the historic LOOKUP (sel4zircon: NOT_SUPPORTED, kf 7.4 (5)).
-EXTRA_OPS = {"historic op 5": abi.OP_LOOKUP_HISTORIC}
-
-
-def _paths(profile: str, shape_name: str, handle: str, step: str
-           ) -> tuple[list[SpecPath[Outcome]], tuple[Any, ...]]:
-    if step not in EXTRA_OPS:
-        return step_paths(profile, shape_name, handle, step)
-    return _extra_paths(profile, shape_name, handle, EXTRA_OPS[step])
-
-
-@cache
-def _extra_paths(profile: str, shape_name: str, handle: str, op: int
-                 ) -> tuple[list[SpecPath[Outcome]], tuple[Any, ...]]:
-    st = shape(shape_name).state
-    v = Symbolic(PAGE)
-    found = explore(lambda cx: op_range(cx, st, handle, op, OFFSET, SIZE, 0, False), v,
-                    PROFILES[profile], PAGE, CONFIG)
-    return found, tuple(v.side)
 
 
 # ----------------------------------------------------------------------------------------

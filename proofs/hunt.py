@@ -1,10 +1,11 @@
 """The ambiguity register: where the reference page (the `doc` profile) allows several
 outcomes for one input, or none, and where the kernels leave it, found by z3.
 
-For every shape, handle and step, the `doc` paths are compared pairwise: two paths with
-different statuses whose conditions can hold together (on a fresh state, with the
-shape's hypotheses) are a place where the page allows both. Each finding is one pair of
-competing rules of one step (merged over shapes, the simplest shape's witness kept):
+For every shape, handle and step (proofs/combos.py: the invalid and pager handles and
+op 5 too), the `doc` paths are compared pairwise: two paths with different statuses
+whose conditions can hold together (on a fresh state, with the shape's hypotheses) are
+a place where the page allows both. Each finding is one pair of competing rules (merged
+over shapes and steps, the simplest shape's and first step's witness kept):
 
 - `precedence`: two errors apply and the page orders none;
 - `optional-error`: the page allows an error but does not require it (a `Maybe` rung);
@@ -33,19 +34,16 @@ import z3
 
 from proofs import diff as diff_mod
 from proofs import page_claims
-from proofs.prover import shape, step_paths
-from proofs.shapes import SHAPES
-from proofs.steps import STEPS
+from proofs.combos import build_any, combos, paths
+from proofs.prover import shape
 from proofs.witness import (
     Fresh,
     Recorded,
     Witness,
     Writer,
     allows,
-    build,
     outcome_text,
     recorded_step,
-    shape_rank,
     status_label,
     status_set,
     write,
@@ -211,14 +209,6 @@ def _rank(f: Finding) -> int:
     return order.index(f.category + ok)
 
 
-def combos() -> list[tuple[str, str, str]]:
-    """Every shape, handle of it and step, simplest shape first. (The diff tries more
-    handles and ops, an invalid handle, a pager's; the register speaks of VMOs.)"""
-    out = [(s, h, st.label) for s in SHAPES for h in shape(s).targets for st in STEPS]
-    out.sort(key=lambda c: shape_rank(c[0], c[1]))
-    return out
-
-
 def hunt(steps: set[str] | None = None, eras: bool = True,
          progress: Callable[[], None] | None = None) -> HuntResult:
     start = time.perf_counter()
@@ -229,7 +219,7 @@ def hunt(steps: set[str] | None = None, eras: bool = True,
             continue
         if progress:
             progress()
-        pd, side = step_paths(DOC, shape_name, handle, step)
+        pd, side = paths(DOC, shape_name, handle, step)
         fresh = Fresh(shape_name, [*shape(shape_name).facts, *side])
         conds = [fresh.sub(z3.And(True, *p.condition)) for p in pd]
         # Several outcomes: two doc paths with different statuses on one input.
@@ -239,7 +229,7 @@ def hunt(steps: set[str] | None = None, eras: bool = True,
                 if x.result.status == y.result.status:
                     continue
                 (sx, rx), (sy, ry) = sorted([(x.result.status, x.why), (y.result.status, y.why)])
-                key: tuple[Any, ...] = ("pair", step, sx, sy, rx, ry)
+                key: tuple[Any, ...] = ("pair", sx, sy, rx, ry)
                 if key in found:
                     continue
                 res.pairs_checked += 1
@@ -248,7 +238,7 @@ def hunt(steps: set[str] | None = None, eras: bool = True,
                 m = fresh.minimal(handle, conds[i], conds[j])
                 if m is None:
                     continue
-                w = build(shape_name, handle, step, m)
+                w = build_any(shape_name, handle, step, m)
                 doc = status_set(w.outcomes(DOC))
                 if not (allows(doc, sx) and allows(doc, sy)):
                     res.unconfirmed += 1
@@ -259,12 +249,12 @@ def hunt(steps: set[str] | None = None, eras: bool = True,
         if key not in found and fresh.sat(z3.Not(z3.Or(False, *conds))):
             m = fresh.minimal(handle, z3.Not(z3.Or(False, *conds)))
             if m is not None:
-                w = build(shape_name, handle, step, m)
+                w = build_any(shape_name, handle, step, m)
                 if not w.outcomes(DOC):
                     found[key] = _finding("no-outcome", step, w, (), ())
         # The page against the kernel: a kernel outcome the page does not allow there.
         for k in KERNELS:
-            pk, side_k = step_paths(k, shape_name, handle, step)
+            pk, side_k = paths(k, shape_name, handle, step)
             fk = Fresh(shape_name, [*shape(shape_name).facts, *side, *side_k])
             for x in pk:
                 s = x.result.status
@@ -280,7 +270,7 @@ def hunt(steps: set[str] | None = None, eras: bool = True,
                 m = fk.minimal(handle, cx, not_doc)
                 if m is None:
                     continue
-                w = build(shape_name, handle, step, m)
+                w = build_any(shape_name, handle, step, m)
                 if allows(status_set(w.outcomes(DOC)), s) or \
                         s not in status_set(w.outcomes(k)):
                     res.unconfirmed += 1
