@@ -34,7 +34,9 @@ def cmd_hunt(args: argparse.Namespace) -> int:
                 old.unlink()
         register = out / "ambiguities.md"
         register.parent.mkdir(parents=True, exist_ok=True)
-        register.write_text(render(res, str(traces)), encoding="utf-8")
+        partial = register.with_name(register.name + ".partial")
+        partial.write_text(render(res, str(traces)), encoding="utf-8")
+        partial.replace(register)  # never a half-written register
     except OSError as e:
         print(f"vmospec hunt: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

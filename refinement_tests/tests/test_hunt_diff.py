@@ -14,7 +14,7 @@ from proofs.hunt import HuntResult, hunt, render
 from proofs.hunt import write_traces as write_hunt
 from refinement_tests.checker import check_trace
 from refinement_tests.trace import read_trace
-from spec.abi import ERR_ACCESS_DENIED, ERR_INVALID_ARGS, ERR_OUT_OF_RANGE, OK
+from spec.abi import ERR_ACCESS_DENIED, ERR_BAD_HANDLE, ERR_INVALID_ARGS, ERR_OUT_OF_RANGE, OK
 from spec.profiles import PROFILES
 from vmospec.hunt_cmd import register, write_trace_file
 
@@ -75,6 +75,12 @@ def test_hunt_finds_precedence_and_silent(tmp_path: Path) -> None:
     assert prec, "no ACCESS_DENIED vs OUT_OF_RANGE finding"
     ids = [f.id for f in res.findings]
     assert len(ids) == len(set(ids))
+    # one finding per pair of competing rules, whichever steps share it
+    pairs = [(f.category, f.statuses, f.rules) for f in res.findings]
+    assert len(pairs) == len(set(pairs))
+    # the prefix: an invalid op through an invalid handle, BAD_HANDLE or INVALID_ARGS
+    assert any(f.handle == "$invalid" and set(f.statuses) == {ERR_BAD_HANDLE, ERR_INVALID_ARGS}
+               for f in res.findings)
     write_hunt(res, tmp_path / "w", write_trace_file)
     for f in res.findings:
         assert f.id.startswith("A-") and f.explanation and f.trace
@@ -110,3 +116,25 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
         parser.parse_args(["diff", "zircon-2023"])
     assert e.value.code == 2
     assert isinstance(args, argparse.Namespace)
+
+
+def test_hunt_command_writes_the_register_and_drops_stale_witnesses(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    import proofs.hunt
+    from vmospec.cli import main
+
+    res = _hunt()
+    monkeypatch.setattr(proofs.hunt, "hunt", lambda: res)  # the hunt itself is tested above
+    stale = tmp_path / "ambiguities" / "A-a-finding-that-is-gone.jsonl"
+    stale.parent.mkdir()
+    stale.write_text("{}\n")
+    assert main(["hunt", "--out", str(tmp_path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert not stale.exists()
+    written = sorted(p.name for p in (tmp_path / "ambiguities").iterdir())
+    assert written == sorted(f"{f['id']}.jsonl" for f in out["findings"])
+    register = (tmp_path / "ambiguities.md").read_text()
+    assert all(f"## {f['id']}" in register for f in out["findings"])
