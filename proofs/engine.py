@@ -74,23 +74,26 @@ def paths(
     return found, v.side
 
 
-def _solver(timeout_ms: int) -> z3.Solver:
+RLIMIT = 200_000_000  # z3's own count of work: the same budget on a busy or slow machine
+
+
+def _solver(rlimit: int) -> z3.Solver:
     s = z3.Solver()
-    s.set("timeout", timeout_ms)
+    s.set("rlimit", rlimit)
     return s
 
 
-def satisfiable(*facts: Any, timeout_ms: int = 10_000) -> bool:
-    s = _solver(timeout_ms)
+def satisfiable(*facts: Any, rlimit: int = RLIMIT) -> bool:
+    s = _solver(rlimit)
     s.add(*facts)
     return bool(s.check() == z3.sat)
 
 
 def prove(
-    hypotheses: list[Any], claim: Any, timeout_ms: int = 10_000
+    hypotheses: list[Any], claim: Any, rlimit: int = RLIMIT
 ) -> tuple[Verdict, z3.ModelRef | None]:
-    """Does `claim` follow from `hypotheses`? A timeout is `unknown`, never `proved`."""
-    s = _solver(timeout_ms)
+    """Does `claim` follow from `hypotheses`? Out of budget is `unknown`, never `proved`."""
+    s = _solver(rlimit)
     s.add(*hypotheses)
     s.add(z3.Not(claim))
     r = s.check()

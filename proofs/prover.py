@@ -3,8 +3,13 @@
 For an obligation, the step is run on the shape's symbolic state with the z3 backend
 (the spec's own op functions), giving one path per way it can go. The claim is that on
 every path, where the invariant applies, it holds. Each obligation reports:
-- `proved`, `counterexample` (with the z3 model), or `unknown` (a timeout: never proved);
+- `proved`, `counterexample` (with the z3 model), or `unknown` (z3 ran out of its
+  budget: never proved);
 - whether its hypotheses can be met where the invariant applies (non-vacuity).
+
+Budgets are counted in z3's own units of work (`rlimit`), not in seconds, so a busy or
+slow machine gives the same verdicts, only later. Results are remembered
+(proofs/cache.py) under everything they depend on.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 
 import z3
 
+from proofs.cache import ProofCache, tracking
 from proofs.catalogue import CATALOGUE, Ctx, hypotheses
 from proofs.engine import Verdict
 from proofs.shapes import SHAPES, Shape
@@ -28,7 +34,9 @@ from spec.profiles import PROFILES
 from spec.symbolic import BV8, BV64, Symbolic
 
 PAGE = 4096
-TIMEOUT_MS = 30_000
+# z3's budget for each solver call of an obligation (one makes at most five). The
+# hardest obligation of the catalogue needs about a tenth of it (notes/proofs.md).
+RLIMIT = 500_000_000
 # The status domain is expected to fail for kernel profiles: the kernel returns statuses
 # the page does not list. Each counterexample is a finding to keep and report.
 EXPECTED_FINDINGS = {"status-domain"}
@@ -54,6 +62,16 @@ class Result:
     seconds: float
     nonvacuous: bool | None  # None: z3 could not tell
     model: dict[str, Any] = field(default_factory=dict)
+    depends: tuple[str, ...] = ()  # the functions tracked one by one that it ran (cache.py)
+    cached: bool = False  # remembered from an earlier run, not proved now
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "seconds": self.seconds,
+                "nonvacuous": self.nonvacuous, "model": self.model}
+
+    @classmethod
+    def from_json(cls, ob: Obligation, d: dict[str, Any]) -> Result:
+        return cls(ob, d["status"], d["seconds"], d["nonvacuous"], d["model"], cached=True)
 
     @property
     def finding(self) -> bool:
@@ -148,13 +166,20 @@ def _completion(m: z3.ModelRef, i: z3.BitVecRef, k: z3.BitVecRef) -> list[tuple[
     return subst
 
 
+def _solver(rlimit: int, simplify: bool = False) -> z3.Solver:
+    """A solver with a budget. `simplify`: z3's simplifier first, which does about a
+    third less work on the quantifier-free claims (measured on the slowest)."""
+    s = z3.Then("simplify", "smt").solver() if simplify else z3.Solver()
+    s.set("rlimit", rlimit)
+    return s
+
+
 def _confirmed(m: z3.ModelRef, hyps: list[Any], claim: Any, i: z3.BitVecRef,
-               k: z3.BitVecRef) -> z3.ModelRef | None:
+               k: z3.BitVecRef, rlimit: int) -> z3.ModelRef | None:
     """A quantifier-free model made whole: its arrays completed as a well-formed state,
     then checked against every hypothesis (quantifiers over fixed arrays are easy)."""
     subst = _completion(m, i, k)
-    s = z3.Solver()
-    s.set("timeout", TIMEOUT_MS)
+    s = _solver(rlimit)
     s.add(*[a == v for a, v in subst], *hyps, claim)
     return s.model() if s.check() == z3.sat else None
 
@@ -190,12 +215,11 @@ def _witness(sh: Shape) -> list[tuple[Any, Any]]:
     return subst
 
 
-def _nonvacuous(sh: Shape, hyps: list[Any], where: list[Any]) -> bool | None:
+def _nonvacuous(sh: Shape, hyps: list[Any], where: list[Any], rlimit: int) -> bool | None:
     """Can the hypotheses hold where the invariant applies? Tried first on a witness
     state (quantifier-free, fast), then on any state; None when z3 cannot tell."""
     for subst in (_witness(sh), []):
-        s = z3.Solver()
-        s.set("timeout", 5_000 if subst else TIMEOUT_MS)
+        s = _solver(rlimit // 20 if subst else rlimit)
         facts = [z3.substitute(f, *subst) if subst else f for f in [*hyps, z3.Or(*where)]]
         s.add(*[z3.simplify(f) for f in facts])
         r = s.check()
@@ -206,11 +230,13 @@ def _nonvacuous(sh: Shape, hyps: list[Any], where: list[Any]) -> bool | None:
     return None
 
 
-def discharge(ob: Obligation) -> Result:
+def discharge(ob: Obligation, paths: tuple[list[Path[Outcome]], tuple[Any, ...]] | None = None,
+              rlimit: int = RLIMIT) -> Result:
+    """Prove one obligation (on `paths` of its step, if given: else explored here)."""
     start = time.perf_counter()
     inv = CATALOGUE[ob.invariant]
     sh = shape(ob.shape)
-    found, side = step_paths(ob.profile, ob.shape, ob.handle, ob.step)
+    found, side = paths or step_paths(ob.profile, ob.shape, ob.handle, ob.step)
     i, k = z3.BitVecs("at_byte at_page", 64)
     parts, where = [], []
     for p in found:
@@ -224,14 +250,13 @@ def discharge(ob: Obligation) -> Result:
     if not parts:
         return Result(ob, "not applicable", time.perf_counter() - start, False)
     hyps = [*hypotheses(sh, PAGE), *side]
-    nonvacuous = _nonvacuous(sh, hyps, where)
+    nonvacuous = _nonvacuous(sh, hyps, where, rlimit)
     if nonvacuous is False:
         return Result(ob, "vacuous", time.perf_counter() - start, False)
     claim = z3.Not(z3.And(*parts))
     # First with well-formedness only where the claim looks (quantifier-free): unsat
     # there is a proof. Otherwise ask again with all of it, for a proof or a real model.
-    ground = z3.Solver()
-    ground.set("timeout", TIMEOUT_MS)
+    ground = _solver(rlimit, simplify=True)
     points = [i, k, z3.UDiv(i, PAGE)]  # the byte, the page, the byte's page
     ground.add(*hypotheses(sh, PAGE, at=points), *side, claim)
     r = ground.check()
@@ -239,14 +264,13 @@ def discharge(ob: Obligation) -> Result:
     if r == z3.unsat:
         verdict: Verdict = "proved"
     elif r == z3.sat and (
-            confirmed := _confirmed(_small_model(ground, i, k), hyps, claim, i, k)):
+            confirmed := _confirmed(_small_model(ground, i, k), hyps, claim, i, k, rlimit)):
         # The quantifier-free model, completed as a well-formed state, satisfies every
         # hypothesis (quantifiers included): a real counterexample.
         verdict = "counterexample"
         model = _model_values(confirmed, i, k)
     else:
-        full = z3.Solver()
-        full.set("timeout", TIMEOUT_MS)
+        full = _solver(rlimit)
         full.add(*hyps, *hypotheses(sh, PAGE, at=points), claim)
         r = full.check()
         verdict = "proved" if r == z3.unsat else "counterexample" if r == z3.sat \
@@ -256,31 +280,58 @@ def discharge(ob: Obligation) -> Result:
     return Result(ob, verdict, time.perf_counter() - start, nonvacuous, model)
 
 
-def _discharge_many(batch: list[Obligation]) -> list[Result]:
-    return [discharge(ob) for ob in batch]
+def _discharge_group(job: tuple[list[Obligation], int]) -> list[Result]:
+    """Prove the obligations of one (profile, shape, handle, step), recording for each
+    the functions it ran (cache.py): those of the step, explored afresh here so that
+    nothing is served from a cache unseen, and those of its own claim."""
+    batch, rlimit = job
+    ob = batch[0]
+    group: set[str] = set()
+    with tracking(group):
+        SHAPES[ob.shape](PAGE)
+        paths = step_paths.__wrapped__(ob.profile, ob.shape, ob.handle, ob.step)
+    results = []
+    for ob in batch:
+        deps = set(group)
+        with tracking(deps):
+            r = discharge(ob, paths, rlimit)
+        r.depends = tuple(sorted(deps))
+        results.append(r)
+    return results
 
 
 def run(obs: list[Obligation], jobs: int = 2,
-        progress: Callable[[Result], None] | None = None) -> list[Result]:
-    """Discharge obligations on `jobs` processes. Obligations are grouped by shape, step
-    and profile so that each process explores a step once for all invariants."""
+        progress: Callable[[Result], None] | None = None, rlimit: int = RLIMIT,
+        cache: ProofCache | None = None) -> list[Result]:
+    """Discharge obligations on `jobs` processes, taking what `cache` remembers and
+    storing what is proved anew. Obligations are grouped by shape, step and profile so
+    that each process explores a step once for all invariants."""
+    results: list[Result] = []
     groups: dict[tuple[str, str, str, str], list[Obligation]] = {}
     for ob in obs:
-        groups.setdefault((ob.profile, ob.shape, ob.handle, ob.step), []).append(ob)
-    batches = list(groups.values())
-    results: list[Result] = []
-    if jobs <= 1:
-        for batch in batches:
-            for r in _discharge_many(batch):
-                results.append(r)
-                if progress:
-                    progress(r)
+        hit = cache.get(ob.name) if cache is not None else None
+        if hit is not None:
+            results.append(Result.from_json(ob, hit))
+            if progress:
+                progress(results[-1])
+        else:
+            groups.setdefault((ob.profile, ob.shape, ob.handle, ob.step), []).append(ob)
+    jobs_ = [(batch, rlimit) for batch in groups.values()]
+
+    def take(rs: list[Result]) -> None:
+        results.extend(rs)
+        if cache is not None:
+            cache.put([(r.obligation.name, list(r.depends), r.to_json()) for r in rs])
+        for r in rs:
+            if progress:
+                progress(r)
+
+    if jobs <= 1 or len(jobs_) <= 1:
+        for job in jobs_:
+            take(_discharge_group(job))
         return results
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(jobs) as pool:
-        for rs in pool.imap_unordered(_discharge_many, batches):
-            for r in rs:
-                results.append(r)
-                if progress:
-                    progress(r)
+    with ctx.Pool(min(jobs, len(jobs_))) as pool:
+        for rs in pool.imap_unordered(_discharge_group, jobs_):
+            take(rs)
     return results

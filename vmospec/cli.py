@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sqlite3
 import sys
 import time
 from collections.abc import Sequence
@@ -141,9 +142,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_prove(args: argparse.Namespace) -> int:
+    from proofs.cache import ProofCache
     from proofs.catalogue import CATALOGUE
     from proofs.counterexample import trace_for
-    from proofs.prover import obligations, run
+    from proofs.prover import RLIMIT, obligations, run
 
     if args.only is not None and args.only not in CATALOGUE:
         print(f"vmospec prove: error: no invariant named {args.only!r} "
@@ -153,6 +155,14 @@ def cmd_prove(args: argparse.Namespace) -> int:
         print(f"vmospec prove: error: --jobs must be at least 1, not {args.jobs}",
               file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.rlimit is None:
+        args.rlimit = RLIMIT
+    if args.rlimit < 1:
+        return _error("prove", f"--rlimit must be at least 1, not {args.rlimit}")
+    try:
+        cache = None if args.no_cache else ProofCache(Path(args.cache), args.rlimit)
+    except (OSError, sqlite3.Error) as e:
+        return _error("prove", f"{args.cache}: cannot use it as the proof cache: {e}")
     # Other implementations only on request: the default run stays what CI proves.
     profiles = [args.profile] if args.profile else [
         p.name for p in PROFILES.values() if p.kind != "implementation"]
@@ -160,7 +170,12 @@ def cmd_prove(args: argparse.Namespace) -> int:
     bar = tqdm(total=len(obs), desc="prove", unit="obligation", file=sys.stderr,
                disable=not sys.stderr.isatty())
     started = time.perf_counter()
-    results = run(obs, jobs=args.jobs, progress=lambda r: bar.update())
+    try:
+        results = run(obs, jobs=args.jobs, progress=lambda r: bar.update(),
+                      rlimit=args.rlimit, cache=cache)
+    finally:
+        if cache is not None:
+            cache.close()
     bar.close()
     elapsed = time.perf_counter() - started
     results = [r for r in results if r.status != "not applicable"]
@@ -180,7 +195,7 @@ def cmd_prove(args: argparse.Namespace) -> int:
                  "profile": r.obligation.profile, "shape": r.obligation.shape,
                  "handle": r.obligation.handle, "step": r.obligation.step,
                  "status": r.status, "seconds": round(r.seconds, 3),
-                 "nonvacuous": r.nonvacuous, "finding": r.finding,
+                 "nonvacuous": r.nonvacuous, "finding": r.finding, "cached": r.cached,
                  **({"trace": written[r.obligation.name]} if r.obligation.name in written
                     else {})}
                 for r in results
@@ -193,7 +208,9 @@ def cmd_prove(args: argparse.Namespace) -> int:
             key = "finding" if r.finding else r.status
             counts[key] = counts.get(key, 0) + 1
         summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
-        print(f"{len(results)} obligations in {elapsed:.1f} s: {summary}")
+        remembered = sum(r.cached for r in results)
+        print(f"{len(results)} obligations in {elapsed:.1f} s "
+              f"({remembered} remembered, {len(results) - remembered} proved now): {summary}")
     return EXIT_OK if not failures else EXIT_DIVERGED
 
 
@@ -532,6 +549,14 @@ def build_parser() -> argparse.ArgumentParser:
     prove.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
     prove.add_argument("--out", default="out/counterexamples",
                        help="where counterexample traces go (default out/counterexamples)")
+    prove.add_argument("--rlimit", type=int, default=None,
+                       help="z3's budget, in its own units of work, for each solver call "
+                       "of an obligation (default 500 million; RLIMIT in proofs/prover.py); "
+                       "out of budget is unknown")
+    prove.add_argument("--cache", default="out/prove-cache", metavar="DIR",
+                       help="where results are remembered (default out/prove-cache)")
+    prove.add_argument("--no-cache", action="store_true",
+                       help="prove everything again (the new results are not stored)")
     prove.add_argument("--brief", action="store_true",
                        help="list only what is not proved, then the summary")
     prove.add_argument("--json", action="store_true", help="one JSON object on stdout")
