@@ -444,9 +444,10 @@ class Kernel:
             if hi > s:
                 return abi.ERR_OUT_OF_RANGE  # finished pieces are not undone (kf 4.3)
             if whole:
-                self.vm.zero_whole_pages(
-                    vmo.node, self._node_page(vmo, lo), self._node_page(vmo, hi)
-                )
+                first, last = self._node_page(vmo, lo), self._node_page(vmo, hi)
+                if "zero_slice_forgets_window" in self.broken:
+                    first, last = lo // ps, hi // ps  # the slice's window left out
+                self.vm.zero_whole_pages(vmo.node, first, last)
             else:
                 page_start = self._round_down(lo)
                 status = self.vm.zero_partial(
@@ -682,7 +683,10 @@ class Kernel:
             and self.vm.zero_partial_need(node, tail_page) > self.pool.available
         ):
             return _st(abi.ERR_NO_MEMORY)
+        grows = size > vmo.size
         self.vm.resize(node, size // ps)
+        if tail and not grows and "set_size_tail_kept" in self.broken:
+            tail = False  # only a growing resize zeroes the tail (the other case forgotten)
         if tail:
             status = self.vm.zero_partial(node, tail_page, requested % ps, ps)
             if status != abi.OK:

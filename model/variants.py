@@ -36,6 +36,11 @@ VARIANTS: dict[str, str] = {
     "duplicate_rights_escalate": "handle_duplicate accepts rights the source lacks",
     "cow_lost": "copy-on-write is lost: writes land in pages shared with a snapshot, so a "
     "snapshot child sees its parent's later writes",
+    "zero_slice_forgets_window": "ZERO of whole pages through a slice zeroes the pages at "
+    "the slice's offsets in the parent's own numbering, forgetting where the slice starts "
+    "(wrong only for a slice at a page offset >= 1)",
+    "set_size_tail_kept": "an unaligned zx_vmo_set_size that does not grow the VMO leaves "
+    "the bytes past the new size in its last page (only a growing resize zeroes them)",
     "commit_maps_zero_page": "COMMIT leaves pages that read zero on the shared zero page "
     "instead of giving them frames, so committed_bytes misses them (kf 4.1: a commit is "
     "never deduped to the zero page)",

@@ -32,12 +32,17 @@ from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
-from hypothesis import strategies as st
 
 from refinement_tests.backends import Backend
 from refinement_tests.checker import render_value, status_name
-from refinement_tests.fuzz import Lockstep, LockstepResult, lockstep, write_failing_trace
-from refinement_tests.generate import GenTrace, TraceSource
+from refinement_tests.fuzz import (
+    TRACES_PER_EXAMPLE,
+    Lockstep,
+    LockstepResult,
+    lockstep,
+    write_failing_trace,
+)
+from refinement_tests.generate import GenTrace, TraceSource, choice_bytes, slots
 from refinement_tests.known import KNOWN, WAIVERS
 from spec import abi
 from spec.profiles import Profile
@@ -244,8 +249,8 @@ def backend_diff(profile: Profile, backend: Backend, *, seconds: float = 20.0,
     first: dict[ClassKey, tuple[GenTrace, LockstepResult]] = {}
     counts: dict[ClassKey, int] = {}
 
-    def check(data: st.DataObject) -> None:
-        source = TraceSource(data.draw, page, frozenset())
+    def check(buf: bytes) -> None:
+        source = TraceSource(buf, page, frozenset())
         ls = Lockstep(backend, profile, page, source.config, None, frozenset())
         going = True
         while going and len(source.steps) < max_steps:
@@ -269,13 +274,14 @@ def backend_diff(profile: Profile, backend: Backend, *, seconds: float = 20.0,
         if max_examples is not None and res.traces >= max_examples:
             break
 
-        @settings(max_examples=batch, database=None, deadline=None,
+        @settings(max_examples=-(-batch // TRACES_PER_EXAMPLE), database=None, deadline=None,
                   verbosity=Verbosity.quiet, suppress_health_check=list(HealthCheck),
                   phases=(Phase.generate,), print_blob=False)
         @seed(_batch_seed(seed_value, n))
-        @given(data=st.data())
-        def run_batch(data: st.DataObject) -> None:
-            check(data)
+        @given(buf=choice_bytes(max_steps, TRACES_PER_EXAMPLE))
+        def run_batch(buf: bytes) -> None:
+            for one in slots(buf, max_steps):
+                check(one)
 
         run_batch()
         n += 1

@@ -31,6 +31,7 @@ from spec.values import Concrete
 __all__ = [
     "CALLS",
     "VMO_KINDS",
+    "Behaviour",
     "Coverage",
     "op_label",
     "spec_reachable",
@@ -122,6 +123,93 @@ class Coverage:
                 "missing": [k for k in VMO_KINDS if not self.kinds[k] and k not in excluded],
                 "excluded": {k: why for k, why in excluded.items() if not self.kinds[k]},
             },
+        }
+
+
+# --- behavioural coverage ---------------------------------------------------------------------
+#
+# A cell is (what, target, range): an op of zx_vmo_op_range or a call, the kind of VMO it
+# acts on, and the class of its range (refinement_tests/generate.py says how each is
+# told, from what the generator believes). Every cell is reachable: any call can name
+# any kind of target with any range (the status differs). An effect (a successful
+# COMMIT, DECOMMIT, ZERO, write or set_size) counts as observed when a later read of
+# the same tree of VMOs overlaps its bytes, or (COMMIT, DECOMMIT, set_size) a later
+# ZX_INFO_VMO or get_size looks at it: only then could a wrong effect show. A range of
+# size 0 has no effect to observe.
+
+_RANGED = (*[op_label(v) for v in sorted(abi.OP_NAMES) if op_label(v) != INVALID_OP],
+           INVALID_OP, "vmo_read", "vmo_write")
+_TARGETED = ("vmo_info", "vmo_get_size", "vmo_create_child", "handle_duplicate",
+             "handle_close", "reclaim", "pager_supply_pages", "pager_fail")
+_EFFECTS = {"COMMIT", "DECOMMIT", "ZERO", "vmo_write", "vmo_set_size"}
+_LOOKS_AT_COUNTS = {"COMMIT", "DECOMMIT", "vmo_set_size"}
+
+
+def behaviour_cells() -> list[tuple[str, str, str]]:
+    from refinement_tests.generate import RANGES, SET_SIZES, TARGETS
+
+    cells = [(w, t, r) for w in _RANGED for t in TARGETS for r in RANGES]
+    cells += [("vmo_set_size", t, r) for t in TARGETS for r in SET_SIZES]
+    cells += [(w, t, "-") for w in _TARGETED for t in TARGETS]
+    return cells
+
+
+@dataclass
+class Behaviour:
+    """Which behaviour cells a run reached, which effects it made, and which of those
+    a later observation could have revealed. Counters, so runs merge."""
+
+    cells: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    effects: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    observed: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    _pending: list[tuple[tuple[str, str, str], int, tuple[int, int] | None]] = field(
+        default_factory=list)
+
+    def start(self) -> None:
+        """A new trace: nothing of the last one can be observed any more."""
+        self._pending.clear()
+
+    def record(self, gs: Any, observed: Mapping[str, Any]) -> None:
+        """One step run (a GenStep) and what the backend observed."""
+        if gs.target is None:
+            return
+        name = gs.name
+        what = op_label(gs.args["op"]) if name == "vmo_op_range" else name
+        cell = (what, gs.target, gs.range_class or "-")
+        self.cells[cell] += 1
+        ok = observed.get("status") == abi.OK
+        if name in ("vmo_read", "vmo_info", "vmo_get_size") and ok and self._pending:
+            keep = []
+            for eff, family, span in self._pending:
+                if family == gs.family and (
+                        (name != "vmo_read" and eff[0] in _LOOKS_AT_COUNTS)
+                        or (name == "vmo_read" and span is not None and gs.span is not None
+                            and span[0] < gs.span[1] and gs.span[0] < span[1])):
+                    self.observed[eff] += 1
+                else:
+                    keep.append((eff, family, span))
+            self._pending[:] = keep
+        if what in _EFFECTS and ok and gs.family is not None and cell[2] != "size-0":
+            self.effects[cell] += 1
+            self._pending.append((cell, gs.family, gs.span))
+
+    def merge(self, other: Behaviour) -> None:
+        self.cells.update(other.cells)
+        self.effects.update(other.effects)
+        self.observed.update(other.observed)
+
+    def report(self) -> dict[str, Any]:
+        cells = behaviour_cells()
+        missing = [c for c in cells if not self.cells[c]]
+        effects = sorted(self.effects)
+        unobserved = [c for c in effects if not self.observed[c]]
+        return {
+            "cells": len(cells),
+            "reached": len(cells) - len(missing),
+            "missing": [list(c) for c in missing],
+            "effects": len(effects),
+            "effects_observed": len(effects) - len(unobserved),
+            "effects_never_observed": [list(c) for c in unobserved],
         }
 
 

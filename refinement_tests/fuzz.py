@@ -35,12 +35,21 @@ from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
-from hypothesis import strategies as st
+from hypothesis.database import InMemoryExampleDatabase, choices_to_bytes
+from hypothesis.internal.reflection import function_digest
 
 from refinement_tests.backends import Backend, BackendError, BatchBackend
 from refinement_tests.checker import Allowed, agrees, render_value, status_name
-from refinement_tests.coverage import Coverage, spec_reachable
-from refinement_tests.generate import AVOIDABLE, GenStep, GenTrace, TraceSource
+from refinement_tests.coverage import Behaviour, Coverage, spec_reachable
+from refinement_tests.generate import (
+    AVOIDABLE,
+    GenStep,
+    GenTrace,
+    TraceSource,
+    choice_bytes,
+    decode,
+    slots,
+)
 from refinement_tests.known import KNOWN, WAIVERS, Seen
 from refinement_tests.trace import StatusExpect, Step, step_to_json, write_trace
 from spec.abi import U64_MAX
@@ -63,6 +72,10 @@ __all__ = [
 ]
 
 MAX_STATES = 256  # as the checker: past this many possible states, stop the trace
+# Traces per hypothesis example, each decoded from its own slot of the example's bytes:
+# hypothesis spends about 0.3 ms on an example whatever it holds, more than a trace of
+# 15 steps takes to run.
+TRACES_PER_EXAMPLE = 8
 ALL_KNOWN = frozenset(KNOWN)
 
 
@@ -250,6 +263,7 @@ class FuzzReport:
     traces: int = 0
     steps: int = 0
     coverage: Coverage = field(default_factory=Coverage)
+    behaviour: Behaviour = field(default_factory=Behaviour)
     divergence: Divergence | None = None
     trace_path: str | None = None
     shrunk_steps: int = 0
@@ -267,7 +281,9 @@ class FuzzReport:
     def coverage_report(self) -> dict[str, Any]:
         excluded = {"unbounded": "not generated: known disagreement max_size"} if (
             "max_size" in self.avoided) else {}
-        return self.coverage.report(spec_reachable(self.profile, self.page), excluded)
+        out = self.coverage.report(spec_reachable(self.profile, self.page), excluded)
+        out["behaviour"] = self.behaviour.report()
+        return out
 
 
 @contextlib.contextmanager
@@ -342,24 +358,28 @@ def fuzz(
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     best: list[tuple[int, int]] = []  # (steps, size) of the smallest failing trace
-    last_fail: list[tuple[GenTrace, LockstepResult]] = []
+    last_fail: list[tuple[GenTrace, LockstepResult, bytes]] = []  # and its bytes
 
     def meta() -> dict[str, Any]:
         return {"origin": "vmospec fuzz: shrunk failing trace", "backend": backend.name,
                 "profile": profile.name, "seed": seed_value}
 
-    def check(data: st.DataObject) -> None:
-        source = TraceSource(data.draw, page, avoid)
+    def check(buf: bytes) -> None:
+        source = TraceSource(buf, page, avoid)
         ls = Lockstep(backend, profile, page, source.config, report.coverage, waive)
+        res = ls.result
+        report.behaviour.start()
         try:
             going = True
             while going and len(source.steps) < max_steps:
-                made = source.next()  # hypothesis may end the example here (its budget)
+                made = source.next()
                 if not made:
                     break
                 for gs in made:
-                    if not ls.run(gs):
-                        going = False
+                    going = ls.run(gs)
+                    if len(res.observed) == res.steps_run:
+                        report.behaviour.record(gs, res.observed[-1])
+                    if not going:
                         break
         finally:
             report.traces += 1
@@ -369,7 +389,7 @@ def fuzz(
             report.known[result.known] = report.known.get(result.known, 0) + 1
         if result.divergence is None:
             return
-        last_fail[:] = [(trace, result)]
+        last_fail[:] = [(trace, result, buf)]
         if report.caught_after is None:
             report.caught_after = time.perf_counter() - started
             report.traces_to_catch = report.traces
@@ -380,7 +400,6 @@ def fuzz(
             best[:] = [key]
         raise _Diverged(result.divergence.summary())
 
-    phases = (Phase.generate, Phase.shrink) if hypothesis_shrink else (Phase.generate,)
     n_batch = 0
     pinned = contextlib.ExitStack()
     pinned.enter_context(_no_local_constants())
@@ -394,22 +413,28 @@ def fuzz(
             count = batch if max_examples is None else min(batch, max_examples - n_batch * batch)
             bseed = _batch_seed(seed_value, n_batch)
             n_batch += 1
+            left = [count]  # traces this batch may still run
 
-            @settings(max_examples=count, database=None, deadline=None,
-                      verbosity=Verbosity.quiet, suppress_health_check=list(HealthCheck),
-                      phases=phases, report_multiple_bugs=False,
+            # Generation only: a failing slot is shrunk on its own below.
+            @settings(max_examples=-(-count // TRACES_PER_EXAMPLE), database=None,
+                      deadline=None, verbosity=Verbosity.quiet,
+                      suppress_health_check=list(HealthCheck), phases=(Phase.generate,),
                       print_blob=False)
             @seed(bseed)
-            @given(data=st.data())
-            def run_batch(data: st.DataObject) -> None:
-                check(data)
+            @given(buf=choice_bytes(max_steps, TRACES_PER_EXAMPLE))
+            def run_batch(buf: bytes) -> None:
+                for one in slots(buf, max_steps)[:left[0]]:  # noqa: B023 (run at once)
+                    left[0] -= 1  # noqa: B023
+                    check(one)
 
             try:
                 run_batch()
             except _Diverged:
-                # The last failing example hypothesis ran is the one it shrank to; then
-                # whole steps it could not remove are removed one at a time.
-                trace, result = last_fail[0]
+                # hypothesis shrinks the failing trace's bytes; then whole steps it could
+                # not remove are removed one at a time
+                if hypothesis_shrink:
+                    _shrink_choices(last_fail[0][2], check, max_steps, bseed)
+                trace, result, _ = last_fail[0]
                 if path is not None:
                     write_failing_trace(path, trace, result, meta())
                 trace, result = _drop_steps(trace, result, backend, profile, path, meta(),
@@ -428,6 +453,29 @@ def fuzz(
         pinned.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _shrink_choices(buf: bytes, check: Callable[[bytes], None], max_steps: int,
+                    seed_value: int) -> None:
+    """Let hypothesis shrink the bytes of one failing trace: it is handed them as a
+    stored failure (the secondary corpus of an in-memory database, which hypothesis
+    replays and then shrinks; its primary corpus counts as shrunk already). `check`
+    raises _Diverged on every failing candidate and keeps the last, the smallest."""
+    db = InMemoryExampleDatabase()
+
+    @settings(max_examples=1, database=db, deadline=None, verbosity=Verbosity.quiet,
+              suppress_health_check=list(HealthCheck), phases=(Phase.reuse, Phase.shrink),
+              report_multiple_bugs=False, print_blob=False)
+    @seed(seed_value)
+    @given(buf=choice_bytes(max_steps))
+    def one(buf: bytes) -> None:
+        check(buf)
+
+    inner: Any = one
+    db.save(function_digest(inner.hypothesis.inner_test) + b".secondary",
+            choices_to_bytes((buf,)))
+    with contextlib.suppress(_Diverged):
+        one()
 
 
 def _drop_steps(trace: GenTrace, result: LockstepResult, backend: Backend, profile: Profile,
@@ -493,12 +541,9 @@ def _generate(count: int, bseed: int, page: int, avoid: frozenset[str],
               suppress_health_check=list(HealthCheck), phases=(Phase.generate,),
               print_blob=False)
     @seed(bseed)
-    @given(data=st.data())
-    def gen(data: st.DataObject) -> None:
-        source = TraceSource(data.draw, page, avoid)
-        while len(source.steps) < max_steps and source.next():
-            pass
-        made.append(source.trace())
+    @given(buf=choice_bytes(max_steps))
+    def gen(buf: bytes) -> None:
+        made.append(decode(buf, page, max_steps, avoid))
 
     gen()
     return made[:count]
@@ -526,11 +571,18 @@ def _run_batch(backend: BatchBackend, traces: list[GenTrace]
 
 def _check_observed(backend: BatchBackend, trace: GenTrace, observed: list[dict[str, Any]],
                     failure: str | None, profile: Profile, coverage: Coverage | None,
-                    waive: frozenset[str]) -> LockstepResult:
+                    waive: frozenset[str], behaviour: Behaviour | None = None
+                    ) -> LockstepResult:
     replay = _Replay(backend.name, observed, failure)
     ls = Lockstep(replay, profile, trace.page, trace.config, coverage, waive)
+    res = ls.result
+    if behaviour is not None:
+        behaviour.start()
     for gs in trace.steps:
-        if not ls.run(gs):
+        going = ls.run(gs)
+        if behaviour is not None and len(res.observed) == res.steps_run:
+            behaviour.record(gs, res.observed[-1])
+        if not going:
             break
     return ls.result
 
@@ -576,7 +628,7 @@ def _fuzz_batched(backend: BatchBackend, profile: Profile, *, seconds: float | N
                         break
                     cut = failure if k == len(observed) - 1 else None
                     result = _check_observed(backend, trace, observed[k], cut, profile,
-                                             report.coverage, waive)
+                                             report.coverage, waive, report.behaviour)
                     report.traces += 1
                     report.steps += result.steps_run
                     if result.known is not None:

@@ -19,8 +19,13 @@ reclaim; pager_fail then a request in its range; a hint then reclaim; a duplicat
 fewer rights, or closed, then calls through it), and the next few steps *focus* on the
 VMOs the scenario built. Their arguments are drawn like any other's.
 
-Each step is one span of choices, its first choice also saying whether the trace ends
-there, so hypothesis can delete whole steps and shorten a trace when it shrinks.
+A trace is decoded from one byte string that hypothesis draws (and shrinks), read in
+order by `Choices`: one draw per trace instead of several per step, which made drawing
+nine tenths of the fuzzer's time. Each choice reads just the bytes its range needs and
+scales them monotonically, so smaller bytes mean earlier options (hypothesis shrinks
+bytes towards zero) and a string that runs out reads as zeros: the first option, and
+the end of the trace. Steps are removed whole by the fuzzer's own pass after
+hypothesis's shrinker (refinement_tests/fuzz.py).
 
 Two constraints on what is generated, both stated where they apply:
 - Work that needs frames (COMMIT; PREFETCH, ALWAYS_NEED and reads of pager-backed
@@ -43,7 +48,8 @@ from refinement_tests.known import KNOWN
 from refinement_tests.trace import Header
 from spec import abi
 
-__all__ = ["AVOIDABLE", "BUDGET_PAGES", "GenStep", "GenTrace", "TraceSource", "traces"]
+__all__ = ["AVOIDABLE", "BUDGET_PAGES", "CHOICE_BYTES", "Choices", "GenStep", "GenTrace",
+           "TraceSource", "choice_bytes", "decode", "slot_size", "slots", "traces"]
 
 U64 = abi.U64_MAX
 BUDGET_PAGES = 64  # the most pages one generated step may need frames for
@@ -56,6 +62,49 @@ class GenStep:
     kind: str  # "call" or "event"
     args: dict[str, Any]
     vmo_kind: str | None = None  # the kind of VMO this step creates, for coverage
+    # What the generator believes the step acts on, for behavioural coverage
+    # (refinement_tests/coverage.py): the kind of target (TARGETS), the class of its
+    # range (RANGES, or SET_SIZES for vmo_set_size), and where the range lies: the
+    # family (the VMO tree it belongs to) and the bytes in the family's root.
+    target: str | None = None
+    range_class: str | None = None
+    family: int | None = None
+    span: tuple[int, int] | None = None
+
+
+# The kinds of target of behavioural coverage.
+TARGETS = ("root", "slice-at-0", "slice-at-page", "reference", "snapshot", "original",
+           "read-through", "pager-root", "discarded")
+# The classes of range (offset, size) against the target's size S.
+RANGES = ("size-0", "in-one-page", "whole-pages", "head-tail", "past-end", "overflow")
+# The classes of a new size for vmo_set_size.
+SET_SIZES = ("grow", "same", "shrink", "unaligned-no-grow", "too-big")
+
+
+def range_class(offset: int, size: int, s: int, p: int) -> str:
+    if size == 0:
+        return "size-0"
+    end = offset + size
+    if end > U64:
+        return "overflow"
+    if end > s:
+        return "past-end"
+    if offset % p == 0 and size % p == 0:
+        return "whole-pages"
+    if offset // p == (end - 1) // p:
+        return "in-one-page"
+    return "head-tail"
+
+
+def set_size_class(requested: int, s: int, p: int) -> str:
+    rounded = _round_up(requested, p)
+    if rounded is None or rounded > _MAX_SIZE:
+        return "too-big"
+    if rounded > s:
+        return "grow"
+    if requested % p:
+        return "unaligned-no-grow"
+    return "same" if rounded == s else "shrink"
 
 
 @dataclass(frozen=True)
@@ -84,6 +133,9 @@ class _Obj:
     pager_name: str | None = None  # a pager VMO: the pager handle it was created with
     root: int | None = None  # pager lineage: the pager VMO at the top
     discardable: bool = False
+    family: int = 0  # the object at the top of its tree of children
+    has_snapshot: bool = False  # a snapshot child was made of it
+    discarded: bool = False  # reclaimed with no lock held (what the generator believes)
 
 
 @dataclass
@@ -96,7 +148,6 @@ class _Handle:
 
 _VMO_RIGHTS = abi.DEFAULT_VMO_RIGHTS
 _MAX_SIZE = (U64 // (32 * 4096)) * (32 * 4096)
-_INTS: dict[tuple[int, int], st.SearchStrategy[int]] = {}
 _FAIL_CODES = sorted(abi.PAGER_FAIL_STATUSES)
 _PAGER_OPS = [abi.OP_COMMIT, abi.OP_ZERO, abi.OP_PREFETCH, abi.OP_ALWAYS_NEED]
 _LOCKS = (abi.OP_LOCK, abi.OP_TRY_LOCK, abi.OP_UNLOCK)
@@ -157,6 +208,8 @@ class _World:
 
     def add(self, out: str, obj: _Obj, rights: int, live: bool) -> int:
         oid = len(self.objs) + 1
+        if not obj.family:
+            obj.family = oid
         self.objs[oid] = obj
         self.handles.append(_Handle(out, oid, rights, live))
         return oid
@@ -180,29 +233,82 @@ class _World:
         return None, None
 
 
-Draw = Callable[[st.SearchStrategy[Any]], Any]
+CHOICE_BYTES = 1024  # the most bytes one trace's choices are read from
+
+
+class Choices:
+    """The choices of one trace, read in order from a byte string."""
+
+    __slots__ = ("buf", "pos")
+
+    def __init__(self, buf: bytes) -> None:
+        self.buf = buf
+        self.pos = 0
+
+    def num(self, lo: int, hi: int) -> int:
+        """A number in [lo, hi] from the next bytes (as few as the range needs), scaled
+        so that smaller bytes give smaller numbers; zeros past the end."""
+        n = hi - lo
+        if n <= 0:
+            return lo
+        k = (n.bit_length() + 7) >> 3
+        pos = self.pos
+        self.pos = pos + k
+        v = int.from_bytes(self.buf[pos:pos + k], "big")
+        if self.pos > len(self.buf):
+            v <<= 8 * (self.pos - len(self.buf))  # the missing low bytes read as zeros
+        return lo + ((v * (n + 1)) >> (8 * k))
+
+    @property
+    def exhausted(self) -> bool:
+        return self.pos >= len(self.buf)
 
 
 class _Gen:
     """Draws one trace, step by step."""
 
-    def __init__(self, draw: Draw, page: int, avoid: frozenset[str]) -> None:
-        self.draw = draw
+    def __init__(self, choices: Choices, page: int, avoid: frozenset[str]) -> None:
+        self.c = choices
         self.p = page
         self.avoid = avoid
         self.w = _World()
         self.focus: list[str] = []  # handles the next few steps act on
         self.focus_left = 0
+        steps: list[tuple[int, Callable[[], GenStep | list[GenStep]]]] = [
+            (36, self.op_range),
+            (7, self.write),
+            (6, self.read),
+            (5, self.info),
+            (5, self.create_child),
+            (4, self.duplicate),
+            (4, self.reclaim),
+            (3, self.set_size),
+            (3, self.pager_fail),
+            (3, self.supply),
+            (2, self.close),
+            (3, self.create),
+            (3, self.pager_create_vmo),
+            (2, self.get_size),
+            (1, self.pager_create),
+            (3, self.effect),
+            (5, self.cow),
+            (3, self.discard_cycle),
+            (4, self.rights),
+            (3, self.pager_failure),
+            (2, self.pager_hints),
+            (3, self.window),
+            (2, self.resize_tail),
+            (6, self.aim),
+        ]
+        self.table = [fn for _, fn in steps]
+        self.weights = [w for w, _ in steps]
+        self.total = sum(self.weights)
+        self.op_table = _OP_TABLE
 
     # -- values ------------------------------------------------------------------------
 
     def num(self, lo: int, hi: int) -> int:
-        strategy = _INTS.get((lo, hi))
-        if strategy is None:
-            if len(_INTS) > 4096:
-                _INTS.clear()
-            strategy = _INTS[lo, hi] = st.integers(lo, hi)
-        return int(self.draw(strategy))
+        return self.c.num(lo, hi)
 
     def pick(self, options: Sequence[Any]) -> Any:
         """One of the options; hypothesis shrinks towards the first."""
@@ -280,6 +386,48 @@ class _Gen:
                 out.append((byte, c))
         return tuple(out)
 
+    # -- steps, as behavioural coverage sees them ----------------------------------------
+
+    def _mk(self, name: str, kind: str, args: dict[str, Any], vmo_kind: str | None = None,
+            sized: str | None = None) -> GenStep:
+        """A step, with what it acts on as the generator believes it now (`sized`: the
+        class of a new size, taken before the world is changed)."""
+        h = args.get("vmo", args.get("handle"))
+        o, hd = self.w.get(h) if isinstance(h, str) else (None, None)
+        if o is None or hd is None or o.is_pager:
+            return GenStep(name, kind, args, vmo_kind)
+        target = self._target(o)
+        s = self.w.size_rec(hd.obj).size
+        off = args.get("offset")
+        n = args.get("size") if name == "vmo_op_range" else args.get("length")
+        if name == "vmo_write":
+            n = sum(c for _, c in args["data"])
+        rng, span = sized, None
+        if sized is not None:
+            lo = args["size"] // self.p * self.p
+            span = (o.base + min(lo, s), o.base + max(s, lo + self.p))
+        elif off is not None and n is not None:
+            rng = range_class(off, n, s, self.p)
+            if n and off < s:
+                span = (o.base + off, o.base + min(off + n, s))
+        if name == "vmo_op_range" and args["op"] == abi.OP_LOCK:
+            o.discarded = False  # LOCK takes a discarded VMO back (its pages gone)
+        return GenStep(name, kind, args, vmo_kind, target, rng, o.family, span)
+
+    def _target(self, o: _Obj) -> str:
+        if o.discarded:
+            return "discarded"
+        if o.has_snapshot:
+            return "original"
+        if o.label == "slice":
+            return "slice-at-page" if o.base else "slice-at-0"
+        if o.label == "reference":
+            return "reference"
+        if o.label.startswith("snapshot"):
+            lazy = o.label != "snapshot" and o.pager_lineage
+            return "read-through" if lazy else "snapshot"
+        return "pager-root" if o.pager_name else "root"
+
     # -- handles -----------------------------------------------------------------------
 
     def vmo_handle(self) -> str:
@@ -322,32 +470,9 @@ class _Gen:
             if k >= 4:
                 return []
             return [self.create()] if k < 3 else self.pager_create_vmo()
-        table: list[tuple[int, Callable[[], GenStep | list[GenStep]]]] = [
-            (36, self.op_range),
-            (7, self.write),
-            (6, self.read),
-            (5, self.info),
-            (5, self.create_child),
-            (4, self.duplicate),
-            (4, self.reclaim),
-            (3, self.set_size),
-            (3, self.pager_fail),
-            (3, self.supply),
-            (2, self.close),
-            (3, self.create),
-            (3, self.pager_create_vmo),
-            (2, self.get_size),
-            (1, self.pager_create),
-            (3, self.effect),
-            (5, self.cow),
-            (3, self.discard_cycle),
-            (4, self.rights),
-            (3, self.pager_failure),
-            (2, self.pager_hints),
-        ]
-        total = sum(w for w, _ in table)
-        # The end of the trace sits mid-range: hypothesis draws the ends of a range
-        # more often than their share, which would make traces short.
+        total = self.total
+        # The end of the trace sits mid-range (a habit from when hypothesis drew each
+        # choice: it drew the ends of a range more often than their share).
         k = self.num(0, stop + total - 1)
         mid = total // 2
         if mid <= k < mid + stop:
@@ -356,12 +481,27 @@ class _Gen:
             k -= stop
         if self.focus_left > 0:
             self.focus_left -= 1
-        for weight, fn in table:
+        for weight, fn in zip(self.weights, self.table, strict=True):
             if k < weight:
                 made = fn()
                 return made if isinstance(made, list) else [made]
             k -= weight
         raise AssertionError("unreachable")
+
+    def swarm(self) -> None:
+        """Swarm testing: one trace in two leaves out a random subset of the steps and
+        scenarios, and of the valid ops, so that those left get the room rare paths
+        need (bytes of zero leave everything in)."""
+        if self.num(0, 1) == 0:
+            return
+        mask = self.num(0, (1 << len(self.table)) - 1)
+        weights = [0 if mask >> i & 1 else w for i, w in enumerate(self.weights)]
+        if sum(weights):
+            self.weights, self.total = weights, sum(weights)
+        mask = self.num(0, (1 << len(_VALID_OPS)) - 1)
+        ops = [op for i, op in enumerate(_VALID_OPS) if not mask >> i & 1]
+        if ops:
+            self.op_table = [*ops * 3, *_OP_TABLE[3 * len(_VALID_OPS):]]
 
     def _focus(self, names: list[str], steps: int) -> None:
         self.focus = names
@@ -386,12 +526,12 @@ class _Gen:
         self.w.add(out, _Obj(False, label, rounded, rounded, resizable=resizable,
                              discardable=bool(opts & abi.VMO_DISCARDABLE)),
                    _VMO_RIGHTS | (abi.RIGHT_RESIZE if resizable else 0), ok)
-        return GenStep("vmo_create", "call", {"size": size, "options": opts, "out": out}, label)
+        return self._mk("vmo_create", "call", {"size": size, "options": opts, "out": out}, label)
 
     def pager_create(self) -> GenStep:
         out = self.w.fresh("p")
         self.w.add(out, _Obj(True), abi.DEFAULT_PAGER_RIGHTS, True)
-        return GenStep("pager_create", "call", {"out": out})
+        return self._mk("pager_create", "call", {"out": out})
 
     def pager_create_vmo(self) -> list[GenStep]:
         pre = [] if self.w.pager_handles() else [self.pager_create()]
@@ -413,18 +553,20 @@ class _Gen:
         self.w.add(out, _Obj(False, label, rounded, rounded, pager_lineage=True,
                              resizable=resizable, pager_name=pager, root=oid),
                    _VMO_RIGHTS | (abi.RIGHT_RESIZE if resizable else 0), ok)
-        return [*pre, GenStep("pager_create_vmo", "call",
+        return [*pre, self._mk("pager_create_vmo", "call",
                               {"pager": pager, "options": opts, "size": size, "out": out},
                               label)]
 
     def create_child(self, parent: str | None = None, opts: int | None = None,
-                     simple: bool = False) -> GenStep:
+                     simple: bool = False, window: tuple[int, int] | None = None) -> GenStep:
         p = self.p
         parent = parent if parent is not None else self.vmo_handle()
         s, _hi = self.size_of(parent)
         if opts is None:
             opts = int(self.pick(_CHILD_OPTIONS))
-        if opts & _C.CHILD_REFERENCE:
+        if window is not None:
+            offset, size = window
+        elif opts & _C.CHILD_REFERENCE:
             offset, size = int(self.pick([0, p])), int(self.pick([0, p]))
         elif simple:
             offset, size = 0, s
@@ -450,17 +592,20 @@ class _Gen:
         out = self.w.fresh("c")
         lineage = po is not None and po.pager_lineage
         root = po.root if po is not None else None
+        family = po.family if po is not None else 0
         if label == "reference" and ph is not None and po is not None:
             obj = _Obj(False, label, 0, 0, pager_lineage=lineage, shares=ph.obj,
-                       resizable=po.resizable, base=base, root=root)
+                       resizable=po.resizable, base=base, root=root, family=family)
         else:
             r = rounded or 0
             obj = _Obj(False, label or "", r, r, pager_lineage=lineage,
                        resizable=bool(opts & _C.CHILD_RESIZABLE), root=root,
                        immutable=bool(opts & _C.CHILD_NO_WRITE) and snapshot,
-                       base=base + offset)
+                       base=base + offset, family=family)
+        if ok and snapshot and po is not None:
+            po.has_snapshot = True
         self.w.add(out, obj, rights, ok)
-        return GenStep("vmo_create_child", "call",
+        return self._mk("vmo_create_child", "call",
                        {"vmo": parent, "options": opts, "offset": offset, "size": size,
                         "out": out}, label)
 
@@ -511,7 +656,7 @@ class _Gen:
             ok = (h.live and bool(src & r.RIGHT_DUPLICATE)
                   and (rights == r.RIGHT_SAME_RIGHTS or not rights & ~src))
             self.w.handles.append(_Handle(out, h.obj, new, ok))
-        return GenStep("handle_duplicate", "call", {"handle": name, "rights": rights, "out": out})
+        return self._mk("handle_duplicate", "call", {"handle": name, "rights": rights, "out": out})
 
     def close(self) -> GenStep:
         names = [h.name for h in self.w.handles if h.live]
@@ -520,12 +665,14 @@ class _Gen:
     # -- zx_vmo_op_range ---------------------------------------------------------------
 
     def op_range(self, vmo: str | None = None, ops: Sequence[int] | None = None,
-                 inside: bool = False) -> GenStep:
+                 inside: bool = False, at: tuple[int, int] | None = None) -> GenStep:
         vmo = vmo if vmo is not None else self.vmo_handle()
         s, hi = self.size_of(vmo)
         o, _h = self.w.get(vmo)
         op = self.op() if ops is None else int(self.pick(ops))
-        if inside and op == abi.OP_DECOMMIT and self.num(0, 2):
+        if at is not None:
+            offset, size = at
+        elif inside and op == abi.OP_DECOMMIT and self.num(0, 2):
             # DECOMMIT wants whole pages; an aligned range inside is where it acts.
             offset = int(self.pick([x for x in (0, self.p, s - self.p) if 0 <= x < s] or [0]))
             size = int(self.pick([x for x in (self.p, s - offset, 2 * self.p)
@@ -552,16 +699,16 @@ class _Gen:
                 buffer_size = int(self.pick([0, abi.LOCK_STATE_SIZE - 1, 8]))
             elif kind == 5:
                 buffer_size = 64
-        return GenStep("vmo_op_range", "call",
+        return self._mk("vmo_op_range", "call",
                        {"vmo": vmo, "op": op, "offset": offset, "size": size,
                         "buffer_size": buffer_size, "buffer_null": buffer_null})
 
     def op(self) -> int:
         """A valid op (mostly), an invalid value, or two valid ops OR-ed together, as a
         trace writes "ZX_VMO_OP_TRY_LOCK|ZX_VMO_OP_COMMIT"."""
-        k = self.num(0, len(_OP_TABLE) + 1)
-        if k < len(_OP_TABLE):
-            return _OP_TABLE[k]
+        k = self.num(0, len(self.op_table) + 1)
+        if k < len(self.op_table):
+            return self.op_table[k]
         return int(self.pick(_VALID_OPS)) | int(self.pick(_VALID_OPS))
 
     # -- the other calls ---------------------------------------------------------------
@@ -577,7 +724,7 @@ class _Gen:
             length = self.length(s, offset)
         if o is not None and o.pager_lineage:
             length = self.budget(offset, length, hi)
-        return GenStep("vmo_read", "call", {"vmo": vmo, "offset": offset, "length": length})
+        return self._mk("vmo_read", "call", {"vmo": vmo, "offset": offset, "length": length})
 
     def write(self, vmo: str | None = None, inside: bool = False) -> GenStep:
         vmo = vmo if vmo is not None else self.vmo_handle()
@@ -589,14 +736,14 @@ class _Gen:
         if inside:
             offsets = [x for x in offsets if x + n <= s] or [0]
         offset = int(self.pick(offsets))
-        return GenStep("vmo_write", "call", {"vmo": vmo, "offset": offset, "data": data})
+        return self._mk("vmo_write", "call", {"vmo": vmo, "offset": offset, "data": data})
 
     def get_size(self) -> GenStep:
-        return GenStep("vmo_get_size", "call", {"vmo": self.vmo_handle()})
+        return self._mk("vmo_get_size", "call", {"vmo": self.vmo_handle()})
 
     def info(self, vmo: str | None = None) -> GenStep:
         vmo = vmo if vmo is not None else self.vmo_handle()
-        return GenStep("vmo_info", "call", {"vmo": vmo})
+        return self._mk("vmo_info", "call", {"vmo": vmo})
 
     def set_size(self) -> GenStep:
         p = self.p
@@ -604,6 +751,13 @@ class _Gen:
         s, _ = self.size_of(vmo)
         size = int(self.pick(_clip([s + p, s - p, 0, p, s + 1, s - p + 5, 3 * p + 100,
                                     1 << 63, U64, U64 - p + 1, s, _MAX_SIZE + 1])))
+        return self._set_size(vmo, size)
+
+    def _set_size(self, vmo: str, size: int) -> GenStep:
+        p = self.p
+        s, _ = self.size_of(vmo)
+        step = self._mk("vmo_set_size", "call", {"vmo": vmo, "size": size},
+                        sized=set_size_class(size, s, p))
         o, h = self.w.get(vmo)
         rounded = _round_up(size, p)
         if h is not None and o is not None and rounded is not None:
@@ -611,7 +765,7 @@ class _Gen:
             if rec.resizable and rounded <= _MAX_SIZE:
                 rec.size = rounded
                 rec.size_hi = max(rec.size_hi, rounded)
-        return GenStep("vmo_set_size", "call", {"vmo": vmo, "size": size})
+        return step
 
     def pager_vmo(self) -> str:
         pvs = [h.name for h in self.w.vmo_handles() if self.w.objs[h.obj].pager_lineage]
@@ -627,7 +781,7 @@ class _Gen:
         offset = int(self.pick(_clip([0, p, s - p, s, 1, s + p, U64 - p + 1])))
         length = int(self.pick(_clip([p, s - offset, 0, 2 * p, s, 1, s + p, U64 - p + 1])))
         length = self.budget(offset, length, hi)
-        return GenStep("pager_supply_pages", "call",
+        return self._mk("pager_supply_pages", "call",
                        {"pager": pager, "vmo": vmo, "offset": offset, "length": length})
 
     def pager_fail(self, vmo: str | None = None, pager: str | None = None,
@@ -647,11 +801,11 @@ class _Gen:
         # The five codes ZX_PAGER_OP_FAIL accepts, then invalid ones.
         error = int(self.pick(_FAIL_CODES if codes_only else [
             *_FAIL_CODES, abi.OK, abi.ERR_INVALID_ARGS, abi.ERR_INTERNAL, abi.ERR_NOT_FOUND]))
-        return GenStep("pager_fail", "call", {"pager": pager, "vmo": vmo, "offset": offset,
+        return self._mk("pager_fail", "call", {"pager": pager, "vmo": vmo, "offset": offset,
                                               "length": length, "error": error})
 
     def reclaim(self, vmo: str | None = None) -> GenStep:
-        return GenStep("reclaim", "event", {"vmo": vmo if vmo is not None else self.vmo_handle()})
+        return self._mk("reclaim", "event", {"vmo": vmo if vmo is not None else self.vmo_handle()})
 
     # -- scenarios ---------------------------------------------------------------------
 
@@ -661,7 +815,7 @@ class _Gen:
         k = self.num(0, 3)
         if k == 0:
             s, hi = self.size_of(vmo)
-            return GenStep("vmo_read", "call",
+            return self._mk("vmo_read", "call",
                            {"vmo": vmo, "offset": 0, "length": self.budget(0, s, hi)})
         return self.read(vmo, inside=True) if k < 3 else self.info(vmo)
 
@@ -676,7 +830,7 @@ class _Gen:
         self._focus([vmo], 2)
         ops = _EFFECT_OPS if self.num(0, 2) else None
         s, hi = self.size_of(vmo)
-        look = (GenStep("vmo_read", "call", {"vmo": vmo, "offset": 0,
+        look = (self._mk("vmo_read", "call", {"vmo": vmo, "offset": 0,
                                              "length": self.budget(0, s, hi)})
                 if self.num(0, 1) else self.observe(vmo))
         return [self.write(vmo, inside=True), self.op_range(vmo, ops, inside=self.num(0, 3) > 0),
@@ -704,7 +858,7 @@ class _Gen:
                      else self.op_range(changed, _EFFECT_OPS, inside=True))
         if self.num(0, 2):
             s, hi = self.size_of(other)
-            steps.append(GenStep("vmo_read", "call",
+            steps.append(self._mk("vmo_read", "call",
                                  {"vmo": other, "offset": 0, "length": self.budget(0, s, hi)}))
         else:
             steps.append(self.observe(changed))
@@ -723,7 +877,7 @@ class _Gen:
             size = int(self.pick([p, 2 * p, 4 * p]))
             self.w.add(out, _Obj(False, "discardable", size, size, discardable=True),
                        _VMO_RIGHTS, True)
-            pre.append(GenStep("vmo_create", "call",
+            pre.append(self._mk("vmo_create", "call",
                                {"size": size, "options": abi.VMO_DISCARDABLE, "out": out},
                                "discardable"))
             cands = [out]
@@ -731,17 +885,22 @@ class _Gen:
         s, _ = self.size_of(vmo)
         locks = [self.op_range(vmo, [abi.OP_LOCK, abi.OP_TRY_LOCK])
                  for _ in range(1 + self.num(0, 1))]
-        unlocks = [GenStep("vmo_op_range", "call",
-                           {"vmo": vmo, "op": abi.OP_UNLOCK, "offset": 0, "size": s,
-                            "buffer_size": 0, "buffer_null": False})
+        written = self.write(vmo)
+        unlocks = [self._mk("vmo_op_range", "call",
+                            {"vmo": vmo, "op": abi.OP_UNLOCK, "offset": 0, "size": s,
+                             "buffer_size": 0, "buffer_null": False})
                    for _ in range(int(self.pick([1, 0, 2])))]
+        reclaim = self.reclaim(vmo)
+        o, _h = self.w.get(vmo)
+        if o is not None and len(unlocks) >= len(locks):
+            o.discarded = True  # every lock dropped, then reclaimed (it holds a page)
         k = self.num(0, 3)
         then = (self.op_range(vmo, [abi.OP_COMMIT, abi.OP_TRY_LOCK, abi.OP_LOCK, abi.OP_ZERO,
                                     abi.OP_UNLOCK, abi.OP_DECOMMIT]) if k == 0
                 else self.read(vmo) if k == 1 else self.write(vmo) if k == 2
                 else self.info(vmo))
         self._focus([vmo], 2)
-        return [*pre, *locks, self.write(vmo), *unlocks, self.reclaim(vmo), then]
+        return [*pre, *locks, written, *unlocks, reclaim, then]
 
     def rights(self) -> list[GenStep]:
         """A duplicate with fewer rights (or then closed), then calls through it: each
@@ -755,7 +914,7 @@ class _Gen:
         out = self.w.fresh("h")
         self.w.handles.append(_Handle(out, src.obj, src.rights & ~cut,
                                       bool(src.rights & r.RIGHT_DUPLICATE)))
-        steps = [GenStep("handle_duplicate", "call",
+        steps = [self._mk("handle_duplicate", "call",
                          {"handle": src.name, "rights": src.rights & ~cut, "out": out})]
         if cut == 0:
             steps.append(self.close_named(out))
@@ -773,7 +932,7 @@ class _Gen:
         for h in self.w.handles:
             if h.name == name:
                 h.live = False
-        return GenStep("handle_close", "call", {"handle": name})
+        return self._mk("handle_close", "call", {"handle": name})
 
     def pager_root(self, fresh: int = 4) -> tuple[list[GenStep], str]:
         """A live, non-empty pager VMO made by pager_create_vmo: an existing one, or (one
@@ -790,7 +949,7 @@ class _Gen:
         oid = len(self.w.objs) + 1
         self.w.add(out, _Obj(False, "pager", size, size, pager_lineage=True, pager_name=pager,
                              root=oid), _VMO_RIGHTS, True)
-        return [*pre, GenStep("pager_create_vmo", "call",
+        return [*pre, self._mk("pager_create_vmo", "call",
                               {"pager": pager, "options": 0, "size": size, "out": out},
                               "pager")], out
 
@@ -807,9 +966,9 @@ class _Gen:
         size = self.budget(offset, size, self.size_of(vmo)[1])
         k = self.num(0, 4)
         if k == 4:
-            then = GenStep("vmo_read", "call", {"vmo": vmo, "offset": offset, "length": size})
+            then = self._mk("vmo_read", "call", {"vmo": vmo, "offset": offset, "length": size})
         else:
-            then = GenStep("vmo_op_range", "call",
+            then = self._mk("vmo_op_range", "call",
                            {"vmo": vmo, "op": _PAGER_OPS[k],
                             "offset": offset, "size": size, "buffer_size": 0,
                             "buffer_null": False})
@@ -825,29 +984,196 @@ class _Gen:
                 self.read(vmo, inside=True), self.reclaim(vmo)]
 
 
+    def window(self) -> list[GenStep]:
+        """A slice at a page offset (or at 0) of a written VMO; an effect through the
+        slice; then a look at the parent or the slice. A window translated wrongly
+        shows only where the slice does not start at 0."""
+        p = self.p
+        roots = [h.name for h in self.w.vmo_handles()
+                 if self.w.objs[h.obj].label == "plain"
+                 and 2 * p <= self.w.objs[h.obj].size <= 16 * p]
+        pre: list[GenStep] = []
+        if not roots or self.num(0, 2) == 0:
+            size = int(self.pick([4 * p, 3 * p, 8 * p, 2 * p]))
+            out = self.w.fresh("v")
+            self.w.add(out, _Obj(False, "plain", size, size), _VMO_RIGHTS, True)
+            pre.append(self._mk("vmo_create", "call", {"size": size, "options": 0,
+                                                       "out": out}, "plain"))
+            roots = [out]
+        parent = str(self.pick(list(reversed(roots))))
+        s, _ = self.size_of(parent)
+        fill = ((1 + self.num(0, 254), s),)
+        pre.append(self._mk("vmo_write", "call", {"vmo": parent, "offset": 0, "data": fill}))
+        offset = int(self.pick([x for x in (p, s - p, 2 * p, 0) if x < s] or [0]))
+        size = int(self.pick([x for x in (s - offset, p, 2 * p) if 0 < x <= s - offset]))
+        child = self.create_child(parent, _C.CHILD_SLICE, window=(offset, size))
+        name = child.args["out"]
+        k = self.num(0, 3)
+        act = (self.write(name, inside=True) if k == 3 else
+               self.op_range(name, [abi.OP_ZERO, abi.OP_DECOMMIT, abi.OP_COMMIT,
+                                    abi.OP_ZERO], inside=self.num(0, 3) > 0))
+        look_at = parent if self.num(0, 1) == 0 else name
+        ls, hi = self.size_of(look_at)
+        look = self._mk("vmo_read", "call",
+                        {"vmo": look_at, "offset": 0, "length": self.budget(0, ls, hi)})
+        self._focus([parent, name], 2)
+        return [*pre, child, act, look]
+
+    def resize_tail(self) -> list[GenStep]:
+        """A resizable VMO written to its end, resized (often to an unaligned size that
+        does not grow it), then its last page read: a resize zeroes the bytes between
+        the new size and the page boundary."""
+        p = self.p
+        cands = [h.name for h in self.w.vmo_handles() if self.w.objs[h.obj].resizable
+                 and not self.w.objs[h.obj].shares and 0 < self.w.objs[h.obj].size <= 16 * p]
+        pre: list[GenStep] = []
+        if not cands or self.num(0, 2) == 0:
+            size = int(self.pick([2 * p, p, 4 * p, 3 * p]))
+            out = self.w.fresh("v")
+            self.w.add(out, _Obj(False, "resizable", size, size, resizable=True),
+                       _VMO_RIGHTS | abi.RIGHT_RESIZE, True)
+            pre.append(self._mk("vmo_create", "call",
+                                {"size": size, "options": abi.VMO_RESIZABLE, "out": out},
+                                "resizable"))
+            cands = [out]
+        vmo = str(self.pick(list(reversed(cands))))
+        s, _ = self.size_of(vmo)
+        if s:
+            pre.append(self._mk("vmo_write", "call",
+                                {"vmo": vmo, "offset": 0, "data": ((1 + self.num(0, 254), s),)}))
+        new = int(self.pick(_clip([s - p // 2, s - p - 1, s - 1, p + 5, 1, s - p, s + 1,
+                                   s + p // 2])))
+        resize = self._set_size(vmo, new)
+        s2, hi = self.size_of(vmo)
+        lo = new // p * p
+        k = self.num(0, 2)
+        offset, length = ((lo, s2 - lo) if k == 0 else (new, p) if k == 1 else (0, s2))
+        look = self._mk("vmo_read", "call", {"vmo": vmo, "offset": offset,
+                                             "length": self.budget(offset, length, hi)})
+        self._focus([vmo], 2)
+        return [*pre, resize, look]
+
+
+    def aim(self) -> list[GenStep]:
+        """Behavioural coverage by construction: a kind of target (TARGETS) is built,
+        or one already built is taken, then a call acts on it with a range of a chosen
+        class (RANGES), or a set_size of a chosen class, and a look follows."""
+        p = self.p
+        kind = TARGETS[self.num(0, len(TARGETS) - 1)]
+        pre, name = self._build(kind)
+        s, hi = self.size_of(name)
+        k = self.num(0, 9)
+        if k == 9:
+            size = int(self.pick(_clip([s + p, s - p // 2, s, s - p, _MAX_SIZE + 1])))
+            act = self._set_size(name, size)
+        else:
+            offset, size = self._ranged(RANGES[self.num(0, len(RANGES) - 1)], s)
+            if k < 7:
+                act = self.op_range(name, at=(offset, size))
+            elif k == 7:
+                act = self._mk("vmo_read", "call", {"vmo": name, "offset": offset,
+                                                    "length": self.budget(offset, size, hi)})
+            else:
+                n = min(size, 2 * p + 1)
+                act = self._mk("vmo_write", "call", {"vmo": name, "offset": offset,
+                                                     "data": ((1 + self.num(0, 254), n),)
+                                                     if n else ()})
+        self._focus([name], 2)
+        return [*pre, act, self.observe(name)]
+
+    def _ranged(self, cls: str, s: int) -> tuple[int, int]:
+        """An (offset, size) of the range class `cls` against a VMO of size s."""
+        p = self.p
+        pages = s // p
+        if cls == "size-0":
+            return int(self.pick(_clip([0, p, s, 1]))), 0
+        if cls == "overflow":
+            return int(self.pick([U64 - p + 1, 1 << 63, U64])), int(self.pick([2 * p, U64]))
+        if cls == "past-end" or not pages:
+            return int(self.pick(_clip([s - p, s, 0, s + p]))), int(self.pick([2 * p, p + 1]))
+        first = self.num(0, pages - 1)
+        if cls == "whole-pages":
+            return first * p, p * (1 + self.num(0, pages - first - 1))
+        if cls == "in-one-page":
+            lo = self.num(0, p - 1)
+            return first * p + lo, 1 + self.num(0, p - lo - 1)
+        if pages - first < 2:  # head-tail needs two pages
+            first = max(0, pages - 2)
+        if pages < 2:
+            return first * p + 1, p - 1  # in one page after all: the best a page allows
+        return first * p + self.num(1, p - 1), p + self.num(0, p - 1)
+
+    def _build(self, kind: str) -> tuple[list[GenStep], str]:
+        """A live handle to a VMO of the target kind: one already there (one time in
+        two), or built now."""
+        p = self.p
+        have = [h.name for h in self.w.vmo_handles()
+                if self._target(self.w.objs[h.obj]) == kind
+                and self.w.objs[h.obj].size <= 16 * p]
+        if have and self.num(0, 1):
+            return [], str(self.pick(list(reversed(have))))
+        size = int(self.pick([4 * p, 2 * p, 3 * p]))
+        if kind == "pager-root" or kind == "read-through":
+            pre, root = self.pager_root(fresh=1)
+            if kind == "pager-root":
+                return pre, root
+            child = self.create_child(root, _C.CHILD_SNAPSHOT_AT_LEAST_ON_WRITE, simple=True)
+            return [*pre, child], child.args["out"]
+        if kind == "discarded":
+            out = self.w.fresh("v")
+            self.w.add(out, _Obj(False, "discardable", size, size, discardable=True),
+                       _VMO_RIGHTS, True)
+            whole = {"vmo": out, "offset": 0, "size": size, "buffer_size": 0,
+                     "buffer_null": False}
+            steps = [self._mk("vmo_create", "call", {"size": size, "options":
+                                                     abi.VMO_DISCARDABLE, "out": out},
+                              "discardable"),
+                     self._mk("vmo_op_range", "call", {**whole, "op": abi.OP_TRY_LOCK}),
+                     self._mk("vmo_write", "call", {"vmo": out, "offset": 0,
+                                                    "data": ((1 + self.num(0, 254), p),)}),
+                     self._mk("vmo_op_range", "call", {**whole, "op": abi.OP_UNLOCK}),
+                     self.reclaim(out)]
+            o, _ = self.w.get(out)
+            assert o is not None
+            o.discarded = True
+            return steps, out
+        out = self.w.fresh("v")
+        self.w.add(out, _Obj(False, "plain", size, size), _VMO_RIGHTS, True)
+        pre = [self._mk("vmo_create", "call", {"size": size, "options": 0, "out": out},
+                        "plain"),
+               self._mk("vmo_write", "call", {"vmo": out, "offset": 0,
+                                              "data": ((1 + self.num(0, 254), size),)})]
+        if kind == "root":
+            return pre, out
+        opts, window = {"slice-at-0": (_C.CHILD_SLICE, (0, size - p)),
+                        "slice-at-page": (_C.CHILD_SLICE, (p, size - p)),
+                        "reference": (_C.CHILD_REFERENCE, (0, 0)),
+                        "snapshot": (_C.CHILD_SNAPSHOT, (0, size)),
+                        "original": (_C.CHILD_SNAPSHOT, (0, size))}[kind]
+        child = self.create_child(out, opts, window=window)
+        return [*pre, child], (out if kind == "original" else child.args["out"])
+
+
 class TraceSource:
-    """Draws a trace one step at a time, so a caller can run each step before the next
-    is drawn (the fuzzer does: a trace then ends at its first divergence, and
-    hypothesis has only the choices up to there to shrink)."""
+    """Decodes a trace one step at a time, so a caller can run each step before the
+    next is decoded (the fuzzer does: a trace then ends at its first divergence)."""
 
-    def __init__(self, draw: Draw, page: int = 4096,
+    def __init__(self, choices: Choices | bytes, page: int = 4096,
                  avoid: frozenset[str] = AVOIDABLE) -> None:
-        self._gen = _Gen(draw, page, avoid)
-        self._draw = draw
+        self.choices = choices if isinstance(choices, Choices) else Choices(choices)
+        self._gen = _Gen(self.choices, page, avoid)
         self.page = page
-        self.config = {"debugging_syscalls": bool(draw(st.integers(0, 3)) == 3),
+        self.config = {"debugging_syscalls": self.choices.num(0, 3) == 3,
                        "page_loaning": False}
+        self._gen.swarm()
         self.steps: list[GenStep] = []
-        self._one = st.composite(self._next)()
-
-    def _next(self, d: Draw) -> list[GenStep]:
-        self._gen.draw = d
-        return self._gen.step(first=not self.steps)
 
     def next(self) -> list[GenStep]:
-        """The next step (a scenario: a few), or [] when the trace ends here. Each call
-        is one span of choices, so hypothesis can delete a step whole."""
-        made: list[GenStep] = self._draw(self._one)
+        """The next step (a scenario: a few), or [] when the trace ends here (a choice
+        to end it, or no choices left)."""
+        if self.choices.exhausted and self.steps:
+            return []
+        made = self._gen.step(first=not self.steps)
         self.steps.extend(made)
         return made
 
@@ -855,12 +1181,38 @@ class TraceSource:
         return GenTrace(self.page, dict(self.config), tuple(self.steps))
 
 
-@st.composite
-def traces(draw: Draw, page: int = 4096, max_steps: int = 30,
+def slot_size(max_steps: int = 30) -> int:
+    """The bytes one trace is decoded from: a step reads about 4.5, so this is enough
+    that a trace mostly ends by its own choice or at max_steps."""
+    return min(CHOICE_BYTES, 8 * max_steps)
+
+
+def choice_bytes(max_steps: int = 30, slots: int = 1) -> st.SearchStrategy[bytes]:
+    """The byte strings traces are decoded from, `slots` traces' worth (`slots(buf)`
+    cuts them apart). Of one size: hypothesis draws a string of varying size a byte at
+    a time, which took a third of the run."""
+    n = slot_size(max_steps) * slots
+    return st.binary(min_size=n, max_size=n)
+
+
+def slots(buf: bytes, max_steps: int = 30) -> list[bytes]:
+    """The slots of a string from `choice_bytes`, one per trace. Each trace has its own
+    bytes, so shrinking one never shifts another."""
+    n = slot_size(max_steps)
+    return [buf[i:i + n] for i in range(0, len(buf), n)]
+
+
+def decode(buf: bytes, page: int = 4096, max_steps: int = 30,
            avoid: frozenset[str] = AVOIDABLE) -> GenTrace:
-    """A whole vmo-trace: a header config and 1..max_steps steps (a scenario may run a
-    few past it). `avoid` names the known disagreements to steer clear of."""
-    source = TraceSource(draw, page, avoid)
+    """The whole trace a byte string decodes to: 1..max_steps steps (a scenario may
+    run a few past it)."""
+    source = TraceSource(buf, page, avoid)
     while len(source.steps) < max_steps and source.next():
         pass
     return source.trace()
+
+
+def traces(page: int = 4096, max_steps: int = 30,
+           avoid: frozenset[str] = AVOIDABLE) -> st.SearchStrategy[GenTrace]:
+    """Whole vmo-traces. `avoid` names the known disagreements to steer clear of."""
+    return choice_bytes(max_steps).map(lambda b: decode(b, page, max_steps, avoid))

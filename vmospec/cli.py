@@ -503,6 +503,17 @@ def _print_fuzz(report: Any, coverage: dict[str, Any], replay: str | None) -> No
           f"{len(kinds['reached']) + len(kinds['missing']) + len(kinds['excluded'])}"
           + (": missing " + ", ".join(kinds["missing"]) if kinds["missing"] else "")
           + "".join(f"; {k} {why}" for k, why in kinds["excluded"].items()))
+    b = coverage["behaviour"]
+    empty = ["/".join(c) for c in b["missing"]]
+    print(f"          behaviour (what, target, range) {b['reached']} of {b['cells']} cells"
+          + (": empty " + ", ".join(empty[:40]) + (f", ... ({len(empty) - 40} more: --json)"
+                                                   if len(empty) > 40 else "")
+             if empty else ""))
+    never = ["/".join(c) for c in b["effects_never_observed"]]
+    print(f"          effects later observed {b['effects_observed']} of {b['effects']} cells"
+          + (": never " + ", ".join(never[:20]) + (f", ... ({len(never) - 20} more)"
+                                                   if len(never) > 20 else "")
+             if never else ""))
 
 
 def cmd_profiles(args: argparse.Namespace) -> int:
