@@ -334,6 +334,7 @@ def fuzz(
     hypothesis_shrink: bool = True,
     on_progress: Callable[[FuzzReport], None] | None = None,
     trace_name: str | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> FuzzReport:
     """Generate traces and run them in lockstep until `seconds` have passed or
     `max_examples` traces were generated (whichever comes first), or a divergence is
@@ -350,7 +351,8 @@ def fuzz(
         return _fuzz_batched(backend, profile, seconds=seconds, max_examples=max_examples,
                              seed_value=seed_value, out_dir=out_dir, page=page,
                              max_steps=max_steps, batch=batch, known=known,
-                             on_progress=on_progress, trace_name=trace_name)
+                             on_progress=on_progress, trace_name=trace_name,
+                             should_stop=should_stop)
     report = FuzzReport(backend.name, profile.name, seed_value, avoided=avoid, page=page)
     started = time.perf_counter()
     name = trace_name or f"fuzz-{profile.name}-{_slug(backend.name)}-seed{seed_value}.jsonl"
@@ -410,6 +412,8 @@ def fuzz(
                 break
             if max_examples is not None and n_batch * batch >= max_examples:
                 break
+            if should_stop is not None and should_stop():
+                break  # another worker of `--jobs` found a divergence
             count = batch if max_examples is None else min(batch, max_examples - n_batch * batch)
             bseed = _batch_seed(seed_value, n_batch)
             n_batch += 1
@@ -591,7 +595,8 @@ def _fuzz_batched(backend: BatchBackend, profile: Profile, *, seconds: float | N
                   max_examples: int | None, seed_value: int, out_dir: Path | None, page: int,
                   max_steps: int, batch: int, known: frozenset[str],
                   on_progress: Callable[[FuzzReport], None] | None,
-                  trace_name: str | None) -> FuzzReport:
+                  trace_name: str | None,
+                  should_stop: Callable[[], bool] | None = None) -> FuzzReport:
     avoid = known & AVOIDABLE
     waive = known & frozenset(WAIVERS)
     report = FuzzReport(backend.name, profile.name, seed_value, avoided=avoid, page=page)
@@ -611,6 +616,8 @@ def _fuzz_batched(backend: BatchBackend, profile: Profile, *, seconds: float | N
             while True:
                 elapsed = time.perf_counter() - started
                 if seconds is not None and elapsed >= seconds:
+                    break
+                if should_stop is not None and should_stop():
                     break
                 if max_examples is not None and n_batch * batch >= max_examples:
                     break

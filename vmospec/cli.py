@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import re
 import sqlite3
 import sys
@@ -395,6 +396,8 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         return _error("fuzz", f"--frames must be >= 1, got {args.frames}")
     if args.runner_timeout <= 0:
         return _error("fuzz", f"--runner-timeout must be > 0, got {args.runner_timeout:g}")
+    if args.jobs < 1:
+        return _error("fuzz", f"--jobs must be >= 1, got {args.jobs}")
     out = Path(args.out)
     why = _writable_dir(out)
     if why:
@@ -417,10 +420,31 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         done[0] = now
         bar.set_postfix_str(f"{r.traces} traces, {r.steps} steps")
 
+    seeds: list[int] = []
+    options = {"seconds": seconds, "max_examples": args.max_examples, "out_dir": out,
+               "max_steps": args.max_steps,
+               "known": frozenset() if args.known else ALL_KNOWN}
     try:
-        report = fuzz(backend, profile, seconds=seconds, max_examples=args.max_examples,
-                      seed_value=args.seed, out_dir=out, max_steps=args.max_steps,
-                      known=frozenset() if args.known else ALL_KNOWN, on_progress=progress)
+        if args.jobs == 1:
+            report = fuzz(backend, profile, seed_value=args.seed, on_progress=progress,
+                          **options)
+        else:
+            from refinement_tests.fuzz_jobs import fuzz_jobs
+
+            seed = args.seed if args.seed is not None else random.SystemRandom().randrange(
+                1 << 32)
+            if args.max_examples is not None:  # the traces are shared out
+                options["max_examples"] = -(-args.max_examples // args.jobs)
+
+            def sums(traces: int, steps: int) -> None:
+                now = traces if seconds is None else min(time.perf_counter() - t0, total)
+                bar.update(now - done[0])
+                done[0] = now
+                bar.set_postfix_str(f"{traces} traces, {steps} steps, {args.jobs} jobs")
+
+            t0 = time.perf_counter()
+            report, seeds = fuzz_jobs(lambda: _make_backend("fuzz", args), args.jobs, seed,
+                                      on_progress=sums, profile=profile, **options)
     except BackendError as e:  # the backend failed before it observed anything
         bar.close()
         return _error("fuzz", f"the backend failed: {e}")
@@ -446,9 +470,12 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
                 "traces_to_catch": report.traces_to_catch}],
             "known": report.known,
             "not_u64": report.not_u64,
+            **({"seeds": seeds} if seeds else {}),
             "coverage": coverage,
         }, indent=2))
     else:
+        if seeds:
+            print(f"fuzz: {len(seeds)} workers, seeds {', '.join(map(str, seeds))}")
         _print_fuzz(report, coverage, replay)
     if d is not None:
         return EXIT_DIVERGED
@@ -617,6 +644,8 @@ def build_parser() -> argparse.ArgumentParser:
     fz.add_argument("--frames", type=int, default=1 << 20,
                     help="the model's physical frames (default 2^20)")
     fz.add_argument("--max-steps", type=int, default=30, help="steps per trace (default 30)")
+    fz.add_argument("--jobs", type=int, default=1,
+                    help="worker processes, each with its own seed (default 1); one report")
     fz.add_argument("--known", action="store_true",
                     help="also go where the spec and the model are known to disagree "
                     "(refinement_tests/known.py), so those are reported too")
