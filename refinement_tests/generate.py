@@ -1009,9 +1009,12 @@ class _Gen:
         child = self.create_child(parent, _C.CHILD_SLICE, window=(offset, size))
         name = child.args["out"]
         k = self.num(0, 3)
+        cs, _ = self.size_of(name)
+        at = self._ranged(str(self.pick(["whole-pages", "head-tail", "in-one-page",
+                                         "past-end"])), cs)
         act = (self.write(name, inside=True) if k == 3 else
                self.op_range(name, [abi.OP_ZERO, abi.OP_DECOMMIT, abi.OP_COMMIT,
-                                    abi.OP_ZERO], inside=self.num(0, 3) > 0))
+                                    abi.OP_ZERO], at=at))
         look_at = parent if self.num(0, 1) == 0 else name
         ls, hi = self.size_of(look_at)
         look = self._mk("vmo_read", "call",

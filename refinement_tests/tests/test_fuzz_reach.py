@@ -14,6 +14,7 @@ from refinement_tests.coverage import Behaviour, behaviour_cells
 from refinement_tests.fuzz import fuzz
 from refinement_tests.generate import Choices, GenStep, decode, range_class, set_size_class
 from refinement_tests.trace import read_trace
+from spec import abi
 from spec.profiles import PROFILES
 from vmospec.cli import main
 
@@ -54,7 +55,7 @@ def _step(name: str, target: str, rng: str, span: tuple[int, int] | None,
 def test_an_effect_counts_as_observed_only_when_a_later_read_overlaps_it() -> None:
     b = Behaviour()
     b.start()
-    zero = _step("vmo_op_range", "slice-at-page", "whole-pages", (P, 2 * P), op=4)
+    zero = _step("vmo_op_range", "slice-at-page", "whole-pages", (P, 2 * P), op=abi.OP_ZERO)
     b.record(zero, {"status": 0})
     b.record(_step("vmo_read", "root", "in-one-page", (3 * P, 3 * P + 1)), {"status": 0})
     assert b.effects[("ZERO", "slice-at-page", "whole-pages")] == 1 and not b.observed

@@ -129,6 +129,14 @@ SCENARIOS: dict[str, list[dict[str, Any]]] = {
         _info("c", P),
         _call("vmo_read", vmo="a", offset=P, length=1, data="01"),
     ],
+    "zero_through_a_slice_at_a_page_offset": [
+        _call("vmo_create", size=3 * P, options=[], out="a"),
+        _call("vmo_write", vmo="a", offset=0, data=[[1, 3 * P]]),
+        _call("vmo_create_child", vmo="a", options=["ZX_VMO_CHILD_SLICE"], offset=P,
+              size=2 * P, out="s"),
+        _op("s", "ZX_VMO_OP_ZERO", 0, P),  # the parent's page 1, not its page 0
+        _call("vmo_read", vmo="a", offset=0, length=3 * P, data=[[1, P], [0, P], [1, P]]),
+    ],
 }
 
 
