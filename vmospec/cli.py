@@ -27,7 +27,7 @@ from refinement_tests.trace import (
 from spec.explore import ANY_ERROR
 from spec.op_range import PANIC
 from spec.profiles import PROFILES
-from vmospec import hunt_cmd
+from vmospec import hunt_cmd, sources_cmd
 from vmospec.options import MAX_SEED, bounded_int, duration
 from vmospec.output import (
     OutputFailed,
@@ -606,6 +606,7 @@ def build_parser() -> argparse.ArgumentParser:
     profiles.set_defaults(run=cmd_profiles)
 
     hunt_cmd.register(sub)
+    sources_cmd.register(sub)
     return parser
 
 
