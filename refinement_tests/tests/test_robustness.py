@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import IO
 
 import jsonschema
 import pytest
@@ -47,7 +48,8 @@ def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, 
     return code, out, err
 
 
-def run_cli(*argv: str, stdout: object = subprocess.PIPE) -> subprocess.CompletedProcess[str]:
+def run_cli(*argv: str,
+            stdout: int | IO[str] = subprocess.PIPE) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
     return subprocess.run([sys.executable, "-m", "vmospec.cli", *argv], stdout=stdout,
