@@ -267,10 +267,12 @@ def _make_backend(cmd: str, args: argparse.Namespace) -> Any:
         return "--broken switches on a variant of the model: use it with --backend model"
     if args.runner is not None and args.backend != "device":
         return "--runner names the device runner's command: use it with --backend device"
+    if args.memory is not None and args.backend != "device":
+        return "--memory is the host runner's budget: use it with --backend device"
     try:
         return make_backend(args.backend, BackendOptions(
             profile=PROFILES[args.profile], frames=args.frames, broken=broken,
-            runner=args.runner, runner_timeout=args.runner_timeout))
+            runner=args.runner, runner_timeout=args.runner_timeout, memory=args.memory))
     except BackendError as e:
         return str(e)
 
@@ -513,6 +515,9 @@ def _runner_options(p: argparse.ArgumentParser) -> None:
                    "device: e.g. through ffx or ssh); default: the host build, built on demand")
     p.add_argument("--runner-timeout", type=duration(), default=300.0, metavar="S",
                    help="--backend device: seconds one batch may take (default 300)")
+    p.add_argument("--memory", type=bounded_int(1, 1 << 48), metavar="BYTES",
+                   help="--backend device, host build: bytes all VMOs' pages may hold "
+                   "together; past it commits fail with NO_MEMORY (default 2^30, 1 GiB)")
 
 
 def build_parser() -> argparse.ArgumentParser:

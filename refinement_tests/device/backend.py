@@ -179,10 +179,11 @@ def _check_numbers(i: int, t: BatchTrace) -> None:
                                    "so vmo-trace v1 cannot carry it")
 
 
-def compile_batch(traces: Sequence[BatchTrace]) -> str:
-    """The runner's input for these traces (notes/device.md, "input"); BackendError for a
-    step whose numbers a vmo-trace cannot hold."""
-    out = ["vmorun 1"]
+def compile_batch(traces: Sequence[BatchTrace], memory: int | None = None) -> str:
+    """The runner's input for these traces (notes/device.md, "input"), with the host
+    build's memory budget in bytes if given; BackendError for a step whose numbers a
+    vmo-trace cannot hold."""
+    out = ["vmorun 1"] + ([f"memory {memory}"] if memory is not None else [])
     for i, t in enumerate(traces):
         _check_numbers(i, t)
         ix = _names(t.steps)
@@ -313,6 +314,9 @@ def parse_results(text: str, traces: Sequence[BatchTrace]) -> list[list[dict[str
             line = take()
             if line is None:
                 raise fail(f"the runner stopped in trace {i + 1}, step {len(got) + 1} ({name})")
+            if line.startswith("error "):  # the runner failed itself (the host build)
+                raise fail(f"the runner failed in trace {i + 1}, step {len(got) + 1} "
+                           f"({name}): {line[6:206].removeprefix('0 ')}")
             if line.startswith("skip "):
                 raise fail(f"the runner skipped trace {i + 1}: {line[5:]}")
             try:
@@ -336,8 +340,9 @@ class DeviceBackend:
     need it, by re-running the trace so far: one round trip per step."""
 
     def __init__(self, runner: str | None = None, timeout: float = 300.0,
-                 sanitized: bool = False) -> None:
+                 sanitized: bool = False, memory: int | None = None) -> None:
         self.timeout = timeout
+        self.memory = memory
         self._command_text = runner
         self._sanitized = sanitized
         self._command: list[str] | None = None
@@ -367,7 +372,7 @@ class DeviceBackend:
         if not traces:
             return []
         cmd = self.command()
-        text = compile_batch(traces)
+        text = compile_batch(traces, self.memory)
         try:
             # its own process group, so a lost device's whole pipeline can be stopped
             proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

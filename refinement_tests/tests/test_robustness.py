@@ -364,3 +364,60 @@ def test_data_past_the_run_budget_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TraceError) as e:
         read_trace(path)
     assert "runs" in e.value.message
+
+
+# --- the host runner bounds bytes -------------------------------------------------------------
+
+
+def _device_run(text: str, *extra: str) -> list[dict[str, object]]:
+    from refinement_tests.device.backend import DeviceBackend
+
+    trace = parse_trace_text(text)
+    backend = DeviceBackend(sanitized=True, memory=int(extra[0]) if extra else None)
+    got = backend.run_batch([BatchTrace(trace.header, [(s.name, s.kind, s.args)
+                                                       for s in trace.steps])])
+    return got[0]
+
+
+def _commits(page: int, size: int, commits: list[int]) -> str:
+    lines = [f'{{"vmo_trace": 1, "page_size": {page}}}',
+             f'{{"call": "vmo_create", "size": {size}, "options": [], "out": "a"}}']
+    for n in commits:
+        lines.append(f'{{"call": "vmo_op_range", "vmo": "a", "op": "ZX_VMO_OP_COMMIT", '
+                     f'"offset": 0, "size": {n}}}')
+        lines.append('{"call": "vmo_info", "vmo": "a"}')
+    return "\n".join(lines) + "\n"
+
+
+def test_the_runner_budget_is_bytes_not_pages() -> None:
+    """1 MiB pages: 4 GiB of commits fail against the default 1 GiB; 1 GiB fits."""
+    got = _device_run(_commits(1 << 20, 1 << 32, [1 << 32, 1 << 30]))
+    assert got[1]["status"] == -4  # ZX_ERR_NO_MEMORY
+    assert got[2]["committed_bytes"] == 0
+    assert got[3]["status"] == 0 and got[4]["committed_bytes"] == 1 << 30
+
+
+def test_the_runner_budget_can_be_changed() -> None:
+    got = _device_run(_commits(4096, 1 << 24, [(8 << 20) + 4096, 8 << 20]), str(8 << 20))
+    assert got[1]["status"] == -4 and got[2]["committed_bytes"] == 0
+    assert got[3]["status"] == 0 and got[4]["committed_bytes"] == 8 << 20
+
+
+def test_a_page_size_the_host_cannot_serve_is_skipped_in_one_line() -> None:
+    with pytest.raises(RunnerFailed) as e:
+        _device_run(_commits(1 << 31, 1 << 32, [1 << 31]))
+    assert "page size 2147483648 is not supported by the host build" in str(e.value)
+
+
+def test_a_runner_error_line_mid_trace_keeps_what_came_before() -> None:
+    text = ("vmorun-result 1\ntrace 0\n0\nerror 0 host: pwrite to a memfd: No space left on "
+            "device\n")
+    with pytest.raises(RunnerFailed) as e:
+        parse_results(text, _one_read(4))
+    assert "the runner failed in trace 1, step 2 (vmo_read): host: pwrite" in str(e.value)
+    assert e.value.observed == [[{"status": 0}]]
+
+
+def test_memory_is_a_device_option(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _o, err = run_main(capsys, "run", str(EXAMPLE), "--backend", "model", "--memory", "9")
+    assert code == 2 and "--memory" in one_line(err)
