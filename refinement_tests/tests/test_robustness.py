@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 from typing import IO
 
@@ -421,3 +422,31 @@ def test_a_runner_error_line_mid_trace_keeps_what_came_before() -> None:
 def test_memory_is_a_device_option(capsys: pytest.CaptureFixture[str]) -> None:
     code, _o, err = run_main(capsys, "run", str(EXAMPLE), "--backend", "model", "--memory", "9")
     assert code == 2 and "--memory" in one_line(err)
+
+
+# --- the model: frames hold what was written, not the page size --------------------------------
+
+
+def test_model_pages_of_4_gib_hold_only_what_was_written() -> None:
+    from refinement_tests.backends import BackendOptions, make_backend
+
+    page = 1 << 32
+    trace = parse_trace_text(
+        f'{{"vmo_trace": 1, "page_size": {page}}}\n'
+        f'{{"call": "vmo_create", "size": {2 * page}, "options": [], "out": "a"}}\n'
+        '{"call": "vmo_write", "vmo": "a", "offset": 5, "data": "0102"}\n'
+        f'{{"call": "vmo_write", "vmo": "a", "offset": {page - 1}, "data": "0304"}}\n'
+        '{"call": "vmo_read", "vmo": "a", "offset": 0, "length": 8}\n'
+        f'{{"call": "vmo_read", "vmo": "a", "offset": {page - 2}, "length": 4}}\n')
+    backend = make_backend("model", BackendOptions())
+    tracemalloc.start()
+    try:
+        backend.start(trace.header)
+        got = [backend.step(s.name, s.kind, s.args) for s in trace.steps]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [g["status"] for g in got] == [0, 0, 0, 0, 0]
+    assert got[3]["data"] == ((0, 5), (1, 1), (2, 1), (0, 1))
+    assert got[4]["data"] == ((0, 1), (3, 1), (4, 1), (0, 1))
+    assert peak < 16 << 20  # a page-sized bytearray would be 4 GiB
