@@ -49,6 +49,7 @@ __all__ = [
     "data_shown",
     "data_to_bytes",
     "data_to_json",
+    "file_kind",
     "header_to_json",
     "parse_trace_text",
     "read_trace",
@@ -820,12 +821,21 @@ def parse_trace_text(text: str, path: str = "<string>") -> Trace:
 
 
 _FILE_KINDS = (
-    (stat.S_ISDIR, "is a directory, not a trace file"),
-    (stat.S_ISFIFO, "is a FIFO (named pipe), not a regular file"),
-    (stat.S_ISCHR, "is a character device, not a regular file"),
-    (stat.S_ISBLK, "is a block device, not a regular file"),
-    (stat.S_ISSOCK, "is a socket, not a regular file"),
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
 )
+
+
+def file_kind(mode: int) -> str | None:
+    """What a file of this st_mode is, in words, unless it is a regular file (None)."""
+    for test, what in _FILE_KINDS:
+        if test(mode):
+            return what
+    return None if stat.S_ISREG(mode) else "not a regular file"
 
 
 @contextlib.contextmanager
@@ -842,11 +852,11 @@ def _mapped_regular_file(name: str) -> Iterator[mmap.mmap | bytes]:
         raise TraceError(name, 0, f"cannot read: {e.strerror or e}") from None
     try:
         st = os.fstat(fd)
-        for test, why in _FILE_KINDS:
-            if test(st.st_mode):
-                raise TraceError(name, 0, why)
-        if not stat.S_ISREG(st.st_mode):
-            raise TraceError(name, 0, "is not a regular file")
+        what = file_kind(st.st_mode)
+        if what == "a directory":
+            raise TraceError(name, 0, "is a directory, not a trace file")
+        if what is not None:
+            raise TraceError(name, 0, f"is {what}, not a regular file")
         # The mapping keeps the file open on its own.
         mapped = mmap.mmap(fd, 0, access=mmap.ACCESS_READ) if st.st_size else None
     except OSError as e:

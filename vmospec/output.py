@@ -15,11 +15,12 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import stat
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any, TextIO
+
+from refinement_tests.trace import file_kind
 
 __all__ = ["EXIT_OUTPUT", "OutputFailed", "guard_stdout", "out_file_problem", "partial_path",
            "stdout_failed"]
@@ -81,16 +82,6 @@ def stdout_failed(why: str) -> int:
     return EXIT_OUTPUT
 
 
-_KINDS = (
-    (stat.S_ISLNK, "a symbolic link (name the file it points to, or a new name)"),
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISFIFO, "a FIFO"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
-)
-
-
 def out_file_problem(path: Path) -> str | None:
     """None if `path` may be replaced by a regular file (it is one, or nothing is there),
     else why not, in one line."""
@@ -100,12 +91,9 @@ def out_file_problem(path: Path) -> str | None:
         mode = None
     except OSError as e:
         return f"--out {path}: {e.strerror or e}"
-    if mode is not None:
-        for test, what in _KINDS:
-            if test(mode):
-                return f"--out {path} is {what}: only a regular file or a new name is written"
-        if not stat.S_ISREG(mode):
-            return f"--out {path} is not a regular file"
+    what = None if mode is None else file_kind(mode)
+    if what is not None:
+        return f"--out {path} is {what}: only a regular file or a new name is written"
     return None
 
 

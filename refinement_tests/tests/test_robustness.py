@@ -21,6 +21,7 @@ import jsonschema
 import pytest
 
 from refinement_tests.device.backend import BatchTrace, RunnerFailed, parse_results
+from refinement_tests.tests.test_cli import run_main
 from refinement_tests.trace import (
     MAX_RUNS,
     SCHEMA,
@@ -31,22 +32,12 @@ from refinement_tests.trace import (
     parse_trace_text,
     read_trace,
 )
-from vmospec.cli import main
 from vmospec.output import EXIT_OUTPUT
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "refinement_tests" / "traces" / "examples" / "zero.jsonl"
 HEADER = '{"vmo_trace": 1, "page_size": 4096}'
 CREATE = '{"call": "vmo_create", "size": 16384, "options": [], "out": "a", "status": "ZX_OK"}'
-
-
-def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def run_cli(*argv: str,
