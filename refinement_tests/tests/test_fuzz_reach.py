@@ -118,6 +118,8 @@ def test_jobs_find_shrink_and_save_a_divergence(tmp_path: Path,
 
 
 def test_jobs_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["fuzz", "--backend", "model", "--jobs", "0"]) == 2
+    with pytest.raises(SystemExit) as e:
+        main(["fuzz", "--backend", "model", "--jobs", "0"])
+    assert e.value.code == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "--jobs" in err

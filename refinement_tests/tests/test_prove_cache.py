@@ -80,7 +80,9 @@ def test_no_cache_proves_again_and_stores_nothing(
 
 
 def test_bad_budget_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["prove", "--rlimit", "0"]) == 2
+    with pytest.raises(SystemExit) as e:
+        main(["prove", "--rlimit", "0"])
+    assert e.value.code == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "--rlimit" in err
 
