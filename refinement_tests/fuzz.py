@@ -493,17 +493,32 @@ def _drop_steps(trace: GenTrace, result: LockstepResult, backend: Backend, profi
     steps = list(trace.steps[: result.divergence.step])
     i = len(steps) - 2
     while i >= 0:
-        cand = GenTrace(trace.page, trace.config, tuple(steps[:i] + steps[i + 1:]))
-        r = lockstep(cand, backend, profile, waive=waive)
-        if r.divergence is not None:
-            steps = list(cand.steps[: r.divergence.step])
-            trace, result = GenTrace(trace.page, trace.config, tuple(steps)), r
-            if path is not None:
-                write_failing_trace(path, trace, result, meta)
-            i = min(i, len(steps) - 1) - 1
+        for rest in _without(steps, i):
+            cand = GenTrace(trace.page, trace.config, tuple(rest))
+            r = lockstep(cand, backend, profile, waive=waive)
+            if r.divergence is not None:
+                steps = list(cand.steps[: r.divergence.step])
+                trace, result = GenTrace(trace.page, trace.config, tuple(steps)), r
+                if path is not None:
+                    write_failing_trace(path, trace, result, meta)
+                i = min(i, len(steps) - 1) - 1
+                break
         else:
             i -= 1
     return trace, result
+
+
+def _without(steps: list[GenStep], i: int) -> list[list[GenStep]]:
+    """The steps without step i; for a handle_duplicate, also with the later steps
+    naming the duplicate naming its source instead (the same object)."""
+    rest = steps[:i] + steps[i + 1:]
+    gs = steps[i]
+    if gs.name != "handle_duplicate":
+        return [rest]
+    dup, src = gs.args["out"], gs.args["handle"]
+    renamed = [GenStep(g.name, g.kind, {k: src if v == dup else v for k, v in g.args.items()},
+                       g.vmo_kind) for g in steps[i + 1:]]
+    return [rest, steps[:i] + renamed]
 
 
 def _slug(text: str) -> str:

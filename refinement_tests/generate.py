@@ -414,6 +414,15 @@ class _Gen:
             o.discarded = False  # LOCK takes a discarded VMO back (its pages gone)
         return GenStep(name, kind, args, vmo_kind, target, rng, o.family, span)
 
+    def _new_vmo(self, size: int, options: int, label: str, **kw: Any) -> GenStep:
+        """vmo_create of a VMO a scenario needs (a valid size and options), entered in
+        the world as it will be."""
+        out = self.w.fresh("v")
+        rights = _VMO_RIGHTS | (abi.RIGHT_RESIZE if options & abi.VMO_RESIZABLE else 0)
+        self.w.add(out, _Obj(False, label, size, size, **kw), rights, True)
+        return self._mk("vmo_create", "call", {"size": size, "options": options, "out": out},
+                        label)
+
     def _target(self, o: _Obj) -> str:
         if o.discarded:
             return "discarded"
@@ -873,14 +882,9 @@ class _Gen:
         cands = [h.name for h in self.w.vmo_handles() if self.w.objs[h.obj].discardable]
         if not cands:
             p = self.p
-            out = self.w.fresh("v")
-            size = int(self.pick([p, 2 * p, 4 * p]))
-            self.w.add(out, _Obj(False, "discardable", size, size, discardable=True),
-                       _VMO_RIGHTS, True)
-            pre.append(self._mk("vmo_create", "call",
-                               {"size": size, "options": abi.VMO_DISCARDABLE, "out": out},
-                               "discardable"))
-            cands = [out]
+            pre.append(self._new_vmo(int(self.pick([p, 2 * p, 4 * p])), abi.VMO_DISCARDABLE,
+                                     "discardable", discardable=True))
+            cands = [pre[-1].args["out"]]
         vmo = str(self.pick(list(reversed(cands))))
         s, _ = self.size_of(vmo)
         locks = [self.op_range(vmo, [abi.OP_LOCK, abi.OP_TRY_LOCK])
@@ -994,12 +998,8 @@ class _Gen:
                  and 2 * p <= self.w.objs[h.obj].size <= 16 * p]
         pre: list[GenStep] = []
         if not roots or self.num(0, 2) == 0:
-            size = int(self.pick([4 * p, 3 * p, 8 * p, 2 * p]))
-            out = self.w.fresh("v")
-            self.w.add(out, _Obj(False, "plain", size, size), _VMO_RIGHTS, True)
-            pre.append(self._mk("vmo_create", "call", {"size": size, "options": 0,
-                                                       "out": out}, "plain"))
-            roots = [out]
+            pre.append(self._new_vmo(int(self.pick([4 * p, 3 * p, 8 * p, 2 * p])), 0, "plain"))
+            roots = [pre[-1].args["out"]]
         parent = str(self.pick(list(reversed(roots))))
         s, _ = self.size_of(parent)
         fill = ((1 + self.num(0, 254), s),)
@@ -1031,14 +1031,9 @@ class _Gen:
                  and not self.w.objs[h.obj].shares and 0 < self.w.objs[h.obj].size <= 16 * p]
         pre: list[GenStep] = []
         if not cands or self.num(0, 2) == 0:
-            size = int(self.pick([2 * p, p, 4 * p, 3 * p]))
-            out = self.w.fresh("v")
-            self.w.add(out, _Obj(False, "resizable", size, size, resizable=True),
-                       _VMO_RIGHTS | abi.RIGHT_RESIZE, True)
-            pre.append(self._mk("vmo_create", "call",
-                                {"size": size, "options": abi.VMO_RESIZABLE, "out": out},
-                                "resizable"))
-            cands = [out]
+            pre.append(self._new_vmo(int(self.pick([2 * p, p, 4 * p, 3 * p])),
+                                     abi.VMO_RESIZABLE, "resizable", resizable=True))
+            cands = [pre[-1].args["out"]]
         vmo = str(self.pick(list(reversed(cands))))
         s, _ = self.size_of(vmo)
         if s:
@@ -1123,14 +1118,11 @@ class _Gen:
             child = self.create_child(root, _C.CHILD_SNAPSHOT_AT_LEAST_ON_WRITE, simple=True)
             return [*pre, child], child.args["out"]
         if kind == "discarded":
-            out = self.w.fresh("v")
-            self.w.add(out, _Obj(False, "discardable", size, size, discardable=True),
-                       _VMO_RIGHTS, True)
+            made = self._new_vmo(size, abi.VMO_DISCARDABLE, "discardable", discardable=True)
+            out = made.args["out"]
             whole = {"vmo": out, "offset": 0, "size": size, "buffer_size": 0,
                      "buffer_null": False}
-            steps = [self._mk("vmo_create", "call", {"size": size, "options":
-                                                     abi.VMO_DISCARDABLE, "out": out},
-                              "discardable"),
+            steps = [made,
                      self._mk("vmo_op_range", "call", {**whole, "op": abi.OP_TRY_LOCK}),
                      self._mk("vmo_write", "call", {"vmo": out, "offset": 0,
                                                     "data": ((1 + self.num(0, 254), p),)}),
@@ -1140,10 +1132,9 @@ class _Gen:
             assert o is not None
             o.discarded = True
             return steps, out
-        out = self.w.fresh("v")
-        self.w.add(out, _Obj(False, "plain", size, size), _VMO_RIGHTS, True)
-        pre = [self._mk("vmo_create", "call", {"size": size, "options": 0, "out": out},
-                        "plain"),
+        made = self._new_vmo(size, 0, "plain")
+        out = made.args["out"]
+        pre = [made,
                self._mk("vmo_write", "call", {"vmo": out, "offset": 0,
                                               "data": ((1 + self.num(0, 254), size),)})]
         if kind == "root":
