@@ -15,6 +15,7 @@ import binascii
 import json
 import mmap
 import re
+from collections.abc import Iterator
 
 from model.ranges import byte_runs
 
@@ -55,17 +56,28 @@ def _string_end(raw: Raw, q: int, end: int) -> int:
         e += 1
 
 
-def _hex_runs(raw: Raw, a: int, b: int, budget: int) -> list[list[int]]:
-    runs: list[list[int]] = []
+def _hex_pieces(raw: Raw, a: int, b: int) -> Iterator[tuple[int, int]]:
+    """The runs of the bytes the hex raw[a:b] spells, decoded a slice at a time (a run
+    may come in several pieces, one per slice)."""
     for lo in range(a, b, _CHUNK):
-        chunk = binascii.unhexlify(raw[lo : min(b, lo + _CHUNK)])
-        for byte, count in byte_runs(chunk):
-            if runs and runs[-1][0] == byte:
-                runs[-1][1] += count
-                continue
-            if len(runs) >= budget:
-                raise TooManyRuns(f"data: more than {budget:,} runs of bytes")
-            runs.append([byte, count])
+        yield from byte_runs(binascii.unhexlify(raw[lo : min(b, lo + _CHUNK)]))
+
+
+def _hex_runs(raw: Raw, a: int, b: int, budget: int) -> list[list[int]]:
+    # Counted first, holding nothing: data past the budget is refused before its runs
+    # are built (they are what costs memory).
+    count, last = 0, -1
+    for byte, _ in _hex_pieces(raw, a, b):
+        count += byte != last
+        last = byte
+        if count > budget:
+            raise TooManyRuns(f"data: more than {budget:,} runs of bytes")
+    runs: list[list[int]] = []
+    for byte, n in _hex_pieces(raw, a, b):
+        if runs and runs[-1][0] == byte:
+            runs[-1][1] += n
+        else:
+            runs.append([byte, n])
     return runs
 
 
