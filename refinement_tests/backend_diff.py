@@ -35,11 +35,18 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis import strategies as st
 
 from refinement_tests.backends import Backend
-from refinement_tests.checker import render_value, status_name
-from refinement_tests.fuzz import Lockstep, LockstepResult, lockstep, write_failing_trace
+from refinement_tests.fuzz import (
+    Lockstep,
+    LockstepResult,
+    RunReport,
+    lockstep,
+    write_failing_trace,
+)
 from refinement_tests.generate import GenTrace, TraceSource
 from refinement_tests.known import KNOWN, WAIVERS
+from refinement_tests.stepper import render_value
 from spec import abi
+from spec.outcome import status_name
 from spec.profiles import Profile
 
 __all__ = ["BackendDiff", "DivergenceClass", "backend_diff", "classify", "known_classes",
@@ -108,19 +115,13 @@ class DivergenceClass:
 
 
 @dataclass
-class BackendDiff:
-    profile: str
-    backend: str
-    seed: int
-    seconds: float = 0.0
-    traces: int = 0
-    steps: int = 0
+class BackendDiff(RunReport):
     classes: list[DivergenceClass] = field(default_factory=list)
 
 
 def _label(s: Any) -> str:
     if isinstance(s, int):
-        return status_name(s).removeprefix("ZX_").removeprefix("ERR_")
+        return status_name(s, short=True)
     return str(s).removeprefix("ZX_").removeprefix("ERR_")
 
 
@@ -239,7 +240,7 @@ def backend_diff(profile: Profile, backend: Backend, *, seconds: float = 20.0,
                  on_progress: Callable[[BackendDiff], None] | None = None) -> BackendDiff:
     """Generate traces for `seconds` (or `max_examples` traces), class every
     divergence, then shrink one witness per class (within a fifth more time)."""
-    res = BackendDiff(profile.name, backend.name, seed_value)
+    res = BackendDiff(backend.name, profile.name, seed_value)
     started = time.perf_counter()
     first: dict[ClassKey, tuple[GenTrace, LockstepResult]] = {}
     counts: dict[ClassKey, int] = {}
@@ -257,7 +258,8 @@ def backend_diff(profile: Profile, backend: Backend, *, seconds: float = 20.0,
                     going = False
                     break
         res.traces += 1
-        res.steps += ls.result.steps_run
+        if res.tally(ls.result) or res.over_budget:
+            return  # the run ends with this batch
         trace = source.trace()
         key = classify(trace, ls.result)
         if key is not None:
@@ -278,6 +280,8 @@ def backend_diff(profile: Profile, backend: Backend, *, seconds: float = 20.0,
             check(data)
 
         run_batch()
+        if res.over_budget:
+            break
         n += 1
         if on_progress is not None:
             res.seconds = time.perf_counter() - started
