@@ -248,15 +248,7 @@ def backend_diff(profile: Profile, backend: Backend, *, seconds: float = 20.0,
     def check(data: st.DataObject) -> None:
         source = TraceSource(data.draw, page, frozenset())
         ls = Lockstep(backend, profile, page, source.config, None, frozenset())
-        going = True
-        while going and len(source.steps) < max_steps:
-            made = source.next()
-            if not made:
-                break
-            for gs in made:
-                if not ls.run(gs):
-                    going = False
-                    break
+        ls.run_source(source, max_steps)
         res.traces += 1
         if res.tally(ls.result) or res.over_budget:
             return  # the run ends with this batch

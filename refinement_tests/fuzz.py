@@ -145,6 +145,17 @@ class Lockstep:
         return self._stop(Divergence(i, i + 1, gs.name, observed,
                                      allowed_json(paths, gs.kind == "event")))
 
+    def run_source(self, source: TraceSource, max_steps: int) -> None:
+        """Generate steps from `source` and run each, until the trace can go no further
+        or has `max_steps` (hypothesis may end the example inside `source.next`)."""
+        while len(source.steps) < max_steps:
+            made = source.next()
+            if not made:
+                return
+            for gs in made:
+                if not self.run(gs):
+                    return
+
     def _stop(self, d: Divergence) -> bool:
         self.result.divergence = d
         self.over = True
@@ -235,6 +246,11 @@ class FuzzReport(RunReport):
     # so no device) can carry; they are left out, and counted
     not_u64: int = 0
 
+    def meta(self) -> dict[str, Any]:
+        """The header fields of a trace the run saves."""
+        return {"origin": "vmospec fuzz: shrunk failing trace", "backend": self.backend,
+                "profile": self.profile, "seed": self.seed}
+
     def coverage_report(self) -> dict[str, Any]:
         excluded = {"unbounded": "not generated: known disagreement max_size"} if (
             "max_size" in self.avoided) else {}
@@ -310,31 +326,17 @@ def fuzz(
                              max_states=max_states)
     report = FuzzReport(backend.name, profile.name, seed_value, avoided=avoid, page=page)
     started = time.perf_counter()
-    name = trace_name or f"fuzz-{profile.name}-{_slug(backend.name)}-seed{seed_value}.jsonl"
-    path = (out_dir / name) if out_dir is not None else None
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
+    path = _out_path(report, out_dir, trace_name)
     best: list[tuple[int, int]] = []  # (steps, size) of the smallest failing trace
     last_fail: list[tuple[GenTrace, LockstepResult]] = []
-
-    def meta() -> dict[str, Any]:
-        return {"origin": "vmospec fuzz: shrunk failing trace", "backend": backend.name,
-                "profile": profile.name, "seed": seed_value}
+    meta = report.meta
 
     def check(data: st.DataObject) -> None:
         source = TraceSource(data.draw, page, avoid)
         ls = Lockstep(backend, profile, page, source.config, report.coverage, waive,
                       max_states)
         try:
-            going = True
-            while going and len(source.steps) < max_steps:
-                made = source.next()  # hypothesis may end the example here (its budget)
-                if not made:
-                    break
-                for gs in made:
-                    if not ls.run(gs):
-                        going = False
-                        break
+            ls.run_source(source, max_steps)
         finally:
             report.traces += 1
             first_over = _tally(report, ls.result)
@@ -357,19 +359,11 @@ def fuzz(
         raise _Diverged(result.divergence.summary())
 
     phases = (Phase.generate, Phase.shrink) if hypothesis_shrink else (Phase.generate,)
-    n_batch = 0
     pinned = contextlib.ExitStack()
     pinned.enter_context(_no_local_constants())
     try:
-        while True:
-            elapsed = time.perf_counter() - started
-            if seconds is not None and elapsed >= seconds:
-                break
-            if max_examples is not None and n_batch * batch >= max_examples:
-                break
-            count = batch if max_examples is None else min(batch, max_examples - n_batch * batch)
+        for n_batch, count in _batches(started, seconds, max_examples, batch):
             bseed = _batch_seed(seed_value, n_batch)
-            n_batch += 1
 
             @settings(max_examples=count, database=None, deadline=None,
                       verbosity=Verbosity.quiet, suppress_health_check=list(HealthCheck),
@@ -394,9 +388,7 @@ def fuzz(
                                             waive)
                 _report_failure(report, trace, result, path)
                 break
-            if on_progress is not None:
-                report.seconds = time.perf_counter() - started
-                on_progress(report)
+            _progress(report, started, on_progress)
     except KeyboardInterrupt:
         report.interrupted = True
         if last_fail and path is not None and path.exists():
@@ -522,31 +514,15 @@ def _fuzz_batched(backend: BatchBackend, profile: Profile, *, seconds: float | N
     waive = known & frozenset(WAIVERS)
     report = FuzzReport(backend.name, profile.name, seed_value, avoided=avoid, page=page)
     started = time.perf_counter()
-    name = trace_name or f"fuzz-{profile.name}-{_slug(backend.name)}-seed{seed_value}.jsonl"
-    path = (out_dir / name) if out_dir is not None else None
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-
-    def meta() -> dict[str, Any]:
-        return {"origin": "vmospec fuzz: shrunk failing trace", "backend": backend.name,
-                "profile": profile.name, "seed": seed_value}
-
-    n_batch = 0
+    path = _out_path(report, out_dir, trace_name)
+    meta = report.meta
     try:
         with _no_local_constants():
-            while True:
-                elapsed = time.perf_counter() - started
-                if seconds is not None and elapsed >= seconds:
-                    break
-                if max_examples is not None and n_batch * batch >= max_examples:
-                    break
-                count = batch if max_examples is None else min(batch,
-                                                               max_examples - n_batch * batch)
+            for n_batch, count in _batches(started, seconds, max_examples, batch):
                 made = _generate(count, _batch_seed(seed_value, n_batch), page, avoid,
                                  max_steps)
                 traces = [t for t in made if _fits_u64(t)]
                 report.not_u64 += len(made) - len(traces)
-                n_batch += 1
                 observed, failure = _run_batch(backend, traces)  # one round trip
                 failing: tuple[GenTrace, LockstepResult] | None = None
                 for k, trace in enumerate(traces):
@@ -574,13 +550,39 @@ def _fuzz_batched(backend: BatchBackend, profile: Profile, *, seconds: float | N
                                                         path, meta(), waive)
                     _report_failure(report, trace, result, path)
                     break
-                if on_progress is not None:
-                    report.seconds = time.perf_counter() - started
-                    on_progress(report)
+                _progress(report, started, on_progress)
     except KeyboardInterrupt:
         report.interrupted = True
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _batches(started: float, seconds: float | None, max_examples: int | None,
+             batch: int) -> Iterator[tuple[int, int]]:
+    """(batch number, examples in it) until the time or the example budget is spent."""
+    n = 0
+    while seconds is None or time.perf_counter() - started < seconds:
+        count = batch if max_examples is None else min(batch, max_examples - n * batch)
+        if count <= 0:
+            return
+        yield n, count
+        n += 1
+
+
+def _progress(report: FuzzReport, started: float,
+              on_progress: Callable[[FuzzReport], None] | None) -> None:
+    if on_progress is not None:
+        report.seconds = time.perf_counter() - started
+        on_progress(report)
+
+
+def _out_path(report: FuzzReport, out_dir: Path | None, trace_name: str | None) -> Path | None:
+    """Where the run's failing trace goes (the directory is made now)."""
+    if out_dir is None:
+        return None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return out_dir / (trace_name or f"fuzz-{report.profile}-{_slug(report.backend)}"
+                      f"-seed{report.seed}.jsonl")
 
 
 def _tally(report: FuzzReport, result: LockstepResult) -> bool:
