@@ -61,6 +61,7 @@ __all__ = [
     "RunReport",
     "fuzz",
     "lockstep",
+    "no_local_constants",
     "trace_lines",
     "write_failing_trace",
 ]
@@ -258,7 +259,7 @@ class FuzzReport(RunReport):
 
 
 @contextlib.contextmanager
-def _no_local_constants() -> Iterator[None]:
+def no_local_constants() -> Iterator[None]:
     """Hypothesis (6.13x on) sometimes draws a constant found in the source of the
     modules the process has imported, so what it generates for a seed depends on what
     else was imported (a test module, a benchmark script). The generator draws the
@@ -360,7 +361,7 @@ def fuzz(
 
     phases = (Phase.generate, Phase.shrink) if hypothesis_shrink else (Phase.generate,)
     pinned = contextlib.ExitStack()
-    pinned.enter_context(_no_local_constants())
+    pinned.enter_context(no_local_constants())
     try:
         for n_batch, count in _batches(started, seconds, max_examples, batch):
             bseed = _batch_seed(seed_value, n_batch)
@@ -517,7 +518,7 @@ def _fuzz_batched(backend: BatchBackend, profile: Profile, *, seconds: float | N
     path = _out_path(report, out_dir, trace_name)
     meta = report.meta
     try:
-        with _no_local_constants():
+        with no_local_constants():
             for n_batch, count in _batches(started, seconds, max_examples, batch):
                 made = _generate(count, _batch_seed(seed_value, n_batch), page, avoid,
                                  max_steps)
