@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from refinement_tests.stepper import MAX_STATES, Divergence, OverBudget, StateSet, allowed_json
-from refinement_tests.trace import Step, Trace
+from refinement_tests.trace import Step, Trace, data_shown
 from spec.profiles import Profile
 
 __all__ = ["StateBudgetError", "TraceResult", "check_trace"]
@@ -45,7 +45,8 @@ class StateBudgetError(Exception):
 
 
 def _observed(step: Step) -> dict[str, Any]:
-    return {k: val for k, val in step.raw.items() if k in step.expect}
+    return {k: data_shown(val) if k == "data" else val
+            for k, val in step.raw.items() if k in step.expect}
 
 
 def check_trace(trace: Trace, profile: Profile, max_states: int = MAX_STATES) -> TraceResult:

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from refinement_tests.trace import StatusExpect, data_to_json
+from refinement_tests.trace import StatusExpect, data_shown
 from spec.abi import OK
 from spec.explore import Cx, Path, explore
 from spec.outcome import ANY_ERROR, Between, Outcome, status_name
@@ -103,7 +103,7 @@ def render_value(val: Any) -> Any:
     if isinstance(val, Between):
         return f"{val.lo}..{val.hi}"
     if isinstance(val, tuple):
-        return data_to_json(val)
+        return data_shown(val)
     if isinstance(val, Mapping):
         return {k: render_value(x) for k, x in val.items()}
     return val
