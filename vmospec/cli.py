@@ -261,19 +261,9 @@ def _print_proofs(results: list[Any], written: dict[str, str], every: bool) -> N
         print(f"{inv:24} {prof:12} " + ", ".join(f"{n} {k}" for k, n in sorted(tally.items())))
 
 
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:40]!r}") \
-            from None
-    if not 1 <= n <= 1 << 20:
-        raise argparse.ArgumentTypeError(f"expected 1 to {1 << 20}, got {n}")
-    return n
-
-
 def _max_states_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--max-states", type=_positive, default=MAX_STATES, metavar="N",
+    p.add_argument("--max-states", type=bounded_int(1, 1 << 20), default=MAX_STATES,
+                   metavar="N",
                    help=f"the budget of possible states the spec may be in (default "
                    f"{MAX_STATES}): N at once, N x (64 + steps/32) stepped in all; past "
                    "it a trace is an error (notes/state-budget.md)")
