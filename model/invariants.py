@@ -85,7 +85,7 @@ def _check_frames(n: PageNode, page: int, seen: set[int]) -> None:
     _require(all(f.live for f in held_frames), "a node holds a freed frame")
     _require(len(ids) == len(n.pages) and ids.isdisjoint(seen), "a frame is held twice")
     seen |= ids
-    _require(all(f.data is None or len(f.data) == page for f in held_frames),
+    _require(all(f.data is None or sum(c for _b, c in f.data) == page for f in held_frames),
              "a frame is not a page long")
     _require(n.hidden or (min(n.pages) >= 0 and max(n.pages) < n.size_pages),
              f"a page held past the node's {n.size_pages} pages")

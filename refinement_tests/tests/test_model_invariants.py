@@ -101,6 +101,11 @@ def _frame_twice(k: Kernel) -> None:
     k.pool.used += 1
 
 
+def _short_frame(k: Kernel) -> None:
+    f = next(iter(vmo(k, "c").node.pages.values()))
+    f.data = ((1, 10), (2, 20))  # 30 bytes where a page is 4096
+
+
 def _extra_ref(k: Kernel) -> None:
     vmo(k, "a").refs += 1
 
@@ -118,6 +123,7 @@ CORRUPTIONS: dict[str, tuple[Callable[[Kernel], None], str]] = {
     "count while reclaimable": (_count_when_reclaimable, "lock count 1 in tracker state"),
     "freed frame still held": (_freed_frame_held, "a node holds a freed frame"),
     "frame held twice": (_frame_twice, "a frame is held twice"),
+    "frame not a page long": (_short_frame, "a frame is not a page long"),
     "reference count off": (_extra_ref, "a Vmo has 3 references, 2 hold it"),
     "page past the size": (_page_past_size, "a page held past the node's 4 pages"),
 }
