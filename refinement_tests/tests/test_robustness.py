@@ -441,3 +441,21 @@ def test_model_pages_of_4_gib_hold_only_what_was_written() -> None:
     assert got[3]["data"] == ((0, 5), (1, 1), (2, 1), (0, 1))
     assert got[4]["data"] == ((0, 1), (3, 1), (4, 1), (0, 1))
     assert peak < 16 << 20  # a page-sized bytearray would be 4 GiB
+
+
+def test_a_read_of_more_runs_than_a_trace_holds_is_named_not_dumped() -> None:
+    size = 4 << 20  # 2^21 runs of alternating bytes, written in 2^20-run halves
+    half = json.dumps([[i % 2, 1] for i in range(MAX_RUNS)])
+    text = (f'{HEADER}\n{{"call": "vmo_create", "size": {size}, "options": [], "out": "a"}}\n'
+            f'{{"call": "vmo_write", "vmo": "a", "offset": 0, "data": {half}}}\n')
+    trace = parse_trace_text(text)
+    steps = [(s.name, s.kind, s.args) for s in trace.steps]
+    steps.append(("vmo_write", "call", {"vmo": "a", "offset": MAX_RUNS,
+                                        "data": trace.steps[1].args["data"]}))
+    steps.append(("vmo_read", "call", {"vmo": "a", "offset": 0, "length": 2 * MAX_RUNS}))
+    from refinement_tests.device.backend import DeviceBackend
+
+    with pytest.raises(RunnerFailed) as e:
+        DeviceBackend(sanitized=True).run_batch([BatchTrace(trace.header, steps)])
+    assert "step 4 (vmo_read): the read returned 2,097,152 runs of bytes" in str(e.value)
+    assert [o["status"] for o in e.value.observed[0]] == [0, 0, 0]
