@@ -31,8 +31,7 @@ from spec import abi
 from spec.abi import OK
 from spec.explore import ANY_ERROR, explore
 from spec.explore import Path as SpecPath
-from spec.op_range import PANIC
-from spec.outcome import Between, Outcome
+from spec.outcome import PANIC, Between, Outcome
 from spec.profiles import PROFILES
 from spec.state import DISCARDED, EMPTY_STATE, RECLAIMABLE, UNRECLAIMABLE, UNSET, State
 from spec.symbolic import BV8, BV64
