@@ -9,8 +9,10 @@ reported only when none of them explains what was observed.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from refinement_tests.trace import StatusExpect, Step, Trace, data_to_json
@@ -21,9 +23,10 @@ from spec.outcome import Between, Outcome
 from spec.profiles import Profile
 from spec.state import EMPTY_STATE, State
 from spec.transitions import transition
-from spec.values import Concrete
+from spec.values import Concrete, Runs
 
 MAX_STATES = 256  # beyond this many possible states the trace is under-observed
+SHOWN_RUNS = 64  # a printed value longer than this many runs is abbreviated
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +81,25 @@ def status_name(s: int) -> str:
 def render_value(val: Any) -> Any:
     if isinstance(val, Between):
         return f"{val.lo}..{val.hi}"
+    if isinstance(val, Runs):
+        return _render_runs(val)
     if isinstance(val, tuple):
         return data_to_json(val)
     if isinstance(val, Mapping):
         return {k: render_value(x) for k, x in val.items()}
     return val
+
+
+def _render_runs(val: Runs) -> Any:
+    """Data as the trace format writes it; past SHOWN_RUNS runs, abbreviated to the
+    first and last runs with the totals, so a long expected read prints in one line."""
+    count = len(val)
+    if count <= SHOWN_RUNS:
+        return data_to_json(tuple(val))
+    head = [list(r) for r in islice(val, SHOWN_RUNS // 2)]
+    tail = [list(r) for r in val.tail_runs(SHOWN_RUNS // 2)]
+    return (f"{val.length} bytes in {count} runs: {json.dumps(head)[:-1]}, ..., "
+            f"{json.dumps(tail)[1:]}")
 
 
 def _status_ok(expect: StatusExpect, status: int) -> bool:
