@@ -9,7 +9,7 @@ COMMIT/DECOMMIT/ZERO, and ZX_INFO_VMO; outcomes are recorded by replaying once, 
 timed run checks every field. Each run times the whole command as a user runs it (a
 fresh `vmospec check` process), alternating the two traces; best and worst are kept.
 
-Usage: python benchmarks/size_scale.py [--steps N] [--runs R]
+Usage: PYTHONPATH=. python benchmarks/size_scale.py [--steps N] [--runs R]
 """
 
 from __future__ import annotations
@@ -19,14 +19,12 @@ import os
 import platform
 import random
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.check_speed import record  # noqa: E402
+from benchmarks.check_speed import record
 
 PAGE = 4096
 OPS = ["ZX_VMO_OP_COMMIT", "ZX_VMO_OP_DECOMMIT", "ZX_VMO_OP_ZERO"]
