@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from refinement_tests.trace import StatusExpect, Step, Trace, data_to_json
+from refinement_tests.trace import StatusExpect, Step, Trace, data_shown
 from spec.abi import OK, STATUS_NAMES
 from spec.explore import ANY_ERROR, Path, explore
 from spec.op_range import PANIC
@@ -84,7 +84,7 @@ def render_value(val: Any) -> Any:
     if isinstance(val, Runs):
         return _render_runs(val)
     if isinstance(val, tuple):
-        return data_to_json(val)
+        return data_shown(val)
     if isinstance(val, Mapping):
         return {k: render_value(x) for k, x in val.items()}
     return val
@@ -151,7 +151,7 @@ def _observed(step: Step) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, val in step.raw.items():
         if k in step.expect:
-            out[k] = val
+            out[k] = data_shown(val) if k == "data" else val
     return out
 
 
