@@ -9,13 +9,19 @@ reported only when none of them explains what was observed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from refinement_tests.trace import StatusExpect, Step, Trace, data_shown
+from refinement_tests.trace import (
+    SHOWN_RUNS,
+    StatusExpect,
+    Step,
+    Trace,
+    data_shown,
+    runs_shown,
+)
 from spec.abi import OK, STATUS_NAMES
 from spec.explore import ANY_ERROR, Path, explore
 from spec.op_range import PANIC
@@ -26,7 +32,6 @@ from spec.transitions import transition
 from spec.values import Concrete, Runs
 
 MAX_STATES = 256  # beyond this many possible states the trace is under-observed
-SHOWN_RUNS = 64  # a printed value longer than this many runs is abbreviated
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,15 +96,15 @@ def render_value(val: Any) -> Any:
 
 
 def _render_runs(val: Runs) -> Any:
-    """Data as the trace format writes it; past SHOWN_RUNS runs, abbreviated to the
-    first and last runs with the totals, so a long expected read prints in one line."""
+    """A spec's read as `data_shown` shows data, without building the runs it stands
+    for: a read of 2^40 bytes of the pager's content prints in one line."""
     count = len(val)
-    if count <= SHOWN_RUNS:
-        return data_to_json(tuple(val))
-    head = [list(r) for r in islice(val, SHOWN_RUNS // 2)]
-    tail = [list(r) for r in val.tail_runs(SHOWN_RUNS // 2)]
-    return (f"{val.length} bytes in {count} runs: {json.dumps(head)[:-1]}, ..., "
-            f"{json.dumps(tail)[1:]}")
+    if count <= 3 * SHOWN_RUNS:
+        return data_shown(tuple(val))
+    head = list(islice(val, SHOWN_RUNS))
+    tail = val.tail_runs(SHOWN_RUNS)
+    left = val.length - sum(c for _, c in head) - sum(c for _, c in tail)
+    return runs_shown(head, tail, count - 2 * SHOWN_RUNS, left)
 
 
 def _status_ok(expect: StatusExpect, status: int) -> bool:
