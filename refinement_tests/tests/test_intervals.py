@@ -23,7 +23,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
-from refinement_tests.checker import check_trace, render_value
+from refinement_tests.checker import check_trace
+from refinement_tests.stepper import render_value
 from refinement_tests.trace import Step, parse_trace_text
 from spec import intervals as iv
 from spec.explore import Cx, explore
