@@ -459,3 +459,27 @@ def test_a_read_of_more_runs_than_a_trace_holds_is_named_not_dumped() -> None:
         DeviceBackend(sanitized=True).run_batch([BatchTrace(trace.header, steps)])
     assert "step 4 (vmo_read): the read returned 2,097,152 runs of bytes" in str(e.value)
     assert [o["status"] for o in e.value.observed[0]] == [0, 0, 0]
+
+
+# --- a 2^40-byte read of a pager-backed VMO costs what one page does ---------------------------
+
+
+def test_a_2_40_byte_pager_read_checks_in_bounded_memory(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    size = 1 << 40
+    path = write(
+        tmp_path, "huge.jsonl", HEADER, '{"call": "pager_create", "out": "p"}',
+        f'{{"call": "pager_create_vmo", "pager": "p", "options": [], "size": {size}, '
+        '"out": "v"}',
+        f'{{"call": "vmo_read", "vmo": "v", "offset": 0, "length": {size}, "status": "ZX_OK"}}',
+        f'{{"call": "vmo_read", "vmo": "v", "offset": 0, "length": {size}, '
+        f'"data": [[1, 4096], [0, {size - 4096}]]}}')
+    tracemalloc.start()
+    try:
+        code, out, _err = run_main(capsys, "check", str(path))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert code == 1 and "diverges at step 4 (line 5), vmo_read" in out  # the page content
+    assert max(len(line) for line in out.splitlines()) < 400
+    assert peak < 64 << 20
