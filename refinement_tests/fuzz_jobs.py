@@ -34,7 +34,7 @@ def _work(i: int, make: Callable[[], Backend], seed: int, kwargs: dict[str, Any]
     report = fuzz(make(), seed_value=worker_seed(seed, i), on_progress=progress,
                   should_stop=stop.is_set, **kwargs)
     report.failing = None  # the trace is on disk; the rest of it need not travel
-    if report.divergence is not None:
+    if report.divergence is not None or report.over_budget:
         stop.set()
     out.put(("done", i, report))
 
@@ -54,6 +54,9 @@ def merge(reports: list[FuzzReport], seconds: float) -> FuzzReport:
         merged.behaviour.merge(r.behaviour)
         merged.not_u64 += r.not_u64
         merged.interrupted |= r.interrupted
+        merged.max_states = max(merged.max_states, r.max_states)
+        if r.over_budget and not merged.over_budget:  # a trace over the state budget
+            merged.over_budget, merged.trace_path = r.over_budget, r.trace_path
         for k, n in r.known.items():
             merged.known[k] = merged.known.get(k, 0) + n
     if caught:
