@@ -175,7 +175,7 @@ class Behaviour:
             return
         name = gs.name
         what = op_label(gs.args["op"]) if name == "vmo_op_range" else name
-        cell = (what, gs.target, gs.range_class or "-")
+        cell = (what, gs.target, "-" if what in _TARGETED else gs.range_class or "-")
         self.cells[cell] += 1
         ok = observed.get("status") == abi.OK
         if name in ("vmo_read", "vmo_info", "vmo_get_size") and ok and self._pending:
