@@ -26,7 +26,7 @@ from refinement_tests.trace import (
 from spec.explore import ANY_ERROR
 from spec.op_range import PANIC
 from spec.profiles import PROFILES
-from vmospec import hunt_cmd
+from vmospec import explore_cmd, hunt_cmd
 
 EXIT_OK = 0
 EXIT_DIVERGED = 1
@@ -594,6 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
     profiles.set_defaults(run=cmd_profiles)
 
     hunt_cmd.register(sub)
+    explore_cmd.register(sub)
     return parser
 
 

@@ -1,0 +1,172 @@
+"""Tests of the bounded explorer (refinement_tests/explore.py) and `vmospec explore`.
+
+Depths stay small (2-3) so the suite stays fast; the reference depth is the benchmark's
+(benchmarks/explore_speed.py).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import pytest
+
+from proofs.catalogue import Ctx, Invariant, labels
+from refinement_tests.backends import ModelBackend
+from refinement_tests.checker import check_trace
+from refinement_tests.explore import Explorer, canonical
+from refinement_tests.explore_config import reference
+from refinement_tests.invariants import checked_invariants
+from refinement_tests.trace import read_trace
+from spec.explore import Cx, explore
+from spec.profiles import PROFILES
+from spec.transitions import transition
+from spec.values import Concrete
+from vmospec.cli import main
+
+Z25 = PROFILES["zircon-2025"]
+SETUP = sum(len(f.setup) for f in reference().families)
+
+
+def test_reference_is_clean_against_the_catalogue() -> None:
+    res = Explorer(reference(), Z25).run(3)
+    assert res.findings == []
+    assert res.states > 1000 and res.edges > res.states
+    # every node is reachable from the initial state (the shortest traces start there)
+    assert nx.descendants(res.graph, res.root) | {res.root} == set(res.graph.nodes)
+
+
+def test_canonical_states_ignore_object_ids() -> None:
+    ex = Explorer(reference(), Z25)
+    st = ex.global_state((ex.families[0].init, ex.families[1].init, ex.families[2].init))
+    renumbered = st._replace(objects={k + 10: o._replace(parent=None if o.parent is None
+                                                            else o.parent + 10)
+                                      if hasattr(o, "parent") else o
+                                      for k, o in st.objects.items()},
+                             handles={n: h._replace(obj=h.obj + 10)
+                                      for n, h in st.handles.items()})
+    # the pager VMO names its pager by id: move that too
+    objs = dict(renumbered.objects)
+    for k, o in objs.items():
+        if getattr(o, "marks", None) is not None:
+            objs[k] = o._replace(marks=o.marks._replace(pager=o.marks.pager + 10))
+    renumbered = renumbered._replace(objects=objs)
+    assert canonical(st)[0] == canonical(renumbered)[0]
+
+
+def test_the_product_is_the_whole_state_machine() -> None:
+    """Families never touch each other: running the spec on the whole state gives the
+    same successors as the product of the families (checked at depth <= 2)."""
+    ex = Explorer(reference(), Z25, check_invariants=False)
+    res = ex.run(2)
+    v = Concrete(4096)
+    tuples = res.graph.graph["tuples"]
+    for u in list(res.graph.nodes)[:60]:
+        st = ex.global_state(tuples[u])
+        direct = set()
+        for fam in ex.config.families:
+            for step in fam.alphabet:
+                out = step.args.get("out")
+                if out is not None and out in st.handles:
+                    continue
+
+                def run(cx: Cx, step: Any = step, st: Any = st) -> Any:
+                    return transition(cx, st, step.name, step.args)
+
+                for p in explore(run, v, Z25, 4096, {}):
+                    direct.add(canonical(p.result.state)[0])
+        if u not in {n for n in res.graph.nodes if res.graph.out_degree(n)}:
+            continue
+        product = {canonical(ex.global_state(tuples[w]))[0] for w in res.graph.successors(u)}
+        assert product == direct
+
+
+def test_a_broken_model_variant_is_found_with_a_shortest_trace(tmp_path: Path) -> None:
+    ex = Explorer(reference(), Z25, backend=ModelBackend(broken={"reclaim_locked"}))
+    res = ex.run(3)
+    assert [f.kind for f in res.findings] == ["divergence"]
+    f = res.findings[0]
+    assert f.name == "v reclaim"
+    ex.write_trace(res, f, tmp_path / "t.jsonl")
+    trace = read_trace(tmp_path / "t.jsonl")
+    checked = check_trace(trace, Z25)
+    assert checked.divergence is not None and checked.divergence.step == len(trace.steps)
+    # No shorter path reaches a state where the variant shows: the spec's graph gives
+    # the distance, and the trace is that long (setup, path, the diverging step).
+    assert len(trace.steps) == SETUP + nx.shortest_path_length(res.graph, 0, f.state) + 1
+    clean = Explorer(reference(), Z25, backend=ModelBackend()).run(2)
+    assert clean.findings == [] and clean.backend_checked > 100
+
+
+def _never_discards(c: Ctx) -> tuple[Any, Any]:
+    """A deliberately wrong invariant, in the catalogue's own form."""
+    return True, c.z.Not(c.out.get("discarded") is True)
+
+
+def test_a_broken_invariant_is_found_with_a_shortest_trace(tmp_path: Path) -> None:
+    broken = Invariant("never-discards", "reclaim never discards", "planted",
+                       labels("reclaim"), _never_discards)
+    ex = Explorer(reference(), Z25, invariants=[*checked_invariants(), broken])
+    res = ex.run(3)
+    assert [f.name for f in res.findings] == ["never-discards"]
+    f = res.findings[0]
+    ex.write_trace(res, f, tmp_path / "t.jsonl")
+    trace = read_trace(tmp_path / "t.jsonl")
+    assert check_trace(trace, Z25).conforms  # the trace replays, every step as recorded
+    # The shortest way to a discard: LOCK, UNLOCK (now reclaimable), reclaim.
+    assert [s.name for s in trace.steps[SETUP:]] == ["vmo_op_range"] * 2 + ["reclaim"]
+    assert trace.steps[-1].raw["discarded"] is True
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_json_and_graph(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    graph = tmp_path / "g.graphml"
+    code, out, _ = _run(capsys, "explore", "--depth", "2", "--json", "--graph", str(graph),
+                        "--out", str(tmp_path / "out"))
+    assert code == 0
+    d = json.loads(out)
+    assert {"states", "edges", "depth", "seconds", "violations", "divergences"} <= set(d)
+    assert d["depth"] == 2 and d["violations"] == [] and d["divergences"] == []
+    g = nx.read_graphml(graph)
+    assert g.number_of_nodes() == d["states"] and g.number_of_edges() == d["edges"]
+    dot = tmp_path / "g.dot"
+    assert _run(capsys, "explore", "--depth", "1", "--graph", str(dot), "--out",
+                str(tmp_path / "out"))[0] == 0
+    assert dot.read_text().startswith("digraph")
+
+
+def test_cli_finding_exit_and_trace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "explore", "--depth", "1", "--backend", "model", "--broken",
+                        "unlock_at_zero_ok", "--json", "--out", str(tmp_path))
+    assert code == 1
+    d = json.loads(out)
+    [div] = d["divergences"]
+    assert div["steps"] == SETUP + 1  # the UNLOCK right after the setup
+    assert main(["check", div["trace"]]) == 1
+
+
+@pytest.mark.parametrize("argv, what", [
+    (["--config", "/no/such.json"], "/no/such.json"),
+    (["--depth", "-1"], "--depth"),
+    (["--graph", "x.png"], "--graph"),
+    (["--broken", "reclaim_locked"], "--broken"),
+])
+def test_cli_bad_input(argv: list[str], what: str, tmp_path: Path,
+                       capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "explore", "--out", str(tmp_path), *argv)
+    assert code == 2 and what in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_bad_config_names_the_place(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"families": [{"name": "x", "alphabet": [{"call": "nope"}]}]}))
+    code, _, err = _run(capsys, "explore", "--config", str(cfg), "--out", str(tmp_path))
+    assert code == 2 and "family x alphabet" in err
