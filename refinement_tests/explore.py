@@ -437,14 +437,12 @@ class Explorer:
             st = fam.states[cid]
             base = len(objects)
 
-            def moved(x: int | None, base: int = base) -> int | None:
-                return None if x is None else x + base if x else 0
-
             for oid, o in st.objects.items():
                 if isinstance(o, Vmo):
                     marks = o.marks if o.marks is None else o.marks._replace(
-                        pager=moved(o.marks.pager))
-                    o = o._replace(parent=moved(o.parent), marks=marks)
+                        pager=o.marks.pager + base if o.marks.pager else 0)
+                    o = o._replace(parent=None if o.parent is None else o.parent + base,
+                                   marks=marks)
                 objects[oid + base] = o
             for n, h in st.handles.items():
                 handles[n] = Handle(h.obj + base if h.obj else 0, h.rights)

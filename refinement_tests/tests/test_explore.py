@@ -22,6 +22,7 @@ from refinement_tests.invariants import checked_invariants
 from refinement_tests.trace import read_trace
 from spec.explore import Cx, explore
 from spec.profiles import PROFILES
+from spec.state import Vmo
 from spec.transitions import transition
 from spec.values import Concrete
 from vmospec.cli import main
@@ -41,18 +42,14 @@ def test_reference_is_clean_against_the_catalogue() -> None:
 def test_canonical_states_ignore_object_ids() -> None:
     ex = Explorer(reference(), Z25)
     st = ex.global_state((ex.families[0].init, ex.families[1].init, ex.families[2].init))
-    renumbered = st._replace(objects={k + 10: o._replace(parent=None if o.parent is None
-                                                            else o.parent + 10)
-                                      if hasattr(o, "parent") else o
-                                      for k, o in st.objects.items()},
-                             handles={n: h._replace(obj=h.obj + 10)
-                                      for n, h in st.handles.items()})
-    # the pager VMO names its pager by id: move that too
-    objs = dict(renumbered.objects)
-    for k, o in objs.items():
-        if getattr(o, "marks", None) is not None:
-            objs[k] = o._replace(marks=o.marks._replace(pager=o.marks.pager + 10))
-    renumbered = renumbered._replace(objects=objs)
+    objects: dict[int, Any] = {}
+    for k, o in st.objects.items():
+        if isinstance(o, Vmo):
+            marks = o.marks if o.marks is None else o.marks._replace(pager=o.marks.pager + 10)
+            o = o._replace(parent=None if o.parent is None else o.parent + 10, marks=marks)
+        objects[k + 10] = o
+    renumbered = st._replace(objects=objects, handles={n: h._replace(obj=h.obj + 10)
+                                                       for n, h in st.handles.items()})
     assert canonical(st)[0] == canonical(renumbered)[0]
 
 
