@@ -22,7 +22,7 @@ class U64(int):
     __slots__ = ()
 
     def __new__(cls, x: int) -> U64:
-        return super().__new__(cls, x & U64_MAX)
+        return int.__new__(cls, x if 0 <= x <= U64_MAX else x & U64_MAX)
 
     def __add__(self, o: Any) -> Any:
         return U64(int(self) + o) if isinstance(o, int) else NotImplemented

@@ -121,7 +121,7 @@ def outcome_fields(kind: str, o: Outcome) -> dict[str, Any]:
 def describe(step: Step) -> str:
     """A short name for an alphabet step: `a COMMIT 0+8192`, `v reclaim`."""
     a = step.args
-    who = a.get("vmo", a.get("handle", a.get("pager", "")))
+    who = a.get("vmo", a.get("handle", a.get("pager", a.get("out", ""))))
     if step.name == "vmo_op_range":
         op = abi.OP_NAMES.get(a["op"], str(a["op"])).removeprefix("ZX_VMO_OP_")
         bad = " (no buffer)" if a.get("buffer_null") else ""

@@ -18,7 +18,7 @@ from spec.profiles import PROFILES
 EXIT_OK = 0
 EXIT_FOUND = 1
 EXIT_BAD_INPUT = 2
-DEFAULT_DEPTH = 6
+DEFAULT_DEPTH = 7
 
 
 def _error(message: str) -> int:
@@ -63,6 +63,15 @@ def cmd_explore(args: argparse.Namespace) -> int:
         config = read(args.config) if args.config else reference()
     except ConfigError as e:
         return _error(str(e))
+    picture = Path(args.picture) if args.picture else None
+    if picture is not None:
+        from refinement_tests.machines import PROJECTIONS
+
+        if picture.suffix not in (".png", ".svg"):
+            return _error(f"--picture {picture}: the name must end in .png or .svg")
+        if not any(f.name in PROJECTIONS for f in config.families):
+            return _error(f"--picture: the configuration has no family named "
+                          f"{' or '.join(PROJECTIONS)}, whose machines are drawn")
     backend: Backend | None = None
     if args.backend is not None and args.backend != "spec":
         made = _make_backend("explore", args)
@@ -89,6 +98,12 @@ def cmd_explore(args: argparse.Namespace) -> int:
         ex.write_trace(res, f, out / f"{tag}-{n}-{_slug(f.name)}.jsonl")
     if graph is not None:
         write_graph(res, ex.labels, graph)
+    if picture is not None:
+        from refinement_tests.machines import project
+        from vmospec.pictures import draw_machines
+
+        drawn = [m for f in config.families if (m := project(ex, f.name)) is not None]
+        draw_machines([drawn], picture)
     if args.json:
         print(json.dumps({
             "profile": profile.name, "config": config.source,
@@ -147,6 +162,9 @@ def register(sub: Any) -> None:
     p.add_argument("--out", default="out/explore",
                    help="where the traces of findings go (default out/explore)")
     p.add_argument("--graph", metavar="FILE", help="write the graph: .graphml or .dot")
+    p.add_argument("--picture", metavar="FILE",
+                   help="draw the discardable tracker's machine and the pager's per-page "
+                   "machine, projected from the explored graph (.png or .svg)")
     p.add_argument("--broken", action="append", metavar="NAME",
                    help="switch on a broken variant of the model (repeatable)")
     p.add_argument("--frames", type=int, default=1 << 20,

@@ -17,7 +17,7 @@ from proofs.catalogue import Ctx, Invariant, labels
 from refinement_tests.backends import ModelBackend
 from refinement_tests.checker import check_trace
 from refinement_tests.explore import Explorer, canonical
-from refinement_tests.explore_config import reference
+from refinement_tests.explore_config import Config, reference
 from refinement_tests.invariants import checked_invariants
 from refinement_tests.trace import read_trace
 from spec.explore import Cx, explore
@@ -29,6 +29,14 @@ from vmospec.cli import main
 
 Z25 = PROFILES["zircon-2025"]
 SETUP = sum(len(f.setup) for f in reference().families)
+
+
+def discardable_only() -> Config:
+    """The reference configuration's discardable family alone: enough for the planted
+    mistakes below, and quick."""
+    ref = reference()
+    return Config(ref.page, tuple(f for f in ref.families if f.name == "discardable"),
+                  "discardable")
 
 
 def test_reference_is_clean_against_the_catalogue() -> None:
@@ -81,7 +89,7 @@ def test_the_product_is_the_whole_state_machine() -> None:
 
 
 def test_a_broken_model_variant_is_found_with_a_shortest_trace(tmp_path: Path) -> None:
-    ex = Explorer(reference(), Z25, backend=ModelBackend(broken={"reclaim_locked"}))
+    ex = Explorer(discardable_only(), Z25, backend=ModelBackend(broken={"reclaim_locked"}))
     res = ex.run(3)
     assert [f.kind for f in res.findings] == ["divergence"]
     f = res.findings[0]
@@ -92,7 +100,7 @@ def test_a_broken_model_variant_is_found_with_a_shortest_trace(tmp_path: Path) -
     assert checked.divergence is not None and checked.divergence.step == len(trace.steps)
     # No shorter path reaches a state where the variant shows: the spec's graph gives
     # the distance, and the trace is that long (setup, path, the diverging step).
-    assert len(trace.steps) == SETUP + nx.shortest_path_length(res.graph, 0, f.state) + 1
+    assert len(trace.steps) == 1 + nx.shortest_path_length(res.graph, 0, f.state) + 1
     clean = Explorer(reference(), Z25, backend=ModelBackend()).run(2)
     assert clean.findings == [] and clean.backend_checked > 100
 
@@ -105,7 +113,7 @@ def _never_discards(c: Ctx) -> tuple[Any, Any]:
 def test_a_broken_invariant_is_found_with_a_shortest_trace(tmp_path: Path) -> None:
     broken = Invariant("never-discards", "reclaim never discards", "planted",
                        labels("reclaim"), _never_discards)
-    ex = Explorer(reference(), Z25, invariants=[*checked_invariants(), broken])
+    ex = Explorer(discardable_only(), Z25, invariants=[*checked_invariants(), broken])
     res = ex.run(3)
     assert [f.name for f in res.findings] == ["never-discards"]
     f = res.findings[0]
@@ -113,7 +121,7 @@ def test_a_broken_invariant_is_found_with_a_shortest_trace(tmp_path: Path) -> No
     trace = read_trace(tmp_path / "t.jsonl")
     assert check_trace(trace, Z25).conforms  # the trace replays, every step as recorded
     # The shortest way to a discard: LOCK, UNLOCK (now reclaimable), reclaim.
-    assert [s.name for s in trace.steps[SETUP:]] == ["vmo_op_range"] * 2 + ["reclaim"]
+    assert [s.name for s in trace.steps[1:]] == ["vmo_op_range"] * 2 + ["reclaim"]
     assert trace.steps[-1].raw["discarded"] is True
 
 
@@ -167,3 +175,76 @@ def test_cli_bad_config_names_the_place(tmp_path: Path,
     cfg.write_text(json.dumps({"families": [{"name": "x", "alphabet": [{"call": "nope"}]}]}))
     code, _, err = _run(capsys, "explore", "--config", str(cfg), "--out", str(tmp_path))
     assert code == 2 and "family x alphabet" in err
+
+
+# -- pictures ---------------------------------------------------------------------------------
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    """Width and height of a valid PNG (matplotlib decodes it; a broken file raises)."""
+    import matplotlib.image
+
+    img = matplotlib.image.imread(path)
+    assert img.ndim == 3 and img.shape[2] in (3, 4) and img.std() > 0  # not blank
+    return int(img.shape[1]), int(img.shape[0])
+
+
+def test_machine_pictures_render(tmp_path: Path) -> None:
+    from refinement_tests.machines import machines
+    from vmospec.pictures import draw_machines
+
+    cols = [machines(PROFILES[p], depth=3) for p in ("zircon-2025", "doc")]
+    assert [m.title for m in cols[0]] == ["discardable tracker", "pager-backed VMO, page 0"]
+    size = draw_machines(cols, tmp_path / "m.png")
+    assert _png_size(tmp_path / "m.png") == size
+    svg = tmp_path / "m.svg"
+    draw_machines(cols[:1], svg)
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(svg).getroot()
+    assert root.tag.endswith("svg") and float(root.get("width", "0").rstrip("pt")) > 0
+
+
+def test_tracker_machine_is_projected_from_the_graph() -> None:
+    from refinement_tests.machines import machines
+
+    tracker = machines(Z25, depth=3)[0]
+    edges = {(a, b): calls for a, b, calls in tracker.edges}
+    assert "reclaim" in edges[("Reclaimable", "Discarded")]
+    assert "UNLOCK" in edges[("Unreclaimable (locked)", "Reclaimable")]
+    assert ("Unset", "Discarded") not in edges  # never locked: reclaim does not discard
+
+
+def test_show_picture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from vmospec.reference_pictures import FAMILY, HERE
+
+    out = tmp_path / "o.png"
+    code, text, _ = _run(capsys, "show", str(HERE / FAMILY), "--step", "4", "--picture",
+                         str(out))
+    assert code == 0 and "after step 4" in text
+    w, h = _png_size(out)
+    assert w >= 700 and h >= 500
+    code, text, _ = _run(capsys, "show", str(HERE / FAMILY), "--step", "4")
+    assert code == 0 and "slice VMO" in text and "handle l -> #3" in text
+    code, _, err = _run(capsys, "show", str(HERE / FAMILY), "--step", "99")
+    assert code == 2 and "--step" in err
+
+
+def test_explore_picture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "e.png"
+    code, _, _ = _run(capsys, "explore", "--depth", "2", "--picture", str(out), "--out",
+                      str(tmp_path))
+    assert code == 0
+    w, h = _png_size(out)
+    assert (w, h) == (900, 1500)  # one profile: a column of two machines
+
+
+def test_reference_pictures_are_valid_images_of_the_expected_size() -> None:
+    """The committed pictures (regenerated by `python -m vmospec.reference_pictures`,
+    checked current in CI through machines.md)."""
+    from vmospec.reference_pictures import HERE, MACHINES_PNG, OBJECTS_PNG
+
+    assert _png_size(HERE / MACHINES_PNG) == (1800, 1500)
+    w, h = _png_size(HERE / OBJECTS_PNG)
+    assert w > 1000 and h > 500
+    assert "discardable tracker (zircon-2025)" in (HERE / "machines.md").read_text()
