@@ -26,7 +26,7 @@ from refinement_tests.trace import (
 from spec.explore import ANY_ERROR
 from spec.op_range import PANIC
 from spec.profiles import PROFILES
-from vmospec import explore_cmd, hunt_cmd, show_cmd
+from vmospec import explore_cmd, hunt_cmd, show_cmd, sources_cmd
 
 EXIT_OK = 0
 EXIT_DIVERGED = 1
@@ -596,6 +596,7 @@ def build_parser() -> argparse.ArgumentParser:
     hunt_cmd.register(sub)
     explore_cmd.register(sub)
     show_cmd.register(sub)
+    sources_cmd.register(sub)
     return parser
 
 
