@@ -16,7 +16,7 @@ VMO has (`shape_of`) so the same scopes select the same invariants.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Any
@@ -47,34 +47,29 @@ class Broken:
     at: str
 
 
-class _Bytes:
-    """A byte map read one offset at a time, as the predicates index z3 arrays."""
+class _Indexed:
+    """A byte map or page set read one offset at a time, as the predicates index z3
+    arrays (`m[i]`), each offset read once."""
 
-    __slots__ = ("m", "memo", "v")
+    __slots__ = ("memo", "read")
 
-    def __init__(self, v: Values, m: Any) -> None:
-        self.v, self.m = v, m
-        self.memo: dict[int, int] = {}
+    def __init__(self, read: Callable[[int], Any]) -> None:
+        self.read = read
+        self.memo: dict[int, Any] = {}
 
-    def __getitem__(self, i: int) -> int:
-        b = self.memo.get(i)
-        if b is None:
-            b = self.memo[i] = int(self.v.bytes_read(self.m, int(i), 1)[0][0])
-        return b
+    def __getitem__(self, i: int) -> Any:
+        x = self.memo.get(i)
+        if x is None:
+            x = self.memo[i] = self.read(int(i))
+        return x
 
 
-class _Pages:
-    __slots__ = ("memo", "s", "v")
+def _bytes(v: Values, m: Any) -> _Indexed:
+    return _Indexed(lambda i: int(v.bytes_read(m, i, 1)[0][0]))
 
-    def __init__(self, v: Values, s: Any) -> None:
-        self.v, self.s = v, s
-        self.memo: dict[int, bool] = {}
 
-    def __getitem__(self, k: int) -> bool:
-        b = self.memo.get(k)
-        if b is None:
-            b = self.memo[k] = bool(self.v.pages_any(self.s, int(k), int(k) + 1))
-        return b
+def _pages(v: Values, s: Any) -> _Indexed:
+    return _Indexed(lambda k: bool(v.pages_any(s, k, k + 1)))
 
 
 def indexable(v: Values, st: State) -> State:
@@ -83,13 +78,13 @@ def indexable(v: Values, st: State) -> State:
     for k, o in st.objects.items():
         if isinstance(o, Vmo):
             if o.memory is not None:
-                o = o.with_memory(Memory(_Bytes(v, o.memory.content),
-                                         _Pages(v, o.memory.committed)))
+                o = o.with_memory(Memory(_bytes(v, o.memory.content),
+                                         _pages(v, o.memory.committed)))
             if o.marks is not None:
                 m = o.marks
-                o = o._replace(marks=m._replace(dirty=_Pages(v, m.dirty),
-                                                always_need=_Pages(v, m.always_need),
-                                                dont_need=_Pages(v, m.dont_need)))
+                o = o._replace(marks=m._replace(dirty=_pages(v, m.dirty),
+                                                always_need=_pages(v, m.always_need),
+                                                dont_need=_pages(v, m.dont_need)))
         objects[k] = o
     return st._replace(objects=objects)
 

@@ -248,3 +248,22 @@ def test_reference_pictures_are_valid_images_of_the_expected_size() -> None:
     w, h = _png_size(HERE / OBJECTS_PNG)
     assert w > 1000 and h > 500
     assert "discardable tracker (zircon-2025)" in (HERE / "machines.md").read_text()
+
+
+def test_state_clauses_are_evaluated_concretely() -> None:
+    """A state no trace reaches (discarded, yet a page still committed and written)
+    breaks the tracker clause of proofs/wellformed.py, found at the offset it fails."""
+    from refinement_tests.invariants import check_state
+    from spec.state import DISCARDED, Memory, Tracker
+
+    ex = Explorer(discardable_only(), Z25)
+    st = ex.families[0].states[ex.families[0].init]
+    v = Concrete(4096)
+    oid, vmo = next((k, o) for k, o in st.objects.items() if isinstance(o, Vmo))
+    assert vmo.memory is not None
+    assert check_state(v, 4096, st) == []
+    bad = vmo.with_memory(Memory(v.bytes_fill(vmo.memory.content, 5, 6, 1),
+                                 v.pages_add(vmo.memory.committed, 0, 1)))
+    bad = bad.with_tracker(Tracker(DISCARDED, 0))
+    broken = check_state(v, 4096, st.with_object(oid, bad))
+    assert [b.name for b in broken] == ["the discardable tracker is consistent"]
