@@ -267,3 +267,13 @@ def test_state_clauses_are_evaluated_concretely() -> None:
     bad = bad.with_tracker(Tracker(DISCARDED, 0))
     broken = check_state(v, 4096, st.with_object(oid, bad))
     assert [b.name for b in broken] == ["the discardable tracker is consistent"]
+
+
+@pytest.mark.parametrize("argv, what", [
+    (["zircon-2025", "doc", "--picture", "x.gif"], ".png or .svg"),
+    (["zircon-2025", "model", "--picture", "x.png"], "two profiles"),
+])
+def test_diff_picture_bad_input(argv: list[str], what: str,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "diff", *argv)
+    assert code == 2 and what in err and len(err.strip().splitlines()) == 1
