@@ -200,6 +200,12 @@ def object_label(v: Concrete, st: State, oid: int, page: int) -> str:
     return "\n".join(lines)
 
 
+def _parent(o: Any) -> Any:
+    """The object `o` hangs from, whatever its type (a VMO's parent; any object with a
+    `parent` field, so kinds of object the state may gain are drawn in place)."""
+    return getattr(o, "parent", None)
+
+
 def draw_state(st: State, page: int, title: str, path: Path) -> tuple[int, int]:
     """The object graph: every object (children below parents, an edge to the parent
     labelled by role and window; a pager-backed VMO's edge to its pager), and every
@@ -209,22 +215,22 @@ def draw_state(st: State, page: int, title: str, path: Path) -> tuple[int, int]:
     level: dict[str, int] = {}
     for oid, o in st.objects.items():
         depth, cur = 0, o
-        while isinstance(cur, Vmo) and cur.parent is not None:
+        while _parent(cur) in st.objects:
             depth += 1
-            cur = st.objects[cur.parent]
+            cur = st.objects[_parent(cur)]
         node = f"o{oid}"
         g.add_node(node, label=object_label(v, st, oid, page))
         level[node] = depth
     for oid, o in st.objects.items():
-        if isinstance(o, Vmo) and o.parent is not None:
-            g.add_edge(f"o{oid}", f"o{o.parent}", label=o.role)
+        if _parent(o) in st.objects:
+            g.add_edge(f"o{oid}", f"o{_parent(o)}", label=getattr(o, "role", ""))
         if isinstance(o, Vmo) and o.marks is not None and o.marks.pager in st.objects:
             g.add_edge(f"o{oid}", f"o{o.marks.pager}", label="backed by")
     bottom = max(level.values(), default=0) + 1
     # Columns in depth-first order of the parent forest: each child right of its parent.
     children: dict[int | None, list[int]] = {}
     for oid, o in sorted(st.objects.items()):
-        parent = o.parent if isinstance(o, Vmo) else None
+        parent = _parent(o)
         children.setdefault(parent if parent in st.objects else None, []).append(oid)
     column: dict[str, float] = {}
 
