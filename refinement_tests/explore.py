@@ -34,13 +34,13 @@ import networkx as nx
 
 from proofs.catalogue import Invariant
 from refinement_tests.backends import Backend, BackendError, ModelBackend, SpecBackend
-from refinement_tests.checker import agrees, render_value, status_name
 from refinement_tests.explore_config import Config
 from refinement_tests.invariants import check_state, check_step, checked_invariants
-from refinement_tests.trace import Header, StatusExpect, Step, step_to_json, write_trace
+from refinement_tests.stepper import agrees, observed_expect, render_value
+from refinement_tests.trace import Header, Step, step_to_json, write_trace
 from spec import abi
 from spec.explore import ANY_ERROR, Cx, Path, explore
-from spec.outcome import Between, Outcome
+from spec.outcome import Between, Outcome, status_name
 from spec.profiles import Profile
 from spec.state import EMPTY_STATE, Handle, State, Vmo
 from spec.transitions import transition
@@ -362,11 +362,8 @@ class Explorer:
         self.backend_checked += 1
         if "not_run" in observed:
             return
-        expect: dict[str, Any] = dict(observed)
-        if "status" in expect:
-            expect["status"] = StatusExpect(frozenset((observed["status"],)))
-        probe = Step(0, 0, step.kind, step.name, step.args, expect, None, {})
-        if any(agrees(probe, p.result) for p in paths):
+        expect = observed_expect(observed)
+        if any(agrees(expect, p.result) for p in paths):
             return
         allowed = "; ".join(_show(outcome_fields(step.kind, p.result)) for p in paths)
         detail = (f"{name} in family {self.config.families[family].name}: observed "

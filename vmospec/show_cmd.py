@@ -22,29 +22,15 @@ def state_after(trace: Any, step: int, profile: Any) -> tuple[Any, int, int | No
     """The spec's state after the first `step` steps (the first of the possible states
     when the trace leaves several), how many were possible, and the step that diverged
     before it (None if none did)."""
-    from refinement_tests.checker import agrees
-    from spec.explore import Cx, explore
-    from spec.state import EMPTY_STATE
-    from spec.transitions import transition
-    from spec.values import Concrete
+    from refinement_tests.stepper import StateSet
 
-    page = trace.header.page_size
-    v = Concrete(page)
-    states = [EMPTY_STATE]
+    states = StateSet(profile, trace.header.page_size, trace.header.config)
     for s in trace.steps[:step]:
         if s.raw.get("not_run") is not None:
-            continue
-        nxt = []
-        for st in states:
-            def run(cx: Cx, st: Any = st, s: Any = s) -> Any:
-                return transition(cx, st, s.name, s.args)
-
-            nxt += [p.result.state for p in explore(run, v, profile, page, trace.header.config)
-                    if agrees(s, p.result)]
-        if not nxt:
-            return states[0], len(states), s.index
-        states = nxt[:256]
-    return states[0], len(states), None
+            continue  # not run, so it did not happen
+        if not states.step(s.name, s.args, s.expect):
+            return states.states[0], len(states.states), s.index
+    return states.states[0], len(states.states), None
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -68,7 +54,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     picture = Path(args.picture) if args.picture else None
     if picture is not None and picture.suffix not in (".png", ".svg"):
         return error(f"--picture {picture}: the name must end in .png or .svg")
-    st, possible, diverged = state_after(trace, n, PROFILES[args.profile])
+    from refinement_tests.stepper import OverBudget
+
+    try:
+        st, possible, diverged = state_after(trace, n, PROFILES[args.profile])
+    except OverBudget as e:
+        return error(f"{args.trace}: {e}")
     if diverged is not None:
         print(f"{args.trace}: diverges at step {diverged} under {args.profile}, before step "
               f"{n}: vmospec check {args.trace} --profile {args.profile}", file=sys.stderr)
