@@ -65,7 +65,7 @@ class _Indexed:
 
 
 def _bytes(v: Values, m: Any) -> _Indexed:
-    return _Indexed(lambda i: int(v.bytes_read(m, i, 1)[0][0]))
+    return _Indexed(lambda i: int(next(iter(v.bytes_read(m, i, 1)))[0]))
 
 
 def _pages(v: Values, s: Any) -> _Indexed:

@@ -169,7 +169,7 @@ def _pages(v: Concrete, st: State, oid: int, o: Vmo, page: int) -> list[str]:
     out = []
     for p in range(n):
         committed = v.pages_any(o.memory.committed, p, p + 1)
-        runs = v.bytes_read(o.memory.content, p * page, page)
+        runs = list(v.bytes_read(o.memory.content, p * page, page))
         data = " ".join(f"{b:02x}x{c}" for b, c in runs[:3]) + (" .." if len(runs) > 3 else "")
         out.append(f"p{p} {'owned' if committed else '-----'} {data}")
     return out
