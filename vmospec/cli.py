@@ -30,9 +30,12 @@ from refinement_tests.trace import (
 from spec.explore import ANY_ERROR
 from spec.outcome import PANIC, status_name
 from spec.profiles import PROFILES
-from vmospec import hunt_cmd, sources_cmd
+from vmospec import explore_cmd, hunt_cmd, show_cmd, sources_cmd
 from vmospec.options import MAX_SEED, bounded_int, duration
 from vmospec.output import (
+    EXIT_BAD_INPUT,
+    EXIT_DIVERGED,
+    EXIT_OK,
     OutputFailed,
     guard_stdout,
     out_file_problem,
@@ -40,9 +43,6 @@ from vmospec.output import (
     stdout_failed,
 )
 
-EXIT_OK = 0
-EXIT_DIVERGED = 1
-EXIT_BAD_INPUT = 2
 MAX_JOBS = 64  # prover processes: z3 gains nothing from more, and each holds memory
 MAX_FRAMES = 1 << 40  # the model's frame pool
 
@@ -693,6 +693,8 @@ def build_parser() -> argparse.ArgumentParser:
     profiles.set_defaults(run=cmd_profiles)
 
     hunt_cmd.register(sub)
+    explore_cmd.register(sub)
+    show_cmd.register(sub)
     sources_cmd.register(sub)
     return parser
 

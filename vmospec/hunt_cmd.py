@@ -14,10 +14,7 @@ from typing import Any
 
 from spec.profiles import PROFILES
 from vmospec.options import MAX_SEED, bounded_int, duration
-
-EXIT_OK = 0
-EXIT_FOUND = 1
-EXIT_BAD_INPUT = 2
+from vmospec.output import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_OK
 
 
 def cmd_hunt(args: argparse.Namespace) -> int:
@@ -53,7 +50,7 @@ def cmd_hunt(args: argparse.Namespace) -> int:
             print(f"{'':55} witness: {f.trace}")
         print(f"{len(res.findings)} findings in {res.seconds:.1f} s; register: {register}")
     # The hunt was asked to produce the register: it holds when every witness is written.
-    return EXIT_OK if all(f.trace for f in res.findings) else EXIT_FOUND
+    return EXIT_OK if all(f.trace for f in res.findings) else EXIT_DIVERGED
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -68,8 +65,25 @@ def cmd_diff(args: argparse.Namespace) -> int:
                   f"({', '.join(PROFILES)}) nor a backend ({', '.join(backends)})",
                   file=sys.stderr)
             return EXIT_BAD_INPUT
+    if args.picture and not args.picture.endswith((".png", ".svg")):
+        print(f"vmospec diff: error: --picture {args.picture}: the name must end in .png or "
+              ".svg", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if args.a not in PROFILES or args.b not in PROFILES:
+        if args.picture:
+            print("vmospec diff: error: --picture draws two profiles' machines: name two "
+                  "profiles", file=sys.stderr)
+            return EXIT_BAD_INPUT
         return _diff_backend(args)
+    if args.picture:
+        from vmospec.pictures import profile_machines
+
+        try:
+            profile_machines([args.a, args.b], Path(args.picture))
+        except OSError as e:
+            print(f"vmospec diff: error: cannot write {args.picture}: {e.strerror or e}",
+                  file=sys.stderr)
+            return EXIT_BAD_INPUT
     res = diff(args.a, args.b)
     try:
         write_traces(res, Path(args.out), write_trace_file)
@@ -94,7 +108,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         print(f"{len(res.classes)} divergence classes between {args.a} and {args.b} "
               f"in {res.seconds:.1f} s")
     # What was asked holds when the profiles agree.
-    return EXIT_OK if not res.classes else EXIT_FOUND
+    return EXIT_OK if not res.classes else EXIT_DIVERGED
 
 
 def _diff_backend(args: argparse.Namespace) -> int:
@@ -136,7 +150,7 @@ def _diff_backend(args: argparse.Namespace) -> int:
         print(f"{len(res.classes)} divergence classes ({known} known) between "
               f"{res.profile} and {res.backend}: {res.traces} traces, {res.steps} steps "
               f"in {res.seconds:.1f} s, seed {res.seed}")
-    return EXIT_OK if not res.classes else EXIT_FOUND
+    return EXIT_OK if not res.classes else EXIT_DIVERGED
 
 
 def register(subparsers: Any) -> None:
@@ -168,6 +182,9 @@ def register(subparsers: Any) -> None:
     diff.add_argument("--out", metavar="DIR", default="out/diff",
                       help="where witness traces go (default out/diff)")
     diff.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    diff.add_argument("--picture", metavar="FILE",
+                      help="two profiles: also draw the discardable tracker's and the pager "
+                      "page's machines side by side, differences in red (.png or .svg)")
     diff.set_defaults(run=cmd_diff)
 
 
