@@ -234,7 +234,7 @@ def _coalesce(pieces: list[Item]) -> tuple[Item, ...]:
 
 def _splice_flat(leaf: Node, lo: int, hi: int, new: list[Item]) -> tuple[Item, ...]:
     """IntervalMap.splice on one leaf's tuple (the common, small case), by index."""
-    flat, keys = leaf.leaf_items(), leaf.keys
+    flat, keys = leaf.items, leaf.keys
     i = bisect_right(keys, lo) - 1
     if i < 0 or flat[i][1] <= lo:
         i += 1  # flat[i:j] meet [lo, hi)
