@@ -118,7 +118,8 @@ def agrees(step: Step, o: Outcome) -> bool:
 
 
 def _state_key(st: State) -> tuple[Any, ...]:
-    return (tuple(sorted(st.handles.items())), tuple(sorted(st.objects.items())), st.next_obj)
+    return (tuple(sorted(st.handles.items())), tuple(sorted(st.objects.items())), st.next_obj,
+            tuple(sorted(st.nodes.items())))
 
 
 def _dedup(states: list[State]) -> list[State]:

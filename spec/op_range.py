@@ -29,10 +29,8 @@ from spec.abi import (
 from spec.explore import ANY_ERROR, Cx, Maybe, Rung
 from spec.objects import (
     Target,
-    has_live_snapshot_child,
     is_discarded,
     memory,
-    merged_to_root,
     target,
     with_memory,
 )
@@ -50,7 +48,6 @@ from spec.state import (
     RECLAIMABLE,
     ROOT,
     SLICE,
-    SNAPSHOT,
     UNRECLAIMABLE,
     Handle,
     Memory,
@@ -342,12 +339,10 @@ def decommit(
 
 
 def _decommit_unsupported(st: State, t: Target) -> bool:
-    owner = st.vmo(t.owner)
-    return (
-        (owner.role == SNAPSHOT and not merged_to_root(st, t.owner))
-        or has_live_snapshot_child(st, t.owner)
-        or t.root.kind.pager_backed
-    )
+    """kf 8.4.1: every node with a parent refuses (a COW child, and an original under the
+    hidden node of a live snapshot) until the merge, and so does a pager-backed root."""
+    node = st.nodes.get(t.owner)
+    return (node is not None and node.parent is not None) or t.root.kind.pager_backed
 
 
 def _page_forbids_decommit(st: State, t: Target) -> bool:

@@ -104,6 +104,10 @@ class Profile:
     # of its committed pages (2024 on, kf 5.2), or whatever it holds (2023's minimum-time
     # rule is not modelled; the page describes no reclaim).
     discard_needs_page: bool = False
+    # ZX_INFO_VMO of a VMO in a copy-on-write family (kf 8.1-8.2): share counts (RFC-0254,
+    # late 2024 on), legacy unique attribution (a transition kernel's values in the six
+    # newer fields), or only bounds (the page says nothing about attribution).
+    attribution: Literal["share_count", "legacy", "loose"] = "share_count"
 
 
 DOC = Profile(
@@ -124,6 +128,7 @@ DOC = Profile(
     dont_need_empty_any_offset=False,
     commit_accounting="bounds",
     catalogue_holds=False,
+    attribution="loose",
 )
 
 ZIRCON_2023 = Profile(
@@ -144,6 +149,7 @@ ZIRCON_2023 = Profile(
     dont_need_empty_any_offset=False,
     commit_accounting="kernel",
     catalogue_holds=False,
+    attribution="legacy",
 )
 
 ZIRCON_2025 = Profile(
@@ -165,6 +171,20 @@ ZIRCON_2025 = Profile(
     commit_accounting="kernel",
     catalogue_holds=True,
     discard_needs_page=True,
+)
+
+# The 2024a kernel (kf 1.1, artem/fuchsia-mirror): 2025's strict DECOMMIT and discard
+# trigger, 2023's up-front ZERO checks, no PREFETCH, legacy attribution (kf 8: share
+# counts came with RFC-0254, after it). Where kf 1.2 says nothing of 2024 it takes 2025's.
+ZIRCON_2024 = replace(
+    ZIRCON_2025,
+    name="zircon-2024",
+    summary="the 2024a kernel (artem/fuchsia-mirror): strict DECOMMIT, up-front ZERO "
+    "checks, no PREFETCH, legacy attribution",
+    prefetch=False,
+    zero_checks="upfront",
+    catalogue_holds=False,
+    attribution="legacy",
 )
 
 # The Zircon rungs zCore does not have (kf 7.1): its COMMIT and DECOMMIT check no bounds.
@@ -227,4 +247,4 @@ SEL4ZIRCON = replace(
 )
 
 PROFILES: dict[str, Profile] = {
-    p.name: p for p in (DOC, ZIRCON_2023, ZIRCON_2025, ZCORE, ECLIPSE, SEL4ZIRCON)}
+    p.name: p for p in (DOC, ZIRCON_2023, ZIRCON_2024, ZIRCON_2025, ZCORE, ECLIPSE, SEL4ZIRCON)}
