@@ -727,7 +727,7 @@ static zx_status_t commit_through(obj_t* owner, uint64_t a, uint64_t b, bool rea
   store_t* s = owner->store;
   if (!reading) {
     uint64_t need = (b - a) - present_in(s, a, b);
-    if (need > K.frame_limit || !frames_available(need)) return ZX_ERR_NO_MEMORY;
+    if (!frames_available(need)) return ZX_ERR_NO_MEMORY;
   }
   uint8_t* buf = xrealloc(NULL, K.page);
   zx_status_t st = ZX_OK;
