@@ -726,7 +726,7 @@ class Kernel:
         }
 
     def attribution(self, vmo: Vmo) -> tuple[int, int, int]:
-        """Slices and references are attributed nothing (kf 8.1.2); their pages count
+        """Slices and references are attributed nothing (info.attribution.2025); their pages count
         against the VMO that owns the node."""
         if vmo.kind in (VmoKind.SLICE, VmoKind.REFERENCE):
             return 0, 0, 0

@@ -626,10 +626,10 @@ class Vm:
     # --- attribution ---------------------------------------------------------------------
 
     def attributed(self, node: PageNode) -> tuple[int, int, int]:
-        """The 2025 share counts of a VMO's node (kf 8.1.2): frames it sees (its own and
-        those of hidden ancestors it can reach), frames no other VMO sees, and the sum of
-        P/n over its frames, n being how many VMOs see each one, in fixed point with 63
-        fraction bits (each page's share truncated on its own)."""
+        """The 2025 share counts of a VMO's node (info.attribution.2025): frames it sees
+        (its own and those of hidden ancestors it can reach), frames no other VMO sees,
+        and the sum of P/n over its frames, n being how many VMOs see each one, in fixed
+        point with 63 fraction bits (each page's share truncated on its own)."""
         one_page = self.page_size << 63
         seen = private = len(node.pages)
         scaled = seen * one_page

@@ -309,7 +309,7 @@ def vmo_create_child(
         child = Vmo(Kind(resizable=resizable, immutable=immutable), SNAPSHOT, rounded, h.obj,
                     offset, Memory(content, v.pages_empty()), None, None, True)
         st = st.with_object(t.owner, st.vmo(t.owner)._replace(cow=True))
-        # kf 8.3.2: under a pager-backed root, AT_LEAST_ON_WRITE (but of a VMO that
+        # cow.unidirectional: under a pager-backed root, AT_LEAST_ON_WRITE (but of a VMO that
         # already shares a hidden node: it acts as a snapshot) and MODIFIED of the root's
         # own pages read through; everything else is upgraded to a shared snapshot.
         owner_node = st.nodes.get(t.owner)
@@ -408,7 +408,7 @@ def vmo_read(cx: Cx, st: State, vmo: str, offset: Word, length: Word) -> Outcome
 
 def _paged_in(st: State, t: Target) -> bool:
     """Reads and writes of a pager-backed VMO fault absent pages in from the pager, and
-    so do those of a child reading through one (kf 8.3.3 (2))."""
+    so do those of a child reading through one (cow.read_through)."""
     return st.vmo(t.owner).marks is not None or (
         t.owner in st.nodes and cow.reads_through(st, t.owner))
 
@@ -420,7 +420,7 @@ def vmo_write(cx: Cx, st: State, vmo: str, offset: Word, data: object, length: W
     assert t is not None
     if not cx.when(cx.v.ult(offset, end)):
         return Outcome(OK, st)
-    if t.owner in st.nodes:  # kf 8.2.3, 8.3.3 (4): the written pages fork into the writer
+    if t.owner in st.nodes:  # cow.fork, cow.through_fork: the written pages fork into the writer
         a, b = owner_pages(cx, t, offset, end)
         st, status = cow.fork(cx, st, t.owner, a, b)
         if status != OK:
@@ -528,8 +528,8 @@ def vmo_info(cx: Cx, st: State, vmo: str) -> Outcome:
 
 
 def _memory_fields(cx: Cx, st: State, t: Target) -> tuple[object, ...]:
-    """committed, populated, then the six attribution fields (kf 8.1). The model has
-    no compression, so each populated field equals its committed one."""
+    """committed, populated, then the six attribution fields (info.attribution.2025,
+    info.attribution.legacy). Nothing is compressed: populated equals committed."""
     v, p = cx.v, cx.page
     legacy = cx.profile.attribution == "legacy"
     if cx.profile.attribution == "loose":
@@ -538,7 +538,7 @@ def _memory_fields(cx: Cx, st: State, t: Target) -> tuple[object, ...]:
             return (None,) * 8
         return (Between(0, t.size),) * 2 + (Between(0, abi.U64_MAX),) * 6
     if t.vmo.role in (SLICE, REFERENCE):
-        # kf 8.1.2: a slice or reference reports nothing of its own (both eras).
+        # info.slices: a slice or reference reports nothing of its own (both eras).
         committed, private, scaled, frac = 0, 0, 0, abi.U64_MAX if legacy else 0
     elif t.owner in st.nodes:
         if v.symbolic:
@@ -546,7 +546,7 @@ def _memory_fields(cx: Cx, st: State, t: Target) -> tuple[object, ...]:
         committed, private, scaled, frac = cow.attribution(cx, st, t.owner)
     else:
         committed = v.mul_to(v.pages_count(memory(st, t).committed, 0, v.div_to(t.size, p)), p)
-        # kf 8.1.3: a VMO in no family owns all it holds; a transition kernel (legacy
+        # info.attribution.2025: a VMO in no family owns all it holds; a transition kernel (legacy
         # numbers) reads 0 in the private and scaled fields and UINT64_MAX in the fractions
         private, scaled, frac = (0, 0, abi.U64_MAX) if legacy else (committed, committed, 0)
     return (committed, committed, private, private, scaled, scaled, frac, frac)

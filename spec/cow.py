@@ -22,7 +22,7 @@ from spec.objects import target
 from spec.state import Memory, Node, State
 from spec.values import ByteMap, PageSet, Word
 
-FRACTION_BITS = 63  # *_fractional_scaled_bytes: 1 << 63 is one byte (kf 8.1.2)
+FRACTION_BITS = 63  # *_fractional_scaled_bytes: 1 << 63 is one byte (info.attribution.2025)
 
 
 def _held(cx: Cx, st: State, nid: int) -> PageSet:
@@ -87,7 +87,7 @@ def reads_through(st: State, obj: int) -> bool:
 
 def view(cx: Cx, st: State, obj: int) -> ByteMap:
     """What obj's bytes read: its own content, and its visible parent's view where it
-    reads through (kf 8.3.3 (1): a child sees the parent's later writes)."""
+    reads through (cow.read_through: a child sees the parent's later writes)."""
     content = _memory(st, obj).content
     if obj not in st.nodes or not reads_through(st, obj):
         return content
@@ -106,9 +106,9 @@ def view(cx: Cx, st: State, obj: int) -> ByteMap:
 def snapshot(cx: Cx, st: State, owner: int, child: int, window: Word, limit: Word,
              shared: bool) -> State:
     """A child taken of `owner` (the VMO whose pages the handle sees) at byte `window`,
-    seeing `limit` bytes of it. Shared (bidirectional, kf 8.2.1): the owner's pages and
+    seeing `limit` bytes of it. Shared (bidirectional, cow.hidden_node): the owner's pages and
     its place in the family go to a new hidden node, and owner and child hang from it.
-    Otherwise (kf 8.3.2: unidirectional) the child reads through the owner."""
+    Otherwise (cow.unidirectional: unidirectional) the child reads through the owner."""
     v = cx.v
     nodes = dict(st.nodes)
     empty = v.pages_empty()
@@ -130,7 +130,7 @@ def snapshot(cx: Cx, st: State, owner: int, child: int, window: Word, limit: Wor
 
 def fetch(cx: Cx, st: State, obj: int, a: Word, b: Word) -> tuple[State, int]:
     """A read of obj's pages [a, b): the pages it reads through a pager-backed root are
-    requested there and land there (kf 8.3.3 (2)); the child holds nothing new."""
+    requested there and land there (cow.read_through); the child holds nothing new."""
     from spec.paging import commit_pages  # paging calls back into this module
 
     v = cx.v
@@ -154,9 +154,9 @@ def fetch(cx: Cx, st: State, obj: int, a: Word, b: Word) -> tuple[State, int]:
 
 def fork(cx: Cx, st: State, obj: int, a: Word, b: Word) -> tuple[State, int]:
     """obj is about to hold its own pages [a, b) (a write, a COMMIT, a partial ZERO):
-    pages it reads through are fetched at the root and copied in (kf 8.3.3 (4)); under
+    pages it reads through are fetched at the root and copied in (cow.through_fork); under
     legacy attribution a page taken from a hidden ancestor is first copied into every
-    hidden node between (kf 8.2.3). The caller commits the pages."""
+    hidden node between (cow.copy_down.2023). The caller commits the pages."""
     if obj not in st.nodes:
         return st, OK
     v = cx.v
@@ -178,7 +178,7 @@ def fork(cx: Cx, st: State, obj: int, a: Word, b: Word) -> tuple[State, int]:
 
 def _push_down(cx: Cx, st: State, obj: int, a: Word, b: Word) -> State:
     """Legacy forks copy a page down the chain: every hidden node between the page's
-    holder and obj gets a copy, which its other side keeps (kf 8.2.3, vmo-zero Nested)."""
+    holder and obj gets a copy, which its other side keeps (cow.copy_down.2023)."""
     v, p = cx.v, cx.page
     nodes = dict(st.nodes)
     n = nodes[obj]
@@ -205,7 +205,7 @@ def _push_down(cx: Cx, st: State, obj: int, a: Word, b: Word) -> State:
 
 def zeroed(cx: Cx, st: State, obj: int, a: Word, b: Word) -> State:
     """ZERO of obj's whole pages [a, b) (own pages already freed by the caller): a zero
-    marker masks what lies above; a hidden page loses a sharer (kf 8.4.2)."""
+    marker masks what lies above; a hidden page loses a sharer (cow.zero)."""
     if obj not in st.nodes:
         return st
     if cx.profile.attribution == "legacy":
@@ -218,7 +218,7 @@ def zeroed(cx: Cx, st: State, obj: int, a: Word, b: Word) -> State:
 
 def resized(cx: Cx, st: State, obj: int, size: Word) -> State:
     """set_size of obj: its window on its parent and each direct child's window on it
-    are clamped, never to grow again (kf 8.5.1)."""
+    are clamped, never to grow again (cow.resize)."""
     v, p = cx.v, cx.page
     nodes = dict(st.nodes)
     changed = False
@@ -238,7 +238,7 @@ def resized(cx: Cx, st: State, obj: int, size: Word) -> State:
 def _alive(st: State) -> set[int]:
     """The visible VMOs something keeps: a handle, or a live child that holds its parent
     (a slice, a reference, a child reading through). A shared snapshot's link to the VMO
-    it was taken of holds nothing: the hidden node holds the pages (kf 8.2.3)."""
+    it was taken of holds nothing: the hidden node holds the pages (cow.merge)."""
     alive: set[int] = set()
     todo = [h.obj for h in st.handles.values()]
     while todo:
@@ -263,7 +263,7 @@ def _alive(st: State) -> set[int]:
 
 def closed(cx: Cx, st: State) -> State:
     """After handles close: the nodes of VMOs nothing keeps go, and the family is
-    tidied (kf 8.2.3: release, then merge a hidden node left with one child)."""
+    tidied (cow.merge: release, then merge a hidden node left with one child)."""
     if not st.nodes:
         return st
     alive = _alive(st)
@@ -300,7 +300,7 @@ def normalize(cx: Cx, st: State) -> State:
 
 def _merge(cx: Cx, st: State, hid: int, cid: int) -> State:
     """The hidden node's pages the child sees move into the child, the rest are freed,
-    and the child takes its place (kf 8.2.3)."""
+    and the child takes its place (cow.merge)."""
     v, p = cx.v, cx.page
     h, c = st.nodes[hid], st.nodes[cid]
     shift = v.div_to(c.window, p)
@@ -356,13 +356,13 @@ def _prune(cx: Cx, st: State) -> State:
 
 
 # ----------------------------------------------------------------------------------------
-# Attribution (kf 8.1.2, 8.2.2)
+# Attribution (info.attribution.2025, info.attribution.legacy)
 # ----------------------------------------------------------------------------------------
 
 
 def legacy_owner(who: list[int]) -> int:
     """Legacy attribution's one VMO for a shared page: the oldest living one that sees
-    it (RFC-0254's words, kf 8.2.2); object ids grow with age."""
+    it (RFC-0254's words; decision.cow.legacy_owner); object ids grow with age."""
     return min(who)
 
 
@@ -372,7 +372,7 @@ def attribution(cx: Cx, st: State, obj: int) -> tuple[int, int, int, int]:
     Share counts (2025): every page obj sees counts in committed; those it alone sees in
     private; each page seen by k VMOs adds P/k to scaled, the truncated 63-bit fraction
     of each page summed in the fraction. Legacy: each page counts for one VMO, the
-    oldest living one that sees it (RFC-0254's words; kf 8.2.2)."""
+    oldest living one that sees it (RFC-0254's words; decision.cow.legacy_owner)."""
     v, p = cx.v, cx.page
     vmo = st.vmo(obj)
     own = v.pages_count(_memory(st, obj).committed, 0, v.div_to(vmo.size, p))

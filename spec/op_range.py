@@ -339,8 +339,8 @@ def decommit(
 
 
 def _decommit_unsupported(st: State, t: Target) -> bool:
-    """kf 8.4.1: every node with a parent refuses (a COW child, and an original under the
-    hidden node of a live snapshot) until the merge, and so does a pager-backed root."""
+    """decommit.after_merge: every node with a parent refuses (a COW child, an original
+    under the hidden node of a live snapshot) until the merge; so does a pager root."""
     node = st.nodes.get(t.owner)
     return (node is not None and node.parent is not None) or t.root.kind.pager_backed
 

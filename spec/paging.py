@@ -35,8 +35,8 @@ def commit_pages(
     COMMIT (not `reading`: a read, PREFETCH, ALWAYS_NEED) gives a zero interval a page."""
     v = cx.v
     if t.owner in st.nodes:
-        # kf 8.3.3 (2), (4): a read through a pager root's child fetches into the root;
-        # a COMMIT forks every page into the child, fetching at the root first
+        # cow.read_through, cow.through_fork: a read through a pager root's child
+        # fetches into the root; a COMMIT forks every page in, fetching at the root first
         if reading and cow.reads_through(st, t.owner):
             return cow.fetch(cx, st, t.owner, a, b)
         st, status = cow.fork(cx, st, t.owner, a, b)
@@ -136,7 +136,7 @@ def zero_whole_pages(cx: Cx, st: State, t: Target, lo: Word, hi: Word) -> State:
     content = v.bytes_fill(mem.content, olo, ohi, 0)
     committed = mem.committed if owner.kind.contiguous else v.pages_remove(mem.committed, a, b)
     st = with_memory(st, t, Memory(content, committed))
-    st = cow.zeroed(cx, st, t.owner, a, b)  # kf 8.4.2: a zero marker in a family
+    st = cow.zeroed(cx, st, t.owner, a, b)  # cow.zero: a zero marker in a family
     return mark_dirty(cx, st, t.owner, a, b)
 
 

@@ -104,9 +104,10 @@ class Profile:
     # of its committed pages (2024 on, kf 5.2), or whatever it holds (2023's minimum-time
     # rule is not modelled; the page describes no reclaim).
     discard_needs_page: bool = False
-    # ZX_INFO_VMO of a VMO in a copy-on-write family (kf 8.1-8.2): share counts (RFC-0254,
-    # late 2024 on), legacy unique attribution (a transition kernel's values in the six
-    # newer fields), or only bounds (the page says nothing about attribution).
+    # ZX_INFO_VMO of a VMO in a copy-on-write family: share counts (info.attribution.2025,
+    # RFC-0254, late 2024 on), legacy unique attribution (info.attribution.legacy; a
+    # transition kernel's values in the six newer fields), or only bounds (the page says
+    # nothing about attribution).
     attribution: Literal["share_count", "legacy", "loose"] = "share_count"
 
 
@@ -174,8 +175,9 @@ ZIRCON_2025 = Profile(
 )
 
 # The 2024a kernel (kf 1.1, artem/fuchsia-mirror): 2025's strict DECOMMIT and discard
-# trigger, 2023's up-front ZERO checks, no PREFETCH, legacy attribution (kf 8: share
-# counts came with RFC-0254, after it). Where kf 1.2 says nothing of 2024 it takes 2025's.
+# trigger, 2023's up-front ZERO checks, no PREFETCH, legacy attribution
+# (info.attribution.legacy: share counts came with RFC-0254, after it). Where kf 1.2
+# says nothing of 2024 it takes 2025's.
 ZIRCON_2024 = replace(
     ZIRCON_2025,
     name="zircon-2024",
