@@ -28,11 +28,15 @@ HEADER = '{"vmo_trace": 1, "page_size": 4096}\n'
 
 
 def write_hex(path: Path, unit: str, nbytes: int) -> None:
-    hex_data = unit * (nbytes // (len(unit) // 2))
+    # In slices: a parent holding 100 MB would be counted in its children's peak (fork).
+    piece = unit * ((1 << 20) // len(unit))
     with path.open("w") as f:
         f.write(HEADER)
         f.write(f'{{"call": "vmo_create", "size": {nbytes}, "options": [], "out": "a"}}\n')
-        f.write(f'{{"call": "vmo_write", "vmo": "a", "offset": 0, "data": "{hex_data}"}}\n')
+        f.write('{"call": "vmo_write", "vmo": "a", "offset": 0, "data": "')
+        for _ in range(2 * nbytes // len(piece)):
+            f.write(piece)
+        f.write('"}\n')
 
 
 def big_commit(path: Path) -> None:
@@ -61,7 +65,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=int, default=100, help="megabytes of hex (default 100)")
     args = ap.parse_args()
-    nbytes = args.mb * 1000 * 1000 // 2
+    nbytes = args.mb * (1 << 20) // 2
     print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, python "
           f"{platform.python_version()}; load {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as tmp:

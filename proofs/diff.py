@@ -45,7 +45,6 @@ from proofs.witness import (
     outcome_text,
     recorded_step,
     setup,
-    status_label,
     status_set,
     write,
 )
@@ -53,8 +52,7 @@ from spec import abi
 from spec.abi import OK
 from spec.explore import ANY_ERROR
 from spec.explore import Path as SpecPath
-from spec.op_range import PANIC
-from spec.outcome import Between, Outcome
+from spec.outcome import PANIC, Between, Outcome, status_name
 from spec.profiles import PROFILES
 
 Key = tuple[str, int, int, str, str]
@@ -136,11 +134,7 @@ def _slug(s: str) -> str:
 
 
 def _label(s: int) -> str:
-    if s == PANIC:
-        return "panic"
-    if s == OTHER:
-        return "any"
-    return status_label(s)
+    return "any" if s == OTHER else status_name(s, short=True)
 
 
 def _outcome_text(paths: list[SpecPath[Outcome]]) -> str:

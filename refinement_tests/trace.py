@@ -32,7 +32,7 @@ from typing import Any
 import fastjsonschema
 
 from model.ranges import byte_runs
-from refinement_tests.long_lines import LONG_LINE, TooManyRuns, shrink_long_line
+from refinement_tests.long_lines import LONG_LINE, TooManyRuns, find, shrink_long_line
 from spec import abi
 
 __all__ = [
@@ -889,8 +889,10 @@ def read_trace(path: str | Path) -> Trace:
         start = 3 if raw[:3] == b"\xef\xbb\xbf" else 0
         released = number = 0
         while start <= len(raw):
-            end = raw.find(b"\n", start)
-            end = len(raw) if end < 0 else end
+            end = raw.find(b"\n", start, start + LONG_LINE)
+            if end < 0:  # a long line (or the last): searched a slice at a time
+                end = find(raw, b"\n", start, len(raw))
+                end = len(raw) if end < 0 else end
             number += 1
             reader.feed_bytes(number, raw, start, end)
             start = end + 1

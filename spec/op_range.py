@@ -34,7 +34,7 @@ from spec.objects import (
     target,
     with_memory,
 )
-from spec.outcome import Outcome
+from spec.outcome import PANIC, Outcome
 from spec.paging import (
     commit_pages,
     owner_pages,
@@ -147,12 +147,6 @@ _SEL4_DECODE = {
     abi.OP_LOCK: (ERR_NOT_SUPPORTED, "kf 7.4 (6): sel4zircon LOCK -> NOT_SUPPORTED"),
     abi.OP_UNLOCK: (ERR_NOT_SUPPORTED, "kf 7.4 (6): sel4zircon UNLOCK -> NOT_SUPPORTED"),
 }
-
-
-# A pseudo-status: the implementation panics and no status comes back (kf 7.1 (5)). It
-# lies outside int32, so no trace can record it as a status (trace-format: statuses fit
-# in int32); proofs/diff.py reports it as a crash.
-PANIC = 1 << 41
 
 
 def _fail_or(cx: Cx, st: State, status: int | None, then: Callable[[], Outcome]) -> Outcome:

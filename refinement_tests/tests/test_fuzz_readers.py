@@ -10,7 +10,9 @@ or 3), and bounded memory.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import threading
 import tracemalloc
 from pathlib import Path
 
@@ -196,15 +198,32 @@ def test_the_runner_output_decoder_on_mutated_answers(answer: str, batch: list[B
         list(trace_lines("observed", t.header, steps))
 
 
-@settings(max_examples=30, deadline=None, derandomize=True)
+def _run_measured(cmd: list[str], stdin: bytes, tmp: Path) -> tuple[int, bytes, str, int]:
+    """Exit status, stdout, stderr and peak resident megabytes of one run (wait4)."""
+    (tmp / "in").write_bytes(stdin)
+    with (tmp / "in").open("rb") as i, (tmp / "out").open("wb") as o, \
+            (tmp / "err").open("wb") as e:
+        proc = subprocess.Popen(cmd, stdin=i, stdout=o, stderr=e)
+        watchdog = threading.Timer(60, proc.kill)
+        watchdog.start()
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        watchdog.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    return (proc.returncode, (tmp / "out").read_bytes(),
+            (tmp / "err").read_text("utf-8", "replace"), usage.ru_maxrss >> 10)
+
+
+@settings(max_examples=30, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_the_runner_input_parser_under_the_sanitizers(runner: Path, batch: list[BatchTrace],
+                                                      tmp_path: Path,
                                                       data: st.DataObject) -> None:
     text = _mutate_lines(compile_batch(batch[:2]), data)
-    r = subprocess.run([str(runner)], input=text.encode("utf-8", "surrogatepass"),
-                       capture_output=True, timeout=60, check=False)
-    err = r.stderr.decode("utf-8", "replace")
-    assert r.returncode in (0, 2, 3), err
+    code, out, err, peak_mb = _run_measured([str(runner)], text.encode("utf-8", "surrogatepass"),
+                                            tmp_path)
+    assert code in (0, 2, 3), err
     assert "Sanitizer" not in err and "runtime error" not in err, err
-    first = r.stdout.split(b"\n", 1)[0]
+    first = out.split(b"\n", 1)[0]
     assert first == b"vmorun-result 1" or first.startswith(b"error "), first
+    assert peak_mb < 512, peak_mb  # ASan's own overhead included; frames live in memfds

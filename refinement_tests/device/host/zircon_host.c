@@ -134,7 +134,7 @@ typedef struct {
 
 typedef struct {
   pent_t* v;
-  size_t n;
+  size_t n, cap;  // the array grows geometrically: one realloc per doubling
 } plist_t;
 
 static size_t plist_lower(const plist_t* l, uint64_t page) {
@@ -157,7 +157,10 @@ static pent_t* plist_find(const plist_t* l, uint64_t page) {
 
 static void plist_insert(plist_t* l, uint64_t page, uint64_t slot) {
   size_t i = plist_lower(l, page);
-  l->v = xrealloc(l->v, (l->n + 1) * sizeof(pent_t));
+  if (l->n == l->cap) {
+    l->cap = l->cap ? 2 * l->cap : 16;
+    l->v = xrealloc(l->v, l->cap * sizeof(pent_t));
+  }
   memmove(&l->v[i + 1], &l->v[i], (l->n - i) * sizeof(pent_t));
   l->v[i] = (pent_t){page, slot};
   l->n++;
