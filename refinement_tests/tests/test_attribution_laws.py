@@ -89,20 +89,12 @@ def _laws(st: State, profile: Profile) -> None:
             assert seen == n.pages, f"hidden node {hid} holds pages no VMO sees"
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-@given(traces(max_steps=25))
-def test_share_counts_sum_to_the_pages_held(trace: GenTrace) -> None:
-    profile = PROFILES["zircon-2025"]
-    for st in _states(trace, profile):
-        _laws(st, profile)
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-@given(traces(max_steps=25))
-def test_legacy_counts_each_page_once(trace: GenTrace) -> None:
-    profile = PROFILES["zircon-2024"]
-    for st in _states(trace, profile):
-        _laws(st, profile)
+@pytest.mark.parametrize("name", ["zircon-2025", "zircon-2024"])
+@settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
+@given(trace=traces(max_steps=25))
+def test_the_laws_hold_on_generated_traces(name: str, trace: GenTrace) -> None:
+    for st in _states(trace, PROFILES[name]):
+        _laws(st, PROFILES[name])
 
 
 def _family_trace() -> GenTrace:
