@@ -3,7 +3,10 @@ with a counterexample trace that replays, on a deliberately broken spec."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -12,9 +15,12 @@ from proofs.counterexample import trace_for
 from proofs.prover import Obligation, discharge, obligations, step_paths
 from refinement_tests.checker import check_trace
 from refinement_tests.cow_mutants import COW_MUTANTS
-from refinement_tests.spec_mutants import MUTANTS
+from refinement_tests.spec_mutants import MUTANTS, Mutant
 from refinement_tests.trace import Header, read_trace, step_to_json, write_trace
+from spec import cow
+from spec.explore import Cx
 from spec.profiles import PROFILES
+from spec.state import State
 
 # For each invariant: a broken spec it must catch, and one obligation that catches it.
 BREAKS: dict[str, tuple[str, Obligation]] = {
@@ -44,7 +50,7 @@ BREAKS: dict[str, tuple[str, Obligation]] = {
         "window", "zircon-2025", "slice", "c", "DECOMMIT")),
     "family-isolation": ("copy-on-write-lost", Obligation(
         "family-isolation", "zircon-2025", "three-sharer", "c", "vmo_write")),
-    "read-through": ("child-is-a-copy", Obligation(
+    "read-through": ("through-ignores-window", Obligation(
         "read-through", "zircon-2025", "pager-child", "a", "vmo_write")),
     "snapshot-isolation": ("copy-on-write-lost", Obligation(
         "snapshot-isolation", "zircon-2025", "snapshot", "c", "vmo_write")),
@@ -55,7 +61,22 @@ BREAKS: dict[str, tuple[str, Obligation]] = {
 }
 
 
-BROKEN = {**MUTANTS, **COW_MUTANTS}
+_SIGHT = cow.sight
+
+
+def _sight_without_window(cx: Cx, st: State, obj: int) -> Any:
+    """A child reads its parent at its own offsets, as if its window were 0."""
+    seen, through = _SIGHT(cx, st, obj)
+    return seen, None if through is None else (through[0], through[1], 0)
+
+
+# A broken rule only the proof needs (every cow example's read-through child sits at 0).
+def _through_ignores_window() -> AbstractContextManager[Any]:
+    return mock.patch.object(cow, "sight", _sight_without_window)
+
+
+BROKEN: dict[str, Mutant] = {**MUTANTS, **COW_MUTANTS,
+                             "through-ignores-window": _through_ignores_window}
 
 
 def test_catalogue_is_complete() -> None:
