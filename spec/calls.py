@@ -112,10 +112,8 @@ def _too_big(cx: Cx, rounded: Word) -> Word:
 
 
 def vmo_create(cx: Cx, st: State, size: Word, options: int, out: str) -> Outcome:
-    allowed = abi.VMO_RESIZABLE | abi.VMO_DISCARDABLE | abi.VMO_UNBOUNDED
-    unknown = "kf 6: unknown create option"
-    if cx.profile.create_options == "resizable_only":
-        allowed, unknown = abi.VMO_RESIZABLE, "kf 7.1 (15): zCore accepts RESIZABLE only"
+    allowed, unknown = cx.profile.overrides.create_options or (
+        abi.VMO_RESIZABLE | abi.VMO_DISCARDABLE | abi.VMO_UNBOUNDED, "kf 6: unknown create option")
     rounded, ovf = _create_size(cx, size, options)
     status = cx.first(
         # kf 6: any other bit (TRAP_DIRTY included) is INVALID_ARGS
