@@ -115,7 +115,7 @@ def snapshot(cx: Cx, st: State, owner: int, child: int, window: Word, limit: Wor
     if not shared:
         nodes[child] = Node(owner, window, limit, empty, empty, False, False)
         return st.with_nodes(nodes)
-    hid = st.next_obj
+    hid = min([0, *nodes]) - 1  # hidden nodes are numbered apart from objects: -1, -2, ...
     mine = nodes.get(owner)
     mem = _memory(st, owner)
     if mine is None:
@@ -124,7 +124,7 @@ def snapshot(cx: Cx, st: State, owner: int, child: int, window: Word, limit: Wor
                       True, False)
     nodes[owner] = Node(hid, 0, st.vmo(owner).size, empty, empty, False, True)
     nodes[child] = Node(hid, window, limit, empty, empty, False, True)
-    st = st._replace(next_obj=hid + 1).with_nodes(nodes)
+    st = st.with_nodes(nodes)
     return st.with_vmo_memory(owner, Memory(mem.content, empty))
 
 

@@ -128,7 +128,8 @@ class State(NamedTuple):
     handles: Mapping[str, Handle]
     objects: Mapping[int, Object]
     next_obj: int
-    # Copy-on-write families (spec/cow.py): hidden nodes and the visible VMOs in a family.
+    # Copy-on-write families (spec/cow.py): the visible VMOs in a family (by object id)
+    # and hidden nodes (negative ids: they are not objects).
     nodes: Mapping[int, Node] = MappingProxyType({})
 
     def vmo(self, obj: int) -> Vmo:
