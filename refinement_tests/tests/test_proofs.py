@@ -51,7 +51,7 @@ BREAKS: dict[str, tuple[str, Obligation]] = {
     "family-isolation": ("copy-on-write-lost", Obligation(
         "family-isolation", "zircon-2025", "three-sharer", "c", "vmo_write")),
     "read-through": ("through-ignores-window", Obligation(
-        "read-through", "zircon-2025", "pager-child", "a", "vmo_write")),
+        "read-through", "zircon-2025", "pager-child", "a", "COMMIT")),
     "snapshot-isolation": ("copy-on-write-lost", Obligation(
         "snapshot-isolation", "zircon-2025", "snapshot", "c", "vmo_write")),
     "status-domain": ("invalid-op-misreported", Obligation(
