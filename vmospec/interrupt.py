@@ -6,7 +6,8 @@ a z3 call. So z3's own handling is switched off, and the signal is watched from 
 Python's C-level handler writes each signal's number to a wakeup pipe as it arrives; the
 thread, which runs while z3 works (ctypes calls release the GIL), reads it, stops the
 worker processes, prints the line and exits. Forked workers inherit the quiet handler and
-the pipe, so a Ctrl-C that reaches them too ends up here.
+the pipe, so a Ctrl-C that reaches them too ends up here; on Linux each is also set to be
+killed when the command's process ends.
 """
 
 from __future__ import annotations
@@ -23,6 +24,21 @@ from types import FrameType
 EXIT_INTERRUPTED = 130
 MESSAGE = "vmospec: interrupted"
 _STOP = 0  # written by the command itself when it is done: no signal has number 0
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_watching = False  # inside stop_at_once (a forked child inherits the value)
+
+
+def _die_with_parent() -> None:
+    """In a child forked while watching: be killed when the parent ends. multiprocessing
+    replaces a killed pool worker at once, so a replacement forked after the watcher's
+    kills would otherwise outlive the command (and hold its stdout open)."""
+    if _watching and sys.platform == "linux":
+        import ctypes
+
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+os.register_at_fork(after_in_child=_die_with_parent)
 
 
 @contextmanager
@@ -33,6 +49,8 @@ def stop_at_once() -> Iterator[None]:
         return
     import z3
 
+    global _watching
+    _watching = True
     read_end, write_end = os.pipe()
     os.set_blocking(write_end, False)
     old_fd = signal.set_wakeup_fd(write_end)
@@ -44,6 +62,7 @@ def stop_at_once() -> Iterator[None]:
     try:
         yield
     finally:
+        _watching = False
         signal.signal(signal.SIGINT, old_handler)
         signal.set_wakeup_fd(old_fd)
         z3.set_param("ctrl_c", True)
@@ -64,8 +83,11 @@ def _watch(read_end: int) -> None:
             break
         if not got or _STOP in got:
             return
-    for child in multiprocessing.active_children():
+    children = multiprocessing.active_children()
+    for child in children:
         child.kill()
+    for child in children:
+        child.join(timeout=5)  # reaped: none outlives the command
     line = MESSAGE + "\n"
     if sys.stderr.isatty():
         line = "\n" + line  # below a progress bar
