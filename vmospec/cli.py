@@ -32,7 +32,7 @@ from refinement_tests.trace import (
 from spec.explore import ANY_ERROR
 from spec.outcome import PANIC, status_name
 from spec.profiles import PROFILES, Profile
-from vmospec import hunt_cmd, interrupt, sources_cmd
+from vmospec import explore_cmd, hunt_cmd, interrupt, show_cmd, sources_cmd
 from vmospec.interrupt import stop_at_once
 from vmospec.options import MAX_SEED, bounded_int, duration
 from vmospec.output import (
@@ -673,6 +673,8 @@ def build_parser() -> argparse.ArgumentParser:
     profiles.set_defaults(run=cmd_profiles)
 
     hunt_cmd.register(sub)
+    explore_cmd.register(sub)
+    show_cmd.register(sub)
     sources_cmd.register(sub)
     return parser
 
