@@ -93,15 +93,15 @@ def test_an_unknown_header_kernel_is_bad_input(
 # --- --broken ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", ["run", "fuzz"])
+@pytest.mark.parametrize("command", ["run", "fuzz", "explore"])
 def test_broken_lists_its_names(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_main(capsys, command, "--help")
     assert code == 0
     flat = " ".join(out.split())
     assert all(name in flat for name in VARIANTS)
     argv = [command, "--backend", "model", "--broken", "no_such_variant"]
-    code, out, err = run_main(capsys, *(argv if command == "fuzz" else [*argv[:1], "x.jsonl",
-                                                                          *argv[1:]]))
+    code, out, err = run_main(capsys, *(argv if command != "run" else [*argv[:1], "x.jsonl",
+                                                                         *argv[1:]]))
     assert code == 2 and out == ""
     line = error_line(err)
     assert "invalid choice: 'no_such_variant'" in line and "commit_no_rights" in line
