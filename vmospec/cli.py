@@ -36,6 +36,9 @@ from vmospec import explore_cmd, hunt_cmd, interrupt, show_cmd, sources_cmd
 from vmospec.interrupt import stop_at_once
 from vmospec.options import MAX_SEED, bounded_int, duration
 from vmospec.output import (
+    EXIT_BAD_INPUT,
+    EXIT_DIVERGED,
+    EXIT_OK,
     OutputFailed,
     guard_stdout,
     out_file_problem,
@@ -43,9 +46,6 @@ from vmospec.output import (
     stdout_failed,
 )
 
-EXIT_OK = 0
-EXIT_DIVERGED = 1
-EXIT_BAD_INPUT = 2
 DEFAULT_PROFILE = "zircon-2025"  # check's, when neither --profile nor the header names one
 MAX_JOBS = 64  # prover processes: z3 gains nothing from more, and each holds memory
 MAX_FRAMES = 1 << 40  # the model's frame pool
