@@ -168,6 +168,50 @@ class Values(ABC):
         """The lowest page of [lo, hi) not in s, or hi when there is none."""
 
 
+    # -- copy-on-write families (spec/cow.py): generic, through the operations above --
+    def pages_inter(self, s: PageSet, t: PageSet) -> PageSet:
+        """The pages in both s and t."""
+        return self.pages_diff(s, self.pages_diff(s, t))
+
+    def pages_runs(self, s: PageSet) -> list[tuple[Word, Word]]:
+        """The maximal runs [a, b) of s (Concrete only: a z3 set has no runs)."""
+        top = (U64_MAX + 1) // self.page_size()
+        out: list[tuple[Word, Word]] = []
+        lo = 0
+        while lo < top:
+            a = self.pages_first_in(s, lo, top)
+            if a >= top:
+                break
+            b = self.pages_first_out(s, a, top)
+            out.append((a, b))
+            lo = b
+        return out
+
+    def page_size(self) -> int:
+        return int(getattr(self, "page", 4096))
+
+    def pages_up(self, s: PageSet, d: Word) -> PageSet:
+        """s with every page moved up by d pages (a child's pages as its parent's)."""
+        out = self.pages_empty()
+        for a, b in self.pages_runs(s):
+            out = self.pages_add(out, a + d, b + d)
+        return out
+
+    def pages_down(self, s: PageSet, d: Word) -> PageSet:
+        """s with every page moved down by d pages; pages below d drop out."""
+        out = self.pages_empty()
+        for a, b in self.pages_runs(s):
+            if b > d:
+                out = self.pages_add(out, max(a, d) - d, b - d)
+        return out
+
+    def bytes_overlay(self, m: ByteMap, pages: PageSet, src: ByteMap, shift: Word) -> ByteMap:
+        """m with the bytes of every page in `pages` read from src at (index + shift)."""
+        p = self.page_size()
+        for a, b in self.pages_runs(pages):
+            m = self.bytes_splice(m, a * p, b * p, src, shift)
+        return m
+
 # ======================================================================================
 # Concrete backend
 # ======================================================================================
@@ -320,7 +364,9 @@ class ByteRuns:
             return self
         return ByteRuns(self.runs.splice(lo, hi, new), self.page)
 
-    def read(self, lo: int, length: int) -> Runs:
+    def read(self, lo: int, length: int) -> Data | Runs:
+        """The bytes [lo, lo + length): plain runs (`Data`) where no run is the pager
+        pattern, which is the common case and compares at C speed; `Runs` otherwise."""
         hi = lo + length
         pieces = []
         plain = True
@@ -331,7 +377,9 @@ class ByteRuns:
             else:  # a pattern piece starts at pattern index a + shift
                 pieces.append((v - a, b - a))
                 plain = False
-        return Runs(tuple(pieces), self.page, max(length, 0), plain)
+        if plain:  # the runs of a canonical map: already normalized
+            return tuple(pieces)
+        return Runs(tuple(pieces), self.page, max(length, 0), False)
 
 
 class PageRuns:
@@ -462,7 +510,7 @@ class Concrete(Values):
             new.append((s - shift, e - shift, v))
         return m.replaced(lo, hi, new)
 
-    def bytes_read(self, m: ByteRuns, offset: int, length: int) -> Runs:
+    def bytes_read(self, m: ByteRuns, offset: int, length: int) -> Data | Runs:
         return m.read(offset, length)
 
     def bytes_zero_in(self, m: ByteRuns, lo: int, hi: int) -> bool:
