@@ -155,6 +155,21 @@ def test_spec_backend_leaves_out_what_the_profile_only_bounds() -> None:
 # --- vmospec run ----------------------------------------------------------------------------
 
 
+def test_run_does_not_carry_a_machine_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "t.jsonl"
+    src.write_text('{"vmo_trace": 1, "page_size": 4096, "origin": "hand-written from '
+                   '/home/someone/build/facts.md (2025 era)", "notes": "see docs/x.md"}\n'
+                   '{"call": "vmo_create", "size": 4096, "options": [], "out": "a"}\n')
+    out = tmp_path / "observed.jsonl"
+    code, _, err = run_main(capsys, "run", str(src), "--backend", "spec", "--out", str(out))
+    assert code == 0, err
+    meta = read_trace(out).header.meta
+    assert meta["origin"] == "hand-written from facts.md (2025 era)"
+    assert meta["notes"] == "see docs/x.md"  # a relative path is kept
+
+
 def test_run_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = ROOT / "refinement_tests" / "traces" / "examples" / "pager.jsonl"
     out = tmp_path / "observed.jsonl"
