@@ -37,6 +37,6 @@ VARIANTS: dict[str, str] = {
     "cow_lost": "copy-on-write is lost: writes land in pages shared with a snapshot, so a "
     "snapshot child sees its parent's later writes",
     "commit_maps_zero_page": "COMMIT leaves pages that read zero on the shared zero page "
-    "instead of giving them frames, so committed_bytes misses them (kf 4.1: a commit is "
+    "instead of giving them frames, so committed_bytes misses them (commit.effect: a commit is "
     "never deduped to the zero page)",
 }
