@@ -650,7 +650,7 @@ def explain(why: str) -> str:
     out = []
     for i in ids(why):
         f = FACTS.get(i)
-        out.append(f"{i}: {f.text}" if f is not None else i)
+        out.append(f"{i}: {f.text.rstrip('.')}" if f is not None else i)
     return "; ".join(out)
 
 
