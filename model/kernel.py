@@ -3,7 +3,7 @@
 Each syscall is written the way the kernel's syscall and dispatcher code runs: handle
 lookup, then the checks in the order the kernel makes them, then the work on the VM
 layer (model/vmo.py). The orders are docs/kernel-facts.md's (2025) for zx_vmo_op_range and
-notes/syscall-facts.md for the calls around it; "kf" and "sf" comments name the section.
+notes/syscall-facts.md for the calls around it; comments name the fact ids.
 """
 
 from __future__ import annotations

@@ -121,8 +121,8 @@ def _root(st: State, vmo: Vmo) -> Vmo:
 
 
 def _decommit_supported(st: State, obj: int) -> bool:
-    """page DECOMMIT: "only supported for vmos created from zx_vmo_create(), which do not
-    have non-slice children, and for slice children of such vmos"."""
+    """page.decommit.supported_only: zx_vmo_create VMOs without non-slice children, and
+    their slices."""
     vmo = st.vmo(obj)
     base_id = vmo.parent if vmo.role == SLICE and vmo.parent is not None else obj
     base = st.vmo(base_id)

@@ -77,7 +77,7 @@ def clean_pager_pages_read_pager_content(st: State, page: int, i: z3.BitVecRef) 
 
 
 def tracker_consistent(st: State, page: int, i: z3.BitVecRef) -> z3.BoolRef:
-    """kf 5.1: four states; the lock count is >= 1 exactly in Unreclaimable; a discarded
+    """discardable.states: four states; the lock count is >= 1 exactly in Unreclaimable; a discarded
     VMO holds no page and reads zero."""
     out = []
     for _, o in _vmos(st):

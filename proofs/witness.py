@@ -31,8 +31,7 @@ from spec import abi
 from spec.abi import OK
 from spec.explore import ANY_ERROR, explore
 from spec.explore import Path as SpecPath
-from spec.op_range import PANIC
-from spec.outcome import Between, Outcome
+from spec.outcome import PANIC, Between, Outcome
 from spec.profiles import PROFILES
 from spec.state import DISCARDED, EMPTY_STATE, RECLAIMABLE, UNRECLAIMABLE, UNSET, State
 from spec.symbolic import BV8, BV64
@@ -266,7 +265,7 @@ def tracker(b: StepAdder, m: Mapping[str, Any]) -> None:
             b.add("vmo_op_range", op=abi.OP_TRY_LOCK, note="the witness's lock count", **lock)
     elif state in (RECLAIMABLE, DISCARDED):
         if state == DISCARDED and lock["size"]:
-            # reclaim discards only a VMO holding a page (kf 5.2, 2024 on)
+            # reclaim discards only a VMO holding a page (reclaim.first_page)
             b.add("vmo_op_range", op=abi.OP_COMMIT, vmo="a", offset=0,
                   size=min(lock["size"], PAGE), note="a page for reclaim to discard")
         b.add("vmo_op_range", op=abi.OP_LOCK, note="the witness's tracker state", **lock)

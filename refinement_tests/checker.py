@@ -16,8 +16,7 @@ from typing import Any
 from refinement_tests.trace import StatusExpect, Step, Trace, data_to_json
 from spec.abi import OK, STATUS_NAMES
 from spec.explore import ANY_ERROR, Path, explore
-from spec.op_range import PANIC
-from spec.outcome import Between, Outcome
+from spec.outcome import PANIC, Between, Outcome
 from spec.profiles import Profile
 from spec.state import EMPTY_STATE, State
 from spec.transitions import transition

@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 from unittest import mock
 
-from spec import calls, objects, op_range, paging
+from spec import calls, objects, op_range, paging, rungs
 from spec.abi import ERR_INTERNAL, ERR_INVALID_ARGS, ERR_NOT_SUPPORTED, ERR_WRONG_TYPE, OK
 from spec.explore import Cx, Rung
 from spec.objects import Target, memory, with_memory
@@ -193,7 +193,7 @@ def _discard_keeps_pages(cx: Cx, st: State, obj: int) -> State:
 
 
 _REAL_COMMIT_PAGES = paging.commit_pages
-_REAL_FAIL_OR = op_range._fail_or
+_REAL_FAIL_OR = rungs.fail_or
 _REAL_TARGET = objects.target
 _REAL_WRITE_BYTES = paging.write_bytes
 _REAL_ZERO_PARTIAL = paging.zero_partial_page
@@ -247,7 +247,7 @@ MUTANTS: dict[str, Mutant] = {
     "reversed-precedence": _reversed_precedence,
     "commit-one-page-too-many": _patch(op_range, "commit_pages", _commit_one_page_more),
     "commit-clears-bytes": _patch(op_range, "commit_pages", _commit_clears_bytes),
-    "errors-apply-effect": _patch(op_range, "_fail_or", _errors_apply_effect),
+    "errors-apply-effect": _patch(op_range, "fail_or", _errors_apply_effect),
     "slice-ignores-window": _patch(op_range, "target", _target_without_window),
     "copy-on-write-lost": _patch(calls, "write_bytes", _write_through_to_parent),
     "discard-keeps-pages": _patch(calls, "discard", _discard_keeps_pages),

@@ -114,10 +114,8 @@ def _too_big(cx: Cx, rounded: Word) -> Word:
 
 
 def vmo_create(cx: Cx, st: State, size: Word, options: int, out: str) -> Outcome:
-    allowed = abi.VMO_RESIZABLE | abi.VMO_DISCARDABLE | abi.VMO_UNBOUNDED
-    unknown = "create.options"
-    if cx.profile.create_options == "resizable_only":
-        allowed, unknown = abi.VMO_RESIZABLE, "zcore.create.resizable_only"
+    allowed, unknown = cx.profile.overrides.create_options or (
+        abi.VMO_RESIZABLE | abi.VMO_DISCARDABLE | abi.VMO_UNBOUNDED, "create.options")
     rounded, ovf = _create_size(cx, size, options)
     status = cx.first(
         # create.options: any other bit (TRAP_DIRTY included) is INVALID_ARGS
@@ -512,7 +510,7 @@ def vmo_info(cx: Cx, st: State, vmo: str) -> Outcome:
         "populated_bytes": committed,
         "flags": info_flags(st, t.obj),
     }
-    cx.why = "info.committed_bytes"
+    cx.why = "info.committed_bytes" if exact else "info.committed_bytes, decision.info.bounds"
     return Outcome(OK, st, MappingProxyType(out))
 
 
@@ -614,10 +612,11 @@ def reclaim(cx: Cx, st: State, vmo: str) -> Outcome:
                                  v.pages_any(mem.committed, 0, v.div_to(owner.size, p)))
         if cx.when(reclaimable):
             freed = v.mul_to(v.pages_count(mem.committed, 0, v.div_to(owner.size, p)), p)
-            cx.why = "reclaim.discards"
+            cx.why = "reclaim.discards, discard.effect"
             return Outcome(OK, discard(cx, st, t.owner),
                            MappingProxyType({"discarded": True, "evicted_bytes": freed}))
-        cx.why = "reclaim.not_eligible"
+        cx.why = ("reclaim.not_eligible, reclaim.first_page" if cx.profile.discard_needs_page
+                  else "reclaim.not_eligible")
         return Outcome(OK, st, MappingProxyType({"discarded": False, "evicted_bytes": 0}))
     if owner.marks is None:
         cx.why = "decision.reclaim.anonymous"

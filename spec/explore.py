@@ -11,10 +11,12 @@ condition (symbolic). Paths an op rules out with `cx.assume(False)` are dropped.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
-from spec.profiles import Profile
 from spec.values import Flag, Values
+
+if TYPE_CHECKING:  # spec.profiles builds on the op code, which builds on this module
+    from spec.profiles import Profile
 
 T = TypeVar("T")
 

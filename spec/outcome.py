@@ -11,6 +11,11 @@ from spec.state import State
 
 NO_OUTPUTS: Mapping[str, Any] = MappingProxyType({})
 
+# A pseudo-status: the implementation panics and no status comes back
+# (zcore.unimplemented.panic). It lies outside int32, so no trace can record it as a status
+# (docs/trace-format.md: statuses fit in int32); proofs/diff.py reports it as a crash.
+PANIC = 1 << 41
+
 
 @dataclass(frozen=True, slots=True)
 class Between:

@@ -60,7 +60,7 @@ def commit_pages(
     st = with_memory(st, t, Memory(mem.content, v.pages_union(mem.committed, fetched)))
     if failing < 0:
         return st, status
-    cx.why = "pager.fail.effect"
+    cx.why = "pager.fail.effect, commit.pager_errors"
     fails = marks.fails[:failing] + marks.fails[failing + 1:]
     st = st.with_object(t.owner, st.vmo(t.owner)._replace(marks=marks._replace(fails=fails)))
     return st, marks.fails[failing][2]

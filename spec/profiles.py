@@ -1,20 +1,25 @@
 """Profiles: named choices the one spec reads, one set per kernel era or per document.
 
-A profile is data, never a fork of the op code (design.md, principle 4). Each field is
+A profile is data, never a fork of the op code (docs/architecture.md, rule 4). Each field is
 a choice where the reference page is open, where kernel eras differ, or where another
 implementation departs from Zircon; the comment says which. `doc` allows every outcome
 the reference page allows; `zircon-2023` and `zircon-2025` pin each choice as that kernel
-makes it (kernel-facts.md 1.2). The implementation profiles (`zcore`, `eclipse`,
-`sel4zircon`) are built from their stated behaviours (kernel-facts.md 7); where
-kernel-facts states nothing, they take zircon-2025's choice (notes/implementations.md).
+makes it (docs/kernel-facts.md: the facts with no era suffix or theirs). The
+implementation profiles (`zcore`, `eclipse`, `sel4zircon`) are built from their facts
+(the ids starting with their name) in spec/implementations/: where those state nothing,
+they take zircon-2025's choice, and where they depart from Zircon's code, their overrides replace it
+(notes/implementations.md).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
-from spec.abi import OP_ALWAYS_NEED, OP_DONT_NEED, OP_PREFETCH, OP_TRY_LOCK, OPS
+from spec.abi import OP_PREFETCH
+from spec.implementations import eclipse, sel4zircon, zcore
+from spec.overrides import NONE as NO_OVERRIDES
+from spec.overrides import Overrides
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +52,7 @@ class Profile:
     # says the whole VMO "should" be locked, so any outcome is open.
     lock_range_rule: Literal["out_of_range", "open"]
     # LOCK's buffer: the kernel locks first, then a bad buffer undoes it with an UNLOCK
-    # (kernel-facts 5.3); the page says an invalid pointer is INVALID_ARGS.
+    # (lock.bad_buffer); the page says an invalid pointer is INVALID_ARGS.
     lock_buffer_rule: Literal["after_lock", "invalid_args"]
     # Hints on a VMO not backed by a pager: "ok" for any arguments (2024 on), or OK with
     # a u64 overflow check (2023), or open (the page: "trivially succeeds", but an invalid
@@ -61,54 +66,33 @@ class Profile:
     # Is the invariant catalogue (proofs/catalogue.py) a specification of this profile?
     # Where it is not, a counterexample is a result to report, not a failure.
     catalogue_holds: bool
-    # The rest are the departures of other implementations (kernel-facts.md 7); each
-    # default is Zircon's behaviour. Rungs that encode them cite "kf 7.N (item)".
-    # The common prefix: the kernel's (kf 3.1: handle, type, op decode), zCore's (kf 7.1
-    # (1): op decode first, and ops 11-14 are not decoded at all), or sel4zircon's (kf
-    # 7.4: overflow, handle with WRITE for every op, bounds, then the op decode).
-    prefix: Literal["kernel", "decode_first", "checks_first"] = "kernel"
-    # COMMIT and DECOMMIT: the kernel's checks; zCore's: page alignment right after the
-    # rights check and no bounds check on a paged VMO (kf 7.1 (6)-(7)); or sel4zircon's
-    # DECOMMIT, which rounds the range out instead of requiring alignment (kf 7.4 (9)).
-    range_checks: Literal["kernel", "aligned_unbounded", "rounded"] = "kernel"
-    # ZERO's up-front bounds check on a u64 sum that wraps instead of failing (zCore's
-    # release build, kf 7.1 (14)), and a slice's check that is off by one (kf 7.1 (12)).
-    zero_wraps: bool = False
-    zero_slice_off_by_one: bool = False
-    # LOCK and UNLOCK: the kernel's, a panic (zCore's unimplemented!(), kf 7.1 (5)), or
-    # NOT_SUPPORTED before any rights check (eclipse, kf 7.2 (4)).
-    lock_unlock: Literal["kernel", "panic", "not_supported"] = "kernel"
-    # Cache ops: the kernel's; a panic (kf 7.1 (5)); rights and an overflow-safe bounds
-    # check, then nothing, with no gate and no size-0 rule (kf 7.2 (1)-(3)); or the
-    # kernel's with size 0 a no-op OK (kf 7.4 (7)).
-    cache_ops: Literal["kernel", "panic", "checked_noop", "size0_ok"] = "kernel"
-    # zx_vmo_create's options: the kernel's, or RESIZABLE only (kf 7.1 (15)).
-    create_options: Literal["kernel", "resizable_only"] = "kernel"
+    # Reclaim of a Reclaimable discardable VMO: discarded only when reclaim reaches one
+    # of its committed pages (reclaim.first_page), or whatever it holds (2023's minimum-time
+    # rule is not modelled; the page describes no reclaim).
+    discard_needs_page: bool = False
+    # Where another implementation departs from Zircon's code: its own prefix and op
+    # functions (spec/overrides.py; the tables are in spec/implementations/). The eras
+    # and the doc have none.
+    overrides: Overrides = NO_OVERRIDES
     # Zircon rungs this implementation does not have, each with the stated item that
     # says so: a divergence where the other profile took such a rung is explained by
     # that item (proofs/diff.py). Data for the diff only; the spec never reads it.
     lacks: tuple[tuple[str, str], ...] = ()
     # Derived: the ops whose common prefix must run even through a valid VMO handle
-    # (spec/op_range.py reads this on every op_range step instead of the fields above).
+    # (spec/op_range.py reads this on every op_range step):
+    # PREFETCH where it is not dispatched, and those the overriding prefix names.
     prefix_ops: frozenset[int] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.prefix == "kernel":
-            ops = frozenset() if self.prefetch else frozenset({OP_PREFETCH})
-        elif self.prefix == "decode_first":
-            ops = frozenset({OP_TRY_LOCK, OP_DONT_NEED, OP_ALWAYS_NEED, OP_PREFETCH})
-        else:
-            ops = frozenset(OPS.values())
+        ops = self.overrides.prefix_ops
+        if not self.prefetch:
+            ops |= {OP_PREFETCH}
         object.__setattr__(self, "prefix_ops", ops)
-    # Reclaim of a Reclaimable discardable VMO: discarded only when reclaim reaches one
-    # of its committed pages (2024 on, kf 5.2), or whatever it holds (2023's minimum-time
-    # rule is not modelled; the page describes no reclaim).
-    discard_needs_page: bool = False
 
 
 DOC = Profile(
     name="doc",
-    summary="exactly what the reference page allows (seeds/vmo_op_range.md)",
+    summary="exactly what the reference page allows (docs/page-index.md)",
     kind="doc",
     precedence="any",
     prefetch=False,
@@ -167,64 +151,10 @@ ZIRCON_2025 = Profile(
     discard_needs_page=True,
 )
 
-# The Zircon rungs zCore does not have (kf 7.1): its COMMIT and DECOMMIT check no bounds.
-_ZCORE_LACKS = (
-    ("page: OUT_OF_RANGE, invalid range; kf 3.3 COMMIT (3)-(4)", "kf 7.1 (7)"),
-    ("kf 3.3 DECOMMIT (4)-(5): range not within S", "kf 7.1 (7)"),
-)
-
-ZCORE = replace(
-    ZIRCON_2025,
-    name="zcore",
-    summary="rcore-os/zCore (kf 7.1): decodes the op first, no TRY_LOCK or hints, "
-    "unbounded COMMIT, panics on LOCK and cache ops",
-    kind="implementation",
-    prefetch=False,  # kf 7.1 (4): op 14 is not decoded
-    zero_checks="upfront",  # kf 7.1 (10)-(11): one bounds check before anything is zeroed
-    catalogue_holds=False,
-    prefix="decode_first",
-    range_checks="aligned_unbounded",
-    zero_wraps=True,
-    zero_slice_off_by_one=True,
-    lock_unlock="panic",
-    cache_ops="panic",
-    create_options="resizable_only",
-    lacks=_ZCORE_LACKS,
-)
-
-# Pryancito/eclipse: zCore, but cache ops and LOCK/UNLOCK answer instead of panicking.
-ECLIPSE = replace(
-    ZCORE,
-    name="eclipse",
-    summary="Pryancito/eclipse (kf 7.2): zCore, but cache ops are checked no-ops and "
-    "LOCK is NOT_SUPPORTED",
-    lock_unlock="not_supported",
-    cache_ops="checked_noop",
-    lacks=(
-        *_ZCORE_LACKS,
-        # kf 7.2 (1)-(3): no debugging gate and no size-0 rule on cache ops
-        ("kf 3.3 CACHE_INVALIDATE (1): debugging syscalls are off", "kf 7.2 (2)"),
-        ("page: INVALID_ARGS, size 0 cache op", "kf 7.2 (1)"),
-    ),
-)
-
-# jsuann/sel4zircon: a Zircon server on seL4 with the 2018 ABI; only op_range departs.
-SEL4ZIRCON = replace(
-    ZIRCON_2025,
-    name="sel4zircon",
-    summary="jsuann/sel4zircon (kf 7.4): WRITE for every op, bounds before the op, "
-    "no ZERO, LOCK or hints",
-    kind="implementation",
-    prefetch=False,  # kf 7.4 (10)
-    catalogue_holds=False,
-    prefix="checks_first",
-    range_checks="rounded",
-    cache_ops="size0_ok",
-    lacks=(
-        # kf 7.4 (9): DECOMMIT rounds out; (7): a size-0 cache op is a no-op
-        ("kf 3.3 DECOMMIT (8): offset and size must be page-aligned", "kf 7.4 (9)"),
-    ),
-)
+# Other implementations (docs/kernel-facts.md), each from its own file.
+ZCORE = zcore.profile(ZIRCON_2025)
+ECLIPSE = eclipse.profile(ZCORE)
+SEL4ZIRCON = sel4zircon.profile(ZIRCON_2025)
 
 PROFILES: dict[str, Profile] = {
     p.name: p for p in (DOC, ZIRCON_2023, ZIRCON_2025, ZCORE, ECLIPSE, SEL4ZIRCON)}

@@ -155,7 +155,7 @@ def _facts() -> list[Fact]:
     sec("The common prefix of zx_vmo_op_range",
         ("prefix.order", "Every op first looks the handle up (BAD_HANDLE), checks it is a VMO "
          "(WRONG_TYPE), then decodes the op as an exact value (INVALID_ARGS), with no right "
-         "checked before the decode.", ("z25/syscall", "z25/dispatcher")),
+         "checked before the decode.", ("z25/syscall", "z25/dispatcher"), True),
         ("prefix.handle_lookup", "An unknown or closed handle value, or ZX_HANDLE_INVALID, "
          "gives BAD_HANDLE; looking a handle up needs no right.", ("z25/syscall",)),
         ("prefix.ops", "Ops 1-4 and 6-14 are dispatched; 0, 5 (the old LOOKUP) and every "

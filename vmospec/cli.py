@@ -24,7 +24,7 @@ from refinement_tests.trace import (
     write_trace,
 )
 from spec.explore import ANY_ERROR
-from spec.op_range import PANIC
+from spec.outcome import PANIC
 from spec.profiles import PROFILES
 from spec.sources import explain
 from vmospec import hunt_cmd, sources_cmd

@@ -17,7 +17,8 @@ from proofs.diff import write_traces as write_diff
 from proofs.prover import Obligation
 from refinement_tests.checker import check_trace, status_name
 from refinement_tests.trace import parse_trace_text, read_trace
-from spec.op_range import PANIC
+from spec import op_range, overrides
+from spec.outcome import PANIC
 from spec.profiles import PROFILES, ZIRCON_2023, ZIRCON_2025
 from spec.sources import FACTS
 from vmospec.cli import main
@@ -251,11 +252,11 @@ def test_kinds_and_default_prove_set(capsys: pytest.CaptureFixture[str],
     assert kinds == {"doc": "doc", "zircon-2023": "era", "zircon-2025": "era",
                      "zcore": "implementation", "eclipse": "implementation",
                      "sel4zircon": "implementation"}
-    # the eras keep the kernel's choices for every implementation field
+    # the eras and the doc run Zircon's own code: no overrides
     for era in (ZIRCON_2023, ZIRCON_2025, PROFILES["doc"]):
-        assert (era.prefix, era.range_checks, era.lock_unlock, era.cache_ops,
-                era.create_options, era.zero_wraps, era.lacks) == (
-            "kernel", "kernel", "kernel", "kernel", "kernel", False, ())
+        assert (era.overrides, era.lacks) == (overrides.NONE, ())
+    for name in IMPLEMENTATIONS:
+        assert PROFILES[name].overrides != overrides.NONE
     assert main(["profiles", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert {p["name"]: p["kind"] for p in listed} == kinds
@@ -272,3 +273,11 @@ def test_kinds_and_default_prove_set(capsys: pytest.CaptureFixture[str],
     main(["prove", "--only", "rights", "--json", "--profile", "zcore"])
     capsys.readouterr()
     assert asked == [{"doc", "zircon-2023", "zircon-2025"}, {"zcore"}]
+
+
+def test_zircon_ops_name_no_other_implementation() -> None:
+    """Zircon's op code is Zircon's: another implementation's departures live in its
+    profile's overrides (spec/implementations/), never in a branch of spec/op_range.py."""
+    source = Path(op_range.__file__).read_text().lower()
+    for word in ("zcore", "eclipse", "sel4"):
+        assert word not in source, word

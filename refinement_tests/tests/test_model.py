@@ -330,7 +330,7 @@ def test_huge_vmo_is_cheap() -> None:
 
 
 def test_model_imports_only_spec_abi() -> None:
-    """design.md: model/ may import spec.abi (numbers) and nothing else of ours."""
+    """docs/architecture.md: model/ may import spec.abi (numbers) and nothing else of ours."""
     ours = {"spec", "refinement_tests", "proofs", "vmospec"}
     for path in sorted((ROOT / "model").glob("*.py")):
         tree = ast.parse(path.read_text(), str(path))
