@@ -104,6 +104,8 @@ def _prefix(
     undecoded = "page.errors.invalid_op, prefix.ops"
     if op == abi.OP_PREFETCH and not cx.profile.prefetch:
         fn, undecoded = None, "page.errors.invalid_op, prefetch.dispatched"
+    if cx.profile.precedence == "any":
+        undecoded = "page.errors.invalid_op"  # the page: no kernel's op table
     # the handle, its type, then the op (prefix.order): no right is checked first
     return cx.ladder(bad_handle(h), wrong_type(obj), (
         ERR_INVALID_ARGS, lambda: fn is None, undecoded)), fn
@@ -335,6 +337,9 @@ def _zero_pieces(cx: Cx, st: State, t: Target, offset: Word, end: Word) -> Outco
 # The page's rights sentence of each op of the LOCK family.
 _LOCK_RIGHTS = {"LOCK": "page.lock.rights", "TRY_LOCK": "page.try_lock.rights",
                 "UNLOCK": "page.unlock.rights"}
+# Each op's sentence saying the whole VMO should be (un)locked at once.
+_WHOLE_VMO = {"LOCK": "page.lock.whole_vmo", "TRY_LOCK": "page.try_lock.whole_vmo",
+              "UNLOCK": "page.unlock.whole_vmo"}
 
 
 def _lock_rungs(cx: Cx, t: Target, offset: Word, size: Word, name: str) -> list[Rung]:
@@ -355,7 +360,7 @@ def _lock_rungs(cx: Cx, t: Target, offset: Word, size: Word, name: str) -> list[
         rungs.append((ERR_OUT_OF_RANGE, whole, "lock.whole_range"))
     else:
         # page: the entire VMO "should" be locked at once; what happens otherwise is open
-        rungs.append((Maybe(ANY_ERROR), whole, "page.lock.whole_vmo"))
+        rungs.append((Maybe(ANY_ERROR), whole, _WHOLE_VMO[name]))
     return rungs
 
 

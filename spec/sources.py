@@ -544,6 +544,10 @@ _PAGE: tuple[tuple[str, str, str, str], ...] = (
      "commit any pages", "TRY_LOCK commits no page"),
     ("page.try_lock.rights", "DESCRIPTION, TRY_LOCK", "Requires the ZX_RIGHT_READ or "
      "ZX_RIGHT_WRITE right", "TRY_LOCK needs READ or WRITE"),
+    ("page.try_lock.whole_vmo", "DESCRIPTION, TRY_LOCK", "The entire VMO should be locked at "
+     "once", "TRY_LOCK should take offset 0 and size S; the page leaves other ranges open"),
+    ("page.unlock.whole_vmo", "DESCRIPTION, UNLOCK", "The entire VMO should be unlocked at "
+     "once", "UNLOCK should take offset 0 and size S; the page leaves other ranges open"),
     ("page.unlock.rights", "DESCRIPTION, UNLOCK", "Requires the ZX_RIGHT_READ or "
      "ZX_RIGHT_WRITE right", "UNLOCK needs READ or WRITE"),
     ("page.cache_sync.rights", "DESCRIPTION, CACHE_SYNC", "Requires the ZX_RIGHT_READ right",
