@@ -1,15 +1,18 @@
 """Physical page frames: a bounded pool and the shared zero page.
 
-A frame is one page of memory. Its bytes are materialized lazily: a frame whose page is
-still uniformly one byte (a freshly committed zero page, a page the pager filled with
-its fixed content, a page written with a single run) keeps just that byte in `fill` and
-has `data is None`; the first write that breaks uniformity allocates the bytearray.
+A frame is one page of memory. A frame whose page is uniformly one byte (a freshly
+committed zero page, a page the pager filled with its fixed content, a page written with
+a single run) keeps just that byte in `fill` and has `data is None`; otherwise `data`
+holds the page's bytes as runs. Runs, not a bytearray, so a frame costs what was written
+into it, never the page size (a trace may name pages of 2^32 bytes and more).
 Either way it is a real frame and is counted against the pool. The shared zero page is
 the one frame that is never counted: every page that reads as zero and was never written
 is backed by it, so reading a huge untouched range costs no frames.
 """
 
 from __future__ import annotations
+
+from model.ranges import Runs
 
 __all__ = ["ZERO_PAGE", "Frame", "FramePool", "OutOfFrames"]
 
@@ -25,7 +28,7 @@ class Frame:
     __slots__ = ("clean", "data", "fill", "live")
 
     def __init__(self, fill: int = 0, *, clean: bool = False) -> None:
-        self.data: bytearray | None = None
+        self.data: Runs | None = None
         self.fill = fill
         # A pager-supplied page never written or zeroed since: reclaim may evict it.
         self.clean = clean
@@ -35,15 +38,13 @@ class Frame:
         """The byte every position holds, when the page is uniform and not materialized."""
         return self.fill if self.data is None else None
 
-    def materialize(self, page_size: int) -> bytearray:
-        if self.data is None:
-            self.data = bytearray((self.fill,)) * page_size
-        return self.data
+    def runs(self, page_size: int) -> Runs:
+        """The page's bytes as runs."""
+        return self.data if self.data is not None else ((self.fill, page_size),)
 
     def copy(self) -> Frame:
         f = Frame(self.fill)
-        if self.data is not None:
-            f.data = bytearray(self.data)
+        f.data = self.data  # runs are immutable: shared until one side is written
         return f
 
 

@@ -5,19 +5,39 @@
 - `IntervalSet`: disjoint half-open page intervals (zero intervals of a page node).
 - `RunBuilder`: byte runs ((byte, count), ...) built piece by piece, normalized as the
   trace format wants them (counts > 0, neighbours differ).
+- `byte_runs`: the runs of a byte buffer, in time linear in its length and memory
+  linear in its runs.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 
-__all__ = ["IntervalSet", "RunBuilder", "Runs", "keys_in_range", "runs_length"]
+__all__ = ["IntervalSet", "RunBuilder", "Runs", "byte_runs", "keys_in_range", "runs_length"]
 
 Runs = tuple[tuple[int, int], ...]
 
-_RUN_RE = re.compile(rb"(.)\1*", re.DOTALL)
+
+@functools.cache
+def _other_than(byte: int) -> re.Pattern[bytes]:
+    # One character class: the regex engine scans it without backtracking or a stack
+    # (a back-reference such as rb"(.)\1*" keeps state per byte of a run).
+    return re.compile(b"[^" + re.escape(bytes((byte,))) + b"]")
+
+
+def byte_runs(buf: bytes | bytearray | memoryview) -> Iterator[tuple[int, int]]:
+    """The (byte, count) runs of `buf`, in order."""
+    n = len(buf)
+    i = 0
+    while i < n:
+        byte = buf[i]
+        m = _other_than(byte).search(buf, i)
+        j = m.start() if m else n
+        yield byte, j - i
+        i = j
 
 
 def keys_in_range(d: Mapping[int, object], lo: int, hi: int) -> list[int]:
@@ -46,9 +66,8 @@ class RunBuilder:
             self._runs.append((byte, count))
 
     def add_bytes(self, b: bytes | bytearray | memoryview) -> None:
-        raw = bytes(b)
-        for m in _RUN_RE.finditer(raw):
-            self.add(raw[m.start()], m.end() - m.start())
+        for byte, count in byte_runs(b):
+            self.add(byte, count)
 
     def result(self) -> Runs:
         return tuple(self._runs)

@@ -487,11 +487,16 @@ class Vm:
             return
         if f.data is None and all(byte == f.fill for byte, _ in pieces):
             return
-        data = f.materialize(ps)
-        pos = a
-        for byte, count in pieces:
-            data[pos : pos + count] = bytes((byte,)) * count
-            pos += count
+        old = RunCursor(f.runs(ps))
+        new = RunBuilder()
+        for byte, count in (*old.take(a), *pieces):
+            new.add(byte, count)
+        for _ in old.take(total):
+            pass
+        for byte, count in old.take(ps - a - total):
+            new.add(byte, count)
+        runs = new.result()
+        f.data, f.fill = (None, runs[0][0]) if len(runs) == 1 else (runs, f.fill)
 
     def write(self, node: PageNode, offset: int, runs: Runs, length: int) -> int:
         """Write `runs` (length bytes) at byte `offset` of `node`; the frame need is
@@ -544,7 +549,11 @@ class Vm:
             if f is None or f.data is None:
                 out.add(0 if f is None else f.fill, b - a)
             else:
-                out.add_bytes(memoryview(f.data)[a:b])
+                runs = RunCursor(f.data)
+                for _ in runs.take(a):
+                    pass
+                for byte, count in runs.take(b - a):
+                    out.add(byte, count)
             pos = start + b
         out.add(0, end - pos)
         return abi.OK, out.result()

@@ -199,12 +199,13 @@ class BackendOptions:
     broken: frozenset[str] = frozenset()
     runner: str | None = None  # the device backend's runner command (None: the host build)
     runner_timeout: float = 300.0  # seconds one batch may take before the device counts as lost
+    memory: int | None = None  # bytes all frames of the host runner may hold (None: 1 GiB)
 
 
 def _device(o: BackendOptions) -> Backend:
     from refinement_tests.device.backend import DeviceBackend
 
-    return DeviceBackend(o.runner, timeout=o.runner_timeout)
+    return DeviceBackend(o.runner, timeout=o.runner_timeout, memory=o.memory)
 
 
 BackendFactory = Callable[[BackendOptions], Backend]

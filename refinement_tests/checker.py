@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from refinement_tests.trace import StatusExpect, Step, Trace, data_to_json
+from refinement_tests.trace import StatusExpect, Step, Trace, data_shown
 from spec.abi import OK, STATUS_NAMES
 from spec.explore import ANY_ERROR, Path, explore
 from spec.outcome import PANIC, Between, Outcome
@@ -78,7 +78,7 @@ def render_value(val: Any) -> Any:
     if isinstance(val, Between):
         return f"{val.lo}..{val.hi}"
     if isinstance(val, tuple):
-        return data_to_json(val)
+        return data_shown(val)
     if isinstance(val, Mapping):
         return {k: render_value(x) for k, x in val.items()}
     return val
@@ -133,7 +133,7 @@ def _observed(step: Step) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, val in step.raw.items():
         if k in step.expect:
-            out[k] = val
+            out[k] = data_shown(val) if k == "data" else val
     return out
 
 

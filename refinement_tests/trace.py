@@ -14,11 +14,15 @@ import contextlib
 import difflib
 import functools
 import gc
+import itertools
 import json
+import math
+import mmap
 import os
 import re
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+import stat
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import resources
@@ -27,6 +31,8 @@ from typing import Any
 
 import fastjsonschema
 
+from model.ranges import byte_runs
+from refinement_tests.long_lines import LONG_LINE, TooManyRuns, shrink_long_line
 from spec import abi
 
 __all__ = [
@@ -40,18 +46,24 @@ __all__ = [
     "data_from_bytes",
     "data_from_runs",
     "data_length",
+    "data_shown",
     "data_to_bytes",
     "data_to_json",
+    "file_kind",
     "header_to_json",
     "parse_trace_text",
     "read_trace",
     "step_to_json",
+    "trace_lines",
     "write_trace",
 ]
 
 FORMAT_VERSION = 1
 CONFIG_KEYS = ("debugging_syscalls", "page_loaning")
 INVALID_HANDLE_NAME = "$invalid"
+MAX_RUNS = 1 << 20  # byte runs one trace may hold in all (a run costs ~70 bytes)
+MAX_LINE = 1 << 26  # characters of a line, not counting the hex of its data
+MAX_META_DEPTH = 64  # nesting of header metadata (deeper would overflow the C stack)
 
 
 class TraceError(Exception):
@@ -79,16 +91,15 @@ class TraceError(Exception):
 Data = tuple[tuple[int, int], ...]
 """Byte runs ((byte, count), ...): counts > 0, neighbours differ. One value per content."""
 
-_RUN_RE = re.compile(rb"(.)\1*", re.DOTALL)
-_HEX_RE = re.compile(r"(?:[0-9a-f]{2})*")
+_HEX_RE = re.compile(r"[0-9a-f]*")  # one class, no group: no backtracking
 
 
 def data_length(d: Data) -> int:
     return sum(count for _, count in d)
 
 
-def data_from_bytes(b: bytes) -> Data:
-    return tuple((b[m.start()], m.end() - m.start()) for m in _RUN_RE.finditer(b))
+def data_from_bytes(b: bytes | bytearray | memoryview) -> Data:
+    return tuple(byte_runs(b))
 
 
 def data_from_runs(runs: Iterable[Sequence[int]]) -> Data:
@@ -129,6 +140,26 @@ def data_to_json(d: Data) -> str | list[list[int]]:
     if 2 * data_length(d) + 2 <= _runs_json_len(d):
         return data_to_bytes(d).hex()
     return [[b, c] for b, c in d]
+
+
+_SHOWN_RUNS = 3  # runs shown at each end of long data
+_SHOWN_HEX = 32  # hex digits shown at each end of long hex
+
+
+def data_shown(v: Data | str | list[list[int]]) -> str | list[Any]:
+    """Data (decoded, or either JSON form) as a message shows it: in full when short,
+    else its first and last runs (or hex digits) around a count of what is left out."""
+    if isinstance(v, str):
+        if len(v) <= 4 * _SHOWN_HEX:
+            return v
+        return (f"{v[:_SHOWN_HEX]}...{(len(v) - 2 * _SHOWN_HEX) // 2:,} more bytes..."
+                f"{v[-_SHOWN_HEX:]}")
+    if len(v) <= 3 * _SHOWN_RUNS:
+        return data_to_json(tuple((b, c) for b, c in v)) if isinstance(v, tuple) else v
+    middle = v[_SHOWN_RUNS:-_SHOWN_RUNS]
+    hidden = f"... {len(middle):,} more runs, {sum(c for _, c in middle):,} bytes ..."
+    return ([[b, c] for b, c in v[:_SHOWN_RUNS]] + [hidden]
+            + [[b, c] for b, c in v[-_SHOWN_RUNS:]])
 
 
 # --- data types -----------------------------------------------------------------------------
@@ -308,14 +339,14 @@ def _lookup(name: str, table: dict[str, int], what: str) -> int:
     value = table.get(name)
     if value is None:
         elsewhere = [w for t, w in _ALL_TABLES if name in t]
-        close = difflib.get_close_matches(name, table, n=1)
+        close = difflib.get_close_matches(name[:100], table, n=1)
         if elsewhere:
             hint = f" (it is a {elsewhere[0]} name)"
         elif close:
             hint = f" (did you mean {close[0]!r}?)"
         else:
             hint = ""
-        raise _Bad(f"unknown {what} name {name!r}{hint}")
+        raise _Bad(f"unknown {what} name {_short(name)}{hint}")
     return value
 
 
@@ -368,7 +399,7 @@ def _decode_status_expect(
 
 def _decode_hex(v: str) -> Data:
     # bytes.fromhex would skip whitespace; the format allows none.
-    if not _HEX_RE.fullmatch(v):
+    if len(v) % 2 or not _HEX_RE.fullmatch(v):
         raise _Bad(f"{_short(v)} is not lowercase hex with two digits per byte")
     return data_from_bytes(bytes.fromhex(v))
 
@@ -476,8 +507,15 @@ _BOUNDS = {
 
 
 def _short(v: Any, limit: int = 40) -> str:
-    text = repr(v)
+    """repr(v), cut to `limit` characters: a message never echoes a value in full."""
+    text = repr(v[: limit + 1] if isinstance(v, str) else v)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _num(v: int | Decimal) -> str:
+    """A number as a message shows it: a very long one by its size."""
+    text = str(v)
+    return text if len(text) <= 24 else f"a number of {len(text):,} characters"
 
 
 def _describe(v: Any) -> str:
@@ -487,9 +525,9 @@ def _describe(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, Decimal):
-        return f"the number {v}"
+        return f"the number {_num(v)}"
     if isinstance(v, int):
-        return str(v)
+        return _num(v)
     if isinstance(v, str):
         return f"the string {_short(v)}"
     if isinstance(v, list):
@@ -499,12 +537,12 @@ def _describe(v: Any) -> str:
 
 def _unknown_field(key: str, known: Iterable[str]) -> str:
     known = list(known)
-    close = difflib.get_close_matches(key, known, n=1)
+    close = difflib.get_close_matches(key[:100], known, n=1)
     if close:
-        return f"unknown field {key!r} (did you mean {close[0]!r}?)"
+        return f"unknown field {_short(key)} (did you mean {close[0]!r}?)"
     if len(known) <= 4:
-        return f"unknown field {key!r} (known: {', '.join(known)})"
-    return f"unknown field {key!r}"
+        return f"unknown field {_short(key)} (known: {', '.join(known)})"
+    return f"unknown field {_short(key)}"
 
 
 def _explain(e: Any) -> str:
@@ -526,7 +564,10 @@ def _explain(e: Any) -> str:
     desc = d.get("description") if isinstance(d, dict) else None
     if rule in ("minimum", "maximum") and "minimum" in d and "maximum" in d:
         lo, hi = d["minimum"], d["maximum"]
-        return f"{where}{v} is outside {_BOUNDS.get(lo, lo)}..{_BOUNDS.get(hi, hi)}"
+        return f"{where}{_num(v)} is outside {_BOUNDS.get(lo, lo)}..{_BOUNDS.get(hi, hi)}"
+    if (rule == "type" and isinstance(v, Decimal) and "integer" in str(d.get("type"))
+            and v.is_finite() and v == v.to_integral_value() and v.adjusted() < 24):
+            return f"{where}{v} is not written as an integer (write {int(v)})"
     if rule == "pattern":
         return f"{where}{_short(v)} is not lowercase hex with two digits per byte"
     if rule == "const":
@@ -563,14 +604,29 @@ _JSON = json.JSONDecoder(
 )
 
 
-def _undecimal(v: Any) -> Any:
-    # Header metadata is free-form, so floats there are kept, as floats.
+def _depth(v: Any) -> int:
+    """How deeply lists and objects nest in v (without recursing, so any depth is safe)."""
+    deepest, stack = 0, [(v, 1)]
+    while stack:
+        x, d = stack.pop()
+        if isinstance(x, dict | list):
+            deepest = max(deepest, d)
+            stack.extend((y, d + 1) for y in (x.values() if isinstance(x, dict) else x))
+    return deepest
+
+
+def _undecimal(key: str, v: Any) -> Any:
+    # Header metadata is free-form, so floats there are kept, as floats: finite ones,
+    # since a trace written back must stay JSON (1e400 would become Infinity).
     if isinstance(v, Decimal):
-        return float(v)
+        f = float(v)
+        if not math.isfinite(f):
+            raise _Bad(f"{key}: {_num(v)} is beyond the range of a double")
+        return f
     if isinstance(v, dict):
-        return {k: _undecimal(x) for k, x in v.items()}
+        return {k: _undecimal(key, x) for k, x in v.items()}
     if isinstance(v, list):
-        return [_undecimal(x) for x in v]
+        return [_undecimal(key, x) for x in v]
     return v
 
 
@@ -582,15 +638,39 @@ class _Reader:
         self.header: Header | None = None
         self.steps: list[Step] = []
         self.bound: dict[str, int] = {}  # out name -> line that bound it
+        self.runs = 0  # byte runs held so far, against MAX_RUNS
 
     def error(self, line: int, message: str) -> TraceError:
         return TraceError(self.path, line, message)
 
+    def feed_bytes(self, line: int, raw: bytes | mmap.mmap, a: int, b: int) -> None:
+        """Line `line`, the bytes raw[a:b] of a file."""
+        try:
+            if b - a < LONG_LINE:
+                text = raw[a:b].decode("utf-8")
+            else:
+                text, _ = shrink_long_line(raw, a, b, MAX_RUNS - self.runs)
+                if len(text) > MAX_LINE:
+                    raise self.error(line, f"longer than {MAX_LINE >> 20} MiB, not counting "
+                                     "the hex of its data")
+                if text.count("[") > MAX_RUNS - self.runs + 64:  # before parsing them all
+                    raise TooManyRuns(f"data: more than {MAX_RUNS:,} runs of bytes")
+        except UnicodeDecodeError as e:
+            raise self.error(line, f"not UTF-8: byte 0x{raw[a + e.start]:02x} at column "
+                             f"{e.start + 1}") from None
+        except TooManyRuns as e:
+            raise self.error(line, str(e)) from None
+        if text and not text.isspace():
+            self.feed(line, text)
+
     def feed(self, line: int, text: str) -> None:
+        if line > 1 and text.startswith("\ufeff"):
+            raise self.error(line, "a byte-order mark (U+FEFF) begins this line: only the "
+                             "first line of a file may begin with one")
         try:
             obj = _JSON.decode(text)
         except _DuplicateKey as dup:
-            raise self.error(line, f"duplicate field {dup.args[0]!r}") from None
+            raise self.error(line, f"duplicate field {_short(dup.args[0])}") from None
         except json.JSONDecodeError as bad:
             raise self.error(line, f"invalid JSON: {bad.msg} (column {bad.colno})") from None
         except RecursionError:
@@ -628,11 +708,13 @@ class _Reader:
         page_size = obj["page_size"]
         if page_size & (page_size - 1):
             raise self.error(line, f"header: page_size: {page_size} is not a power of two")
-        meta = {
-            k: _undecimal(v)
-            for k, v in obj.items()
-            if k not in ("vmo_trace", "page_size", "config")
-        }
+        meta = {k: v for k, v in obj.items() if k not in ("vmo_trace", "page_size", "config")}
+        if _depth(meta) > MAX_META_DEPTH:
+            raise self.error(line, f"header: metadata nests more than {MAX_META_DEPTH} deep")
+        try:
+            meta = {k: _undecimal(_short(k), v) for k, v in meta.items()}
+        except _Bad as bad:
+            raise self.error(line, f"header: {bad}") from None
         return Header(page_size, _default_config() | obj.get("config", {}), meta)
 
     def decode_step(self, line: int, obj: Any) -> Step:
@@ -654,6 +736,13 @@ class _Reader:
         compiled = _COMPILED.get((kind, name))
         if compiled is None:
             raise self.error(line, self.unknown_name(kind, name))
+        if "not_run" in obj:
+            # A step that did not run has no outcome; one beside not_run would go unchecked.
+            recorded = [k for k, (is_arg, _) in compiled.fields.items()
+                        if not is_arg and k in obj]
+            if recorded:
+                raise self.error(line, f"{name}: not_run: a step that was not run has no "
+                                 f"outcomes, but this one records {recorded[0]!r}")
         try:
             compiled.validate(obj)
         except fastjsonschema.JsonSchemaValueException as e:
@@ -688,6 +777,11 @@ class _Reader:
         out = args.get("out")
         if out is not None:
             self.bind(line, name, out)
+        for data in (args.get("data"), expect.get("data")):
+            self.runs += len(data) if isinstance(data, tuple) else 0
+        if self.runs > MAX_RUNS:
+            raise self.error(line, f"{name}: data: the trace holds more than {MAX_RUNS:,} "
+                             "runs of bytes in all")
         return Step(len(self.steps) + 1, line, kind, name, args, expect, note, obj)
 
     def bind(self, line: int, name: str, out: str) -> None:
@@ -695,17 +789,18 @@ class _Reader:
             raise self.error(line, f"{name}: out: {out!r} always names the invalid handle")
         earlier = self.bound.get(out)
         if earlier is not None:
-            raise self.error(line, f"{name}: out: {out!r} is already bound (line {earlier})")
+            raise self.error(
+                line, f"{name}: out: {_short(out)} is already bound (on line {earlier})")
         self.bound[out] = line
 
     @staticmethod
     def unknown_name(kind: str, name: str) -> str:
-        other = "event" if kind == "call" else "call"
+        other, article = ("event", "an") if kind == "call" else ("call", "a")
         if name in _NAMES[other]:
-            return f'unknown {kind} {name!r} ({name} is an {other}: write "{other}": ...)'
-        close = difflib.get_close_matches(name, _NAMES[kind], n=1)
+            return f'unknown {kind} {name!r} ({name} is {article} {other}: write "{other}": ...)'
+        close = difflib.get_close_matches(name[:100], _NAMES[kind], n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        return f"unknown {kind} {name!r}{hint}"
+        return f"unknown {kind} {_short(name)}{hint}"
 
     def finish(self) -> Trace:
         if self.header is None:
@@ -717,40 +812,100 @@ def parse_trace_text(text: str, path: str = "<string>") -> Trace:
     reader = _Reader(path)
     # RFC 8259 lets a parser ignore a byte-order mark; some editors write one.
     text = text.removeprefix("\ufeff")
-    # The cyclic GC would rescan the growing step list again and again (half the time
-    # on 100k steps); parsing makes no cycles, so it is paused meanwhile.
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with _gc_paused():
         # Split on "\n" only: str.splitlines also breaks at U+2028 inside JSON strings.
         for number, line in enumerate(text.split("\n"), 1):
             if line and not line.isspace():
                 reader.feed(number, line)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
     return reader.finish()
 
 
-def read_trace(path: str | Path) -> Trace:
-    name = str(path)
+_FILE_KINDS = (
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def file_kind(mode: int) -> str | None:
+    """What a file of this st_mode is, in words, unless it is a regular file (None)."""
+    for test, what in _FILE_KINDS:
+        if test(mode):
+            return what
+    return None if stat.S_ISREG(mode) else "not a regular file"
+
+
+@contextlib.contextmanager
+def _mapped_regular_file(name: str) -> Iterator[mmap.mmap | bytes]:
+    """A regular file's bytes, mapped (an empty file: b""); TraceError with one line for
+    anything else (a device such as /dev/zero reads forever, a FIFO blocks: both are
+    refused, unread)."""
     try:
-        raw = Path(path).read_bytes()
+        # O_NONBLOCK: opening a FIFO must not wait for a writer before it is refused.
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise TraceError(name, 0, "no such file") from None
-    except IsADirectoryError:
-        raise TraceError(name, 0, "is a directory, not a trace file") from None
     except OSError as e:
         raise TraceError(name, 0, f"cannot read: {e.strerror or e}") from None
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = raw.count(b"\n", 0, e.start) + 1
-        column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
-        raise TraceError(
-            name, line, f"not UTF-8: byte 0x{raw[e.start]:02x} at column {column}"
-        ) from None
-    return parse_trace_text(text, name)
+        st = os.fstat(fd)
+        what = file_kind(st.st_mode)
+        if what == "a directory":
+            raise TraceError(name, 0, "is a directory, not a trace file")
+        if what is not None:
+            raise TraceError(name, 0, f"is {what}, not a regular file")
+        # The mapping keeps the file open on its own.
+        mapped = mmap.mmap(fd, 0, access=mmap.ACCESS_READ) if st.st_size else None
+    except OSError as e:
+        raise TraceError(name, 0, f"cannot read: {e.strerror or e}") from None
+    finally:
+        os.close(fd)
+    if mapped is None:
+        yield b""
+        return
+    with mapped:
+        yield mapped
+
+
+_RELEASE = 1 << 26  # bytes of the mapping read before they are let go
+
+
+def read_trace(path: str | Path) -> Trace:
+    """Read and check a trace file. The file is mapped and read a line at a time; lines
+    read are let go of, so memory follows the longest line, not the file."""
+    name = str(path)
+    reader = _Reader(name)
+    with _mapped_regular_file(name) as raw, _gc_paused():
+        # RFC 8259 lets a parser ignore a byte-order mark; some editors write one.
+        start = 3 if raw[:3] == b"\xef\xbb\xbf" else 0
+        released = number = 0
+        while start <= len(raw):
+            end = raw.find(b"\n", start)
+            end = len(raw) if end < 0 else end
+            number += 1
+            reader.feed_bytes(number, raw, start, end)
+            start = end + 1
+            if isinstance(raw, mmap.mmap) and start - released >= _RELEASE:
+                upto = start - start % mmap.PAGESIZE
+                raw.madvise(mmap.MADV_DONTNEED, released, upto - released)
+                released = upto
+    return reader.finish()
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    # The cyclic GC would rescan the growing step list again and again (half the time
+    # on 100k steps); parsing makes no cycles, so it is paused meanwhile.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 # --- the writer -----------------------------------------------------------------------------
@@ -870,14 +1025,11 @@ def write_trace(path: str | Path, header: Header, steps: Iterable[dict[str, Any]
     """
     target = Path(path)
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-    checker = _Reader(str(path))
     # O_EXCL: never clobber another writer's temp file; mode 0o666 lets the umask apply.
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            lines = _json_lines(header, steps)
-            for number, text in enumerate(lines, 1):
-                checker.feed(number, text)
+            for text in trace_lines(str(path), header, steps):
                 f.write(text)
                 f.write("\n")
             f.flush()
@@ -890,10 +1042,18 @@ def write_trace(path: str | Path, header: Header, steps: Iterable[dict[str, Any]
     _fsync_dir(target.parent)
 
 
-def _json_lines(header: Header, steps: Iterable[dict[str, Any]]) -> Iterable[str]:
-    yield json.dumps(header_to_json(header), allow_nan=False)
-    for step in steps:
-        yield json.dumps(step, allow_nan=False)
+def trace_lines(path: str, header: Header, steps: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """The lines of a trace, each checked as the reader would check it (TraceError, with
+    `path` and the line number, at the first that is not valid)."""
+    checker = _Reader(path)
+    texts = itertools.chain((header_to_json(header),), steps)
+    for number, obj in enumerate(texts, 1):
+        try:
+            text = json.dumps(obj, allow_nan=False)
+        except ValueError as e:  # NaN or an infinity
+            raise TraceError(path, number, f"not JSON: {e}") from None
+        checker.feed(number, text)
+        yield text
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -21,6 +21,7 @@ from refinement_tests.trace import (
     TraceError,
     read_trace,
     step_to_json,
+    trace_lines,
     write_trace,
 )
 from spec.explore import ANY_ERROR
@@ -28,10 +29,20 @@ from spec.outcome import PANIC
 from spec.profiles import PROFILES
 from spec.sources import explain
 from vmospec import hunt_cmd, sources_cmd
+from vmospec.options import MAX_SEED, bounded_int, duration
+from vmospec.output import (
+    OutputFailed,
+    guard_stdout,
+    out_file_problem,
+    partial_path,
+    stdout_failed,
+)
 
 EXIT_OK = 0
 EXIT_DIVERGED = 1
 EXIT_BAD_INPUT = 2
+MAX_JOBS = 64  # prover processes: z3 gains nothing from more, and each holds memory
+MAX_FRAMES = 1 << 40  # the model's frame pool
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,7 +62,11 @@ def _expand(paths: Sequence[str]) -> list[Path]:
     out: list[Path] = []
     for p in paths:
         path = Path(p)
-        if not path.is_dir():
+        try:
+            is_dir = path.is_dir()
+        except OSError as e:  # a name too long for the file system, say
+            raise TraceError(str(path), 0, f"cannot read: {e.strerror or e}") from None
+        if not is_dir:
             out.append(path)
             continue
         found = sorted(path.glob("*.jsonl"))
@@ -149,10 +164,6 @@ def cmd_prove(args: argparse.Namespace) -> int:
     if args.only is not None and args.only not in CATALOGUE:
         print(f"vmospec prove: error: no invariant named {args.only!r} "
               f"(known: {', '.join(CATALOGUE)})", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if args.jobs < 1:
-        print(f"vmospec prove: error: --jobs must be at least 1, not {args.jobs}",
-              file=sys.stderr)
         return EXIT_BAD_INPUT
     # Other implementations only on request: the default run stays what CI proves.
     profiles = [args.profile] if args.profile else [
@@ -257,10 +268,12 @@ def _make_backend(cmd: str, args: argparse.Namespace) -> Any:
         return "--broken switches on a variant of the model: use it with --backend model"
     if args.runner is not None and args.backend != "device":
         return "--runner names the device runner's command: use it with --backend device"
+    if args.memory is not None and args.backend != "device":
+        return "--memory is the host runner's budget: use it with --backend device"
     try:
         return make_backend(args.backend, BackendOptions(
             profile=PROFILES[args.profile], frames=args.frames, broken=broken,
-            runner=args.runner, runner_timeout=args.runner_timeout))
+            runner=args.runner, runner_timeout=args.runner_timeout, memory=args.memory))
     except BackendError as e:
         return str(e)
 
@@ -288,13 +301,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     out = Path(args.out) if args.out else None
     if out is not None:
-        if out.is_dir():
-            return _error("run", f"--out {out} is a directory, not a file")
-        why = _writable_dir(out.parent)
+        why = out_file_problem(out) or _writable_dir(out.parent)
         if why:
             return _error("run", why)
-    if args.runner_timeout <= 0:
-        return _error("run", f"--runner-timeout must be > 0, got {args.runner_timeout:g}")
     backend = _make_backend("run", args)
     if isinstance(backend, str):
         return _error("run", backend)
@@ -330,32 +339,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     header = Header(trace.header.page_size, dict(trace.header.config),
                     {**meta, "backend": backend.name})
     if failed is not None:
-        # what was observed before the runner was lost is kept (to --out, or stdout)
+        # What was observed before the runner was lost is kept: in a file of its own
+        # beside --out (which keeps what it held), or on stdout.
         if out is not None and lines:
+            partial = partial_path(out)
             try:
-                write_trace(out, header, lines)
-            except OSError as e:
-                return _error("run", f"cannot write {out}: {e.strerror or e}")
-            failed += f"; the {_steps(len(lines))} observed are in {out}"
+                write_trace(partial, header, lines)
+            except (OSError, TraceError) as e:
+                return _error("run", f"cannot write {partial}: {_why(e)}")
+            failed += (f"; the {_steps(len(lines))} observed are in {partial} ({out} is "
+                       "left as it was)")
         elif out is None:
-            from refinement_tests.trace import header_to_json
-
-            sys.stdout.write(json.dumps(header_to_json(header)) + "\n")
-            for line in lines:
-                sys.stdout.write(json.dumps(line) + "\n")
+            code = _print_trace("run", header, lines)
+            if code != EXIT_OK:
+                return code
         print(f"vmospec run: {trace.path}: {failed}", file=sys.stderr)
         return EXIT_DIVERGED
     if out is None:
-        from refinement_tests.trace import header_to_json
-
-        sys.stdout.write(json.dumps(header_to_json(header)) + "\n")
-        for line in lines:
-            sys.stdout.write(json.dumps(line) + "\n")
-        return EXIT_OK
+        return _print_trace("run", header, lines)
     try:
         write_trace(out, header, lines)
-    except OSError as e:
-        return _error("run", f"cannot write {out}: {e.strerror or e}")
+    except (OSError, TraceError) as e:
+        return _error("run", f"cannot write {out}: {_why(e)}")
     if args.json:
         print(json.dumps({"trace": str(args.trace), "backend": backend.name,
                           "steps": len(lines), "out": str(out)}))
@@ -365,20 +370,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _why(e: OSError | TraceError) -> str:
+    if isinstance(e, TraceError):
+        return f"the backend's answer is not a valid trace: {e}"
+    return e.strerror or str(e)
+
+
+def _print_trace(cmd: str, header: Header, lines: list[dict[str, Any]]) -> int:
+    """The trace on stdout, each line checked as the reader would check it first."""
+    try:
+        text = "".join(f"{line}\n" for line in trace_lines("<stdout>", header, lines))
+    except TraceError as e:
+        return _error(cmd, _why(e))
+    sys.stdout.write(text)
+    return EXIT_OK
+
+
 def cmd_fuzz(args: argparse.Namespace) -> int:
     from refinement_tests.backends import BackendError
     from refinement_tests.fuzz import ALL_KNOWN, FuzzReport, fuzz
 
-    if args.seconds is not None and args.seconds < 0:
-        return _error("fuzz", f"--seconds must be >= 0, got {args.seconds:g}")
-    if args.max_examples is not None and args.max_examples < 1:
-        return _error("fuzz", f"--max-examples must be >= 1, got {args.max_examples}")
-    if args.max_steps < 1:
-        return _error("fuzz", f"--max-steps must be >= 1, got {args.max_steps}")
-    if args.frames < 1:
-        return _error("fuzz", f"--frames must be >= 1, got {args.frames}")
-    if args.runner_timeout <= 0:
-        return _error("fuzz", f"--runner-timeout must be > 0, got {args.runner_timeout:g}")
     out = Path(args.out)
     why = _writable_dir(out)
     if why:
@@ -512,8 +523,11 @@ def _runner_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runner", metavar="CMD",
                    help="--backend device: the command that starts the trace runner (on a "
                    "device: e.g. through ffx or ssh); default: the host build, built on demand")
-    p.add_argument("--runner-timeout", type=float, default=300.0, metavar="S",
+    p.add_argument("--runner-timeout", type=duration(), default=300.0, metavar="S",
                    help="--backend device: seconds one batch may take (default 300)")
+    p.add_argument("--memory", type=bounded_int(1, 1 << 48), metavar="BYTES",
+                   help="--backend device, host build: bytes all VMOs' pages may hold "
+                   "together; past it commits fail with NO_MEMORY (default 2^30, 1 GiB)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -539,7 +553,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="only this profile's obligations (default: the doc and the "
                        "Zircon eras; implementation profiles only when named)")
     prove.add_argument("--only", metavar="NAME", help="only the invariant NAME")
-    prove.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
+    prove.add_argument("--jobs", type=bounded_int(1, MAX_JOBS), default=2,
+                       help=f"processes (default 2, at most {MAX_JOBS})")
     prove.add_argument("--out", default="out/counterexamples",
                        help="where counterexample traces go (default out/counterexamples)")
     prove.add_argument("--brief", action="store_true",
@@ -560,7 +575,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", default="zircon-2025", choices=sorted(PROFILES),
                      help="the spec backend's profile (default: zircon-2025)")
     run.add_argument("--out", metavar="FILE", help="write the observed trace here (atomically)")
-    run.add_argument("--frames", type=int, default=1 << 20,
+    run.add_argument("--frames", type=bounded_int(1, MAX_FRAMES), default=1 << 20,
                      help="the model's physical frames (default 2^20)")
     run.add_argument("--broken", action="append", metavar="NAME",
                      help="switch on a broken variant of the model (repeatable)")
@@ -579,18 +594,20 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"the implementation to check: {', '.join(backend_names())}")
     fz.add_argument("--profile", default="zircon-2025", choices=sorted(PROFILES),
                     help="the behaviour to check against (default: zircon-2025)")
-    fz.add_argument("--seconds", type=float,
+    fz.add_argument("--seconds", type=duration(),
                     help="how long to run (default 60, or until --max-examples)")
-    fz.add_argument("--max-examples", type=int, metavar="N",
+    fz.add_argument("--max-examples", type=bounded_int(1, 10**9), metavar="N",
                     help="stop after N generated traces")
-    fz.add_argument("--seed", type=int, help="the run's seed (default: random, printed)")
+    fz.add_argument("--seed", type=bounded_int(0, MAX_SEED),
+                    help="the run's seed, 0 to 2^64-1 (default: random, printed)")
     fz.add_argument("--out", default="out/fuzz",
                     help="where a failing trace goes (default out/fuzz)")
     fz.add_argument("--broken", action="append", metavar="NAME",
                     help="switch on a broken variant of the model (repeatable)")
-    fz.add_argument("--frames", type=int, default=1 << 20,
+    fz.add_argument("--frames", type=bounded_int(1, MAX_FRAMES), default=1 << 20,
                     help="the model's physical frames (default 2^20)")
-    fz.add_argument("--max-steps", type=int, default=30, help="steps per trace (default 30)")
+    fz.add_argument("--max-steps", type=bounded_int(1, 10_000), default=30,
+                    help="steps per trace (default 30)")
     fz.add_argument("--known", action="store_true",
                     help="also go where the spec and the model are known to disagree "
                     "(refinement_tests/known.py), so those are reported too")
@@ -609,14 +626,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    guard_stdout()
     try:
+        args = build_parser().parse_args(argv)
         code: int = args.run(args)
+        sys.stdout.flush()
     except KeyboardInterrupt:
         print("vmospec: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return EXIT_OK
+    except OutputFailed as e:
+        return stdout_failed(str(e))
     return code
 
 

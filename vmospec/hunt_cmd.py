@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from spec.profiles import PROFILES
+from vmospec.options import MAX_SEED, bounded_int, duration
 
 EXIT_OK = 0
 EXIT_FOUND = 1
@@ -106,10 +107,6 @@ def _diff_backend(args: argparse.Namespace) -> int:
               f"name a profile ({', '.join(PROFILES)}) and a backend", file=sys.stderr)
         return EXIT_BAD_INPUT
     prof_name, backend_name = (args.a, args.b) if args.a in PROFILES else (args.b, args.a)
-    if args.seconds <= 0:
-        print(f"vmospec diff: error: --seconds must be > 0 (got {args.seconds})",
-              file=sys.stderr)
-        return EXIT_BAD_INPUT
     profile = PROFILES[prof_name]
     try:
         backend = make_backend(backend_name, BackendOptions(profile=profile))
@@ -161,9 +158,9 @@ def register(subparsers: Any) -> None:
         "disagreements are listed and labelled). Exit 0 only if they agree.")
     diff.add_argument("a", metavar="A", help=f"a profile ({', '.join(PROFILES)}) or a backend")
     diff.add_argument("b", metavar="B", help="another profile, or a backend (model, spec, ...)")
-    diff.add_argument("--seconds", type=float, default=20.0, metavar="N",
+    diff.add_argument("--seconds", type=duration(), default=20.0, metavar="N",
                       help="a backend diff: how long to generate traces (default 20)")
-    diff.add_argument("--seed", type=int, default=0, metavar="S",
+    diff.add_argument("--seed", type=bounded_int(0, MAX_SEED), default=0, metavar="S",
                       help="a backend diff: the seed of the generated traces (default 0)")
     diff.add_argument("--out", metavar="DIR", default="out/diff",
                       help="where witness traces go (default out/diff)")

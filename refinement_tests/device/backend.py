@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -25,7 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from refinement_tests.backends import BackendError
-from refinement_tests.trace import INVALID_HANDLE_NAME, Header, data_from_runs, step_to_json
+from refinement_tests.trace import (
+    INVALID_HANDLE_NAME,
+    MAX_RUNS,
+    Header,
+    data_from_runs,
+    step_to_json,
+)
 from spec import abi
 
 __all__ = [
@@ -172,10 +179,11 @@ def _check_numbers(i: int, t: BatchTrace) -> None:
                                    "so vmo-trace v1 cannot carry it")
 
 
-def compile_batch(traces: Sequence[BatchTrace]) -> str:
-    """The runner's input for these traces (notes/device.md, "input"); BackendError for a
-    step whose numbers a vmo-trace cannot hold."""
-    out = ["vmorun 1"]
+def compile_batch(traces: Sequence[BatchTrace], memory: int | None = None) -> str:
+    """The runner's input for these traces (notes/device.md, "input"), with the host
+    build's memory budget in bytes if given; BackendError for a step whose numbers a
+    vmo-trace cannot hold."""
+    out = ["vmorun 1"] + ([f"memory {memory}"] if memory is not None else [])
     for i, t in enumerate(traces):
         _check_numbers(i, t)
         ix = _names(t.steps)
@@ -195,25 +203,43 @@ class _Garbage(Exception):
     pass
 
 
+_INT = re.compile(r"-?[0-9]{1,20}")  # ASCII digits only: int() would take "1_0" or "٣"
+_I32 = (-(1 << 31), (1 << 31) - 1)
+_U64 = (0, abi.U64_MAX)
+
+
 def _ints(tokens: Sequence[str]) -> list[int]:
-    try:
-        return [int(t) for t in tokens]
-    except ValueError:
-        raise _Garbage("expected numbers") from None
+    if not all(_INT.fullmatch(t) for t in tokens):
+        raise _Garbage("expected numbers")
+    return [int(t) for t in tokens]
+
+
+def _within(what: str, values: Sequence[int], bounds: tuple[int, int]) -> None:
+    # The runner's answers are held to the bounds a trace's outcomes are held to.
+    lo, hi = bounds
+    for x in values:
+        if not lo <= x <= hi:
+            raise _Garbage(f"{what} {x} is outside {lo}..{hi}")
 
 
 def _decode_step(name: str, kind: str, args: Mapping[str, Any], line: str) -> dict[str, Any]:
     if line.startswith("notrun"):
-        return {NOT_RUN: line[len("notrun"):].strip() or "the runner did not run it"}
+        return {NOT_RUN: line[len("notrun"):].strip()[:200] or "the runner did not run it"}
+    if line.count(" ") > 2 * MAX_RUNS + 8:  # before splitting it into that many strings
+        raise _Garbage(f"more than {MAX_RUNS:,} runs")
     tok = line.split()
     if kind == "event":
         if len(tok) != 3 or tok[0] != "ev" or tok[1] not in ("0", "1"):
             raise _Garbage("expected 'ev DISCARDED EVICTED' for an event")
-        return {"discarded": tok[1] == "1", "evicted_bytes": _ints(tok[2:])[0]}
+        evicted = _ints(tok[2:])
+        _within("evicted bytes", evicted, _U64)
+        return {"discarded": tok[1] == "1", "evicted_bytes": evicted[0]}
     if not tok:
         raise _Garbage("an empty step line")
     nums = _ints(tok)
     status, rest = nums[0], nums[1:]
+    _within("a status", [status], _I32)
+    _within("an output", rest, _U64)
     out: dict[str, Any] = {"status": status}
     if status != abi.OK:
         if rest:
@@ -223,6 +249,7 @@ def _decode_step(name: str, kind: str, args: Mapping[str, Any], line: str) -> di
         if not rest or len(rest) != 1 + 2 * rest[0]:
             raise _Garbage("a read's runs do not add up")
         runs = list(zip(rest[1::2], rest[2::2], strict=True))
+        _within("a byte", rest[1::2], (0, 255))
         data = data_from_runs(runs)
         if sum(c for _b, c in data) != args["length"]:
             raise _Garbage("a read returned a different length")
@@ -234,6 +261,7 @@ def _decode_step(name: str, kind: str, args: Mapping[str, Any], line: str) -> di
     elif name == "vmo_info":
         if len(rest) != 4:
             raise _Garbage("expected size, committed, populated, flags")
+        _within("the flags", rest[3:], (0, abi.U32_MAX))
         out.update(size=rest[0], committed_bytes=rest[1], populated_bytes=rest[2],
                    flags=rest[3])
     elif name == "vmo_op_range" and args["op"] == abi.OP_LOCK:
@@ -243,8 +271,6 @@ def _decode_step(name: str, kind: str, args: Mapping[str, Any], line: str) -> di
                                      rest, strict=True))
     elif rest:
         raise _Garbage("unexpected outputs")
-    if any(x < 0 for x in rest):
-        raise _Garbage("a negative output")
     return out
 
 
@@ -269,7 +295,12 @@ def parse_results(text: str, traces: Sequence[BatchTrace]) -> list[list[dict[str
 
     first = take()
     if first is not None and first.startswith("error "):
-        raise RunnerFailed(f"the runner rejected its input: {first[6:]}")
+        # "error LINE WHAT": LINE is where in its input, not a count
+        where, _, what = first[6:].partition(" ")
+        if not where.isdigit():
+            where, what = "", first[6:]
+        where = f"input line {where}: " if where not in ("", "0") else ""
+        raise RunnerFailed(f"the runner rejected its input: {where}{what[:200]}")
     if first != "vmorun-result 1":
         raise fail("the runner's output does not start with 'vmorun-result 1'")
     for i, t in enumerate(traces):
@@ -283,6 +314,9 @@ def parse_results(text: str, traces: Sequence[BatchTrace]) -> list[list[dict[str
             line = take()
             if line is None:
                 raise fail(f"the runner stopped in trace {i + 1}, step {len(got) + 1} ({name})")
+            if line.startswith("error "):  # the runner failed itself (the host build)
+                raise fail(f"the runner failed in trace {i + 1}, step {len(got) + 1} "
+                           f"({name}): {line[6:206].removeprefix('0 ')}")
             if line.startswith("skip "):
                 raise fail(f"the runner skipped trace {i + 1}: {line[5:]}")
             try:
@@ -306,8 +340,9 @@ class DeviceBackend:
     need it, by re-running the trace so far: one round trip per step."""
 
     def __init__(self, runner: str | None = None, timeout: float = 300.0,
-                 sanitized: bool = False) -> None:
+                 sanitized: bool = False, memory: int | None = None) -> None:
         self.timeout = timeout
+        self.memory = memory
         self._command_text = runner
         self._sanitized = sanitized
         self._command: list[str] | None = None
@@ -337,7 +372,7 @@ class DeviceBackend:
         if not traces:
             return []
         cmd = self.command()
-        text = compile_batch(traces)
+        text = compile_batch(traces, self.memory)
         try:
             # its own process group, so a lost device's whole pipeline can be stopped
             proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -204,6 +204,8 @@ static void parse_step(cursor_t* c, char* s, uint64_t nhandles, step_t* st) {
   if (token(&s)) reject(c->line, "extra fields");
 }
 
+static uint64_t memory_budget;  // bytes; 0: the host build's default
+
 static trace_t* read_batch(size_t* ntraces) {
   size_t cap = 1 << 16, len = 0;
   char* buf = malloc(cap);
@@ -223,6 +225,15 @@ static trace_t* read_batch(size_t* ntraces) {
   cursor_t c = {buf, buf + len, 0};
   char* s = next_line(&c);
   if (!s || strcmp(s, "vmorun 1") != 0) reject(c.line, "expected the header 'vmorun 1'");
+  // An optional `memory BYTES` line: the budget for all frames (the host build's; a real
+  // kernel has its own memory).
+  if (c.p < c.end && strncmp(c.p, "memory ", 7) == 0) {
+    s = next_line(&c);
+    token(&s);
+    memory_budget = need_u64(c.line, &s, "expected the memory budget in bytes");
+    if (memory_budget == 0) reject(c.line, "the memory budget must be above 0");
+    if (token(&s)) reject(c.line, "extra fields");
+  }
   trace_t* traces = NULL;
   size_t n = 0;
   bool done = false;
@@ -588,10 +599,10 @@ static void run_step(const step_t* s) {
 static void run_trace(size_t index, const trace_t* t) {
   printf("trace %zu\n", index);
 #ifdef VMOSPEC_HOST
-  if (hostzx_configure((uint32_t)t->page_size, t->debugging_syscalls) != ZX_OK ||
-      t->page_size > UINT32_MAX) {
-    printf("skip page size %llu is not supported by the host build\n",
-           (unsigned long long)t->page_size);
+  if (hostzx_configure(t->page_size, t->debugging_syscalls) != ZX_OK) {
+    printf("skip page size %llu is not supported by the host build (a power of two from "
+           "the OS page size to %llu bytes, within the memory budget)\n",
+           (unsigned long long)t->page_size, (unsigned long long)HOSTZX_MAX_PAGE);
     fflush(stdout);
     return;
   }
@@ -625,6 +636,9 @@ static void run_trace(size_t index, const trace_t* t) {
 int main(void) {
   size_t n = 0;
   trace_t* traces = read_batch(&n);
+#ifdef VMOSPEC_HOST
+  if (memory_budget) hostzx_set_memory(memory_budget);
+#endif
   if (mtx_init(&P.lock, mtx_plain) != thrd_success ||
       zx_port_create(0, &P.port) != ZX_OK) {
     printf("error 0 cannot create the pager port\n");

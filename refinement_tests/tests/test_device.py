@@ -8,6 +8,7 @@ the host implementation fails them.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -208,12 +209,17 @@ def test_garbage_from_the_runner_is_one_line(capsys: pytest.CaptureFixture[str])
 def test_a_runner_that_stops_mid_batch_keeps_what_it_observed(
         asan_runner: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "observed.jsonl"
+    out.write_text("what was there before\n")
     cmd = f"sh -c '{asan_runner} | head -n 8'"  # the header, 'trace 0' and 6 steps
     code, _o, err = _cli(["run", str(EXAMPLES[0]), "--backend", "device", "--runner", cmd,
                           "--out", str(out)], capsys)
     assert code != 0
     assert "stopped in trace 1, step 7" in err and err.strip().count("\n") == 0
-    kept = read_trace(out)
+    # --out keeps what it held; the partial trace is in a new file the message names
+    assert out.read_text() == "what was there before\n"
+    partial = re.search(r"observed are in (\S+)", err)
+    assert partial is not None and Path(partial.group(1)).parent == tmp_path
+    kept = read_trace(partial.group(1))
     assert len(kept.steps) == 6
 
 
@@ -369,7 +375,10 @@ def test_a_runner_that_stops_answering_is_stopped_and_reported(
                           "--runner-timeout", "2", "--out", str(out)], capsys)
     assert code == 1
     assert "did not answer within 2 s" in err and err.strip().count("\n") == 0
-    assert len(read_trace(out).steps) == 10
+    assert not out.exists()  # a partial trace never takes the name of a whole one
+    partial = re.search(r"observed are in (\S+)", err)
+    assert partial is not None
+    assert len(read_trace(partial.group(1)).steps) == 10
 
 
 def test_runner_is_for_the_device_backend_only(capsys: pytest.CaptureFixture[str]) -> None:

@@ -255,7 +255,7 @@ def test_fuzz_cli_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--backend", "model", "--seconds", "-1"], "--seconds must be >= 0"),
+    (["--backend", "model", "--seconds", "-1"], "argument --seconds: expected seconds above 0"),
     (["--backend", "nope"], "unknown backend 'nope'"),
     (["--backend", "model", "--out", "/proc/no/such"], "cannot write"),
     (["--backend", "model", "--max-examples", "0"], "--max-examples"),

@@ -41,7 +41,7 @@ def test_prove_reports_findings_with_replayable_traces(
     ["prove", "--jobs", "0"],
 ])
 def test_prove_bad_input(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(argv) if argv[1] != "--profile" else _exit_code(argv)
+    code = main(argv) if argv[1] == "--only" else _exit_code(argv)  # usage errors exit
     err = capsys.readouterr().err
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

@@ -47,9 +47,20 @@ typedef struct {
   size_t n, cap;
 } iset_t;
 
+// The host kernel failing itself (no memory for its own tables, an I/O error on a memfd)
+// is not an outcome of the trace: the runner stops with one `error` line, which the
+// Python side reports with the steps observed before it.
+static _Noreturn void host_fail(const char* what) {
+  const char* why = errno ? strerror(errno) : "failed";
+  printf("error 0 host: %s: %s\n", what, why);
+  fflush(stdout);
+  fprintf(stderr, "vmospec-runner: host: %s: %s\n", what, why);
+  exit(3);
+}
+
 static void* xrealloc(void* p, size_t n) {
   void* q = realloc(p, n ? n : 1);
-  if (!q) abort();  // the host kernel has no way to report its own exhaustion
+  if (!q) host_fail("out of memory for the host kernel's own tables");
   return q;
 }
 
@@ -123,7 +134,7 @@ typedef struct {
 
 typedef struct {
   pent_t* v;
-  size_t n;
+  size_t n, cap;  // the array grows geometrically: one realloc per doubling
 } plist_t;
 
 static size_t plist_lower(const plist_t* l, uint64_t page) {
@@ -146,7 +157,10 @@ static pent_t* plist_find(const plist_t* l, uint64_t page) {
 
 static void plist_insert(plist_t* l, uint64_t page, uint64_t slot) {
   size_t i = plist_lower(l, page);
-  l->v = xrealloc(l->v, (l->n + 1) * sizeof(pent_t));
+  if (l->n == l->cap) {
+    l->cap = l->cap ? 2 * l->cap : 16;
+    l->v = xrealloc(l->v, l->cap * sizeof(pent_t));
+  }
   memmove(&l->v[i + 1], &l->v[i], (l->n - i) * sizeof(pent_t));
   l->v[i] = (pent_t){page, slot};
   l->n++;
@@ -235,7 +249,8 @@ static struct {
   request_t* requests;
   uint64_t page;
   bool debugging_syscalls;
-  uint64_t frames, frame_limit;
+  uint64_t frames;
+  uint64_t memory;  // bytes all frames may hold together (the runner's budget)
   zx_koid_t koids;
   bool blocks_exact;
 } K = {.once = ONCE_FLAG_INIT};
@@ -244,9 +259,7 @@ static void init_once(void) {
   mtx_init(&K.lock, mtx_plain);
   cnd_init(&K.changed);
   K.page = 4096;
-  K.frame_limit = 1u << 18;  // 1 GiB of 4 KiB frames; beyond it, NO_MEMORY
-  const char* lim = getenv("VMOSPEC_HOST_FRAMES");
-  if (lim && *lim) K.frame_limit = strtoull(lim, NULL, 10);
+  K.memory = HOSTZX_DEFAULT_MEMORY;  // beyond it, NO_MEMORY
   // shmem huge pages are off unless this file says always, within_size or force
   K.blocks_exact = true;
   FILE* f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "r");
@@ -273,14 +286,47 @@ static store_t* store_new(int base) {
   store_t* s = xrealloc(NULL, sizeof(store_t));
   memset(s, 0, sizeof(*s));
   s->fd = memfd_create("vmospec-vmo", MFD_CLOEXEC);
-  if (s->fd < 0) abort();
+  if (s->fd < 0) host_fail("memfd_create");
   s->base = base;
   return s;
 }
 
 static off_t slot_off(uint64_t slot) { return (off_t)(slot * K.page); }
 
-static bool frames_available(uint64_t n) { return K.frames + n <= K.frame_limit; }
+// The budget is in bytes, whatever the page size: frames * page never passes K.memory.
+static uint64_t frame_limit(void) { return K.memory / K.page; }
+
+static bool frames_available(uint64_t n) {
+  return n <= frame_limit() && K.frames <= frame_limit() - n;
+}
+
+// pread/pwrite move fewer bytes than asked when they like (a signal, a large request):
+// both loop until all is done.
+static void pread_all(int fd, uint8_t* buf, uint64_t n, off_t off) {
+  while (n) {
+    ssize_t r = pread(fd, buf, n, off);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) host_fail("pread of a memfd");
+    if (r == 0) {  // past the memfd's end: never written, so zero
+      memset(buf, 0, n);
+      return;
+    }
+    buf += r;
+    n -= (uint64_t)r;
+    off += r;
+  }
+}
+
+static void pwrite_all(int fd, const uint8_t* buf, uint64_t n, off_t off) {
+  while (n) {
+    ssize_t r = pwrite(fd, buf, n, off);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) host_fail("pwrite to a memfd");
+    buf += r;
+    n -= (uint64_t)r;
+    off += r;
+  }
+}
 
 static uint64_t frame_alloc(store_t* s) {
   uint64_t slot = s->nfree ? s->free_slots[--s->nfree] : s->nslots++;
@@ -291,7 +337,7 @@ static uint64_t frame_alloc(store_t* s) {
 static void frame_free(store_t* s, uint64_t slot) {
   if (fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, slot_off(slot),
                 (off_t)K.page) != 0) {
-    abort();
+    host_fail("fallocate (punching a hole in a memfd)");
   }
   s->free_slots = xrealloc(s->free_slots, (s->nfree + 1) * sizeof(uint64_t));
   s->free_slots[s->nfree++] = slot;
@@ -315,7 +361,7 @@ static void store_free(store_t* s) {
 static uint64_t store_committed(const store_t* s) {
   if (!K.blocks_exact) return (uint64_t)s->pages.n * K.page;
   struct stat st;
-  if (fstat(s->fd, &st) != 0) abort();
+  if (fstat(s->fd, &st) != 0) host_fail("fstat of a memfd");
   uint64_t bytes = (uint64_t)st.st_blocks * 512u;
   return bytes - bytes % K.page;
 }
@@ -335,7 +381,7 @@ static uint8_t base_byte(const store_t* s, uint64_t n) {
 static void store_read_page(const store_t* s, uint64_t n, uint8_t* buf) {
   const pent_t* e = plist_find(&s->pages, n);
   if (e) {
-    if (pread(s->fd, buf, K.page, slot_off(e->slot)) != (ssize_t)K.page) abort();
+    pread_all(s->fd, buf, K.page, slot_off(e->slot));
     return;
   }
   if (iset_has(&s->zero, n)) {
@@ -354,7 +400,7 @@ static void store_materialize(store_t* s, uint64_t n) {
   uint8_t* buf = xrealloc(NULL, K.page);
   store_read_page(s, n, buf);
   uint64_t slot = frame_alloc(s);
-  if (pwrite(s->fd, buf, K.page, slot_off(slot)) != (ssize_t)K.page) abort();
+  pwrite_all(s->fd, buf, K.page, slot_off(slot));
   free(buf);
   plist_insert(&s->pages, n, slot);
   iset_remove(&s->zero, n, n + 1);
@@ -375,7 +421,7 @@ static void store_write(store_t* s, uint64_t off, const uint8_t* data, uint64_t 
     uint64_t chunk = K.page - in < len ? K.page - in : len;
     store_materialize(s, n);
     const pent_t* e = plist_find(&s->pages, n);
-    if (pwrite(s->fd, data, chunk, slot_off(e->slot) + (off_t)in) != (ssize_t)chunk) abort();
+    pwrite_all(s->fd, data, chunk, slot_off(e->slot) + (off_t)in);
     off += chunk;
     data += chunk;
     len -= chunk;
@@ -637,7 +683,7 @@ static zx_status_t commit_pages(obj_t* owner, uint64_t a, uint64_t b, bool readi
   bool pager = s->base == BASE_PAGER;
   if (reading && !pager) return ZX_OK;
   uint64_t need = (b - a) - present_in(s, a, b) - (reading ? zero_in(s, a, b) : 0);
-  if (need > K.frame_limit || !frames_available(need)) return ZX_ERR_NO_MEMORY;
+  if (!frames_available(need)) return ZX_ERR_NO_MEMORY;
   for (uint64_t n = next_absent(s, a, b, reading); n < b;
        n = next_absent(s, n + 1, b, reading)) {
     if (pager && !iset_has(&s->zero, n)) {
@@ -666,12 +712,24 @@ uint32_t zx_system_get_page_size(void) {
   return p;
 }
 
-zx_status_t hostzx_configure(uint32_t page_size, int debugging_syscalls) {
+zx_status_t hostzx_set_memory(uint64_t bytes) {
+  lock();
+  K.memory = bytes;
+  unlock();
+  return ZX_OK;
+}
+
+zx_status_t hostzx_configure(uint64_t page_size, int debugging_syscalls) {
   long os = sysconf(_SC_PAGESIZE);
-  if (page_size == 0 || (page_size & (page_size - 1)) || os <= 0 || page_size % (uint32_t)os) {
+  if (page_size == 0 || (page_size & (page_size - 1)) || os <= 0 ||
+      page_size % (uint64_t)os || page_size > HOSTZX_MAX_PAGE) {
     return ZX_ERR_NOT_SUPPORTED;
   }
   lock();
+  if (page_size > K.memory) {  // not one frame would fit in the budget
+    unlock();
+    return ZX_ERR_NOT_SUPPORTED;
+  }
   K.page = page_size;
   K.debugging_syscalls = debugging_syscalls != 0;
   unlock();
@@ -1422,17 +1480,24 @@ zx_status_t zx_pager_supply_pages(zx_handle_t pager, zx_handle_t pager_vmo, uint
     st = ZX_ERR_BAD_STATE;
   } else {
     store_t *s = ve->obj->store, *aux = ae->obj->store;
-    uint64_t a = offset / K.page, b = end / K.page;
+    uint64_t a = offset / K.page, b = end / K.page, n = a;
     uint8_t* buf = xrealloc(NULL, K.page);
-    for (uint64_t n = a; n < b; n++) {
+    for (; n < b; n++) {
       uint64_t an = aux_offset / K.page + (n - a);
+      // The aux VMO's page is taken (freed) before the VMO gets one, so a supply never
+      // holds more than the budget; an aux page that had no frame needs a new one.
+      store_read_page(aux, an, buf);
+      store_release(aux, an, an + 1);
       // Supply never replaces what the VMO holds; a page that reads zero without a frame
       // (a dirty zero interval) is committed as zeros.
       if (!plist_find(&s->pages, n)) {
+        if (!frames_available(1)) {
+          st = ZX_ERR_NO_MEMORY;  // the pages before this one stay supplied
+          break;
+        }
         if (iset_has(&s->zero, n)) {
           store_materialize(s, n);
         } else {
-          store_read_page(aux, an, buf);
           for (size_t i = 0; i < s->noverlays; i++) {
             if (s->overlays[i].page == n) {
               memset(buf + s->overlays[i].from, 0, K.page - s->overlays[i].from);
@@ -1441,11 +1506,10 @@ zx_status_t zx_pager_supply_pages(zx_handle_t pager, zx_handle_t pager_vmo, uint
           store_write(s, n * K.page, buf, K.page);
         }
       }
-      store_release(aux, an, an + 1);  // the aux VMO's pages are taken
     }
     free(buf);
     for (request_t* r = K.requests; r; r = r->next) {
-      if (r->vmo == ve->obj && !r->done && r->page >= a && r->page < b) {
+      if (r->vmo == ve->obj && !r->done && r->page >= a && r->page < n) {
         r->done = true;
         r->status = ZX_OK;
       }

@@ -6,9 +6,19 @@
 
 #include <zircon/types.h>
 
+// The largest page the host build serves: every step may hold a few page-sized buffers.
+#define HOSTZX_MAX_PAGE ((uint64_t)1 << 24)
+// Bytes all frames may hold together unless the runner is told otherwise.
+#define HOSTZX_DEFAULT_MEMORY ((uint64_t)1 << 30)
+
 // The page size and the boot option kernel.enable-debugging-syscalls for what follows.
-// Returns ZX_ERR_NOT_SUPPORTED for a page size the host cannot back with whole OS pages.
-zx_status_t hostzx_configure(uint32_t page_size, int debugging_syscalls);
+// Returns ZX_ERR_NOT_SUPPORTED for a page size the host cannot back with whole OS pages,
+// one larger than HOSTZX_MAX_PAGE, or one larger than the memory budget.
+zx_status_t hostzx_configure(uint64_t page_size, int debugging_syscalls);
+
+// The memory budget: bytes all frames of all VMOs may hold together; a commit past it
+// fails with ZX_ERR_NO_MEMORY, as the kernel's would when memory runs out.
+zx_status_t hostzx_set_memory(uint64_t bytes);
 
 // Memory pressure on one VMO: discard it if it is discardable and unlocked, or evict the
 // clean pages of its pager-backed root (docs/trace-format.md, the reclaim event).
