@@ -116,6 +116,27 @@ class Kernel:
         rend = self._round_up(end) if end <= abi.U64_MAX else None
         return None if rend is None else (end, rend)
 
+    def _right_and_ends(self, rights: int, right: int, unchecked: str, offset: int,
+                        size: int) -> tuple[int, int] | int:
+        """COMMIT and PREFETCH (rights.per_op, commit.bounds, prefetch.bounds): the right
+        (unless the broken variant `unchecked` is on), then the end and its round-up; a
+        status if either fails."""
+        if not rights & right and unchecked not in self.broken:
+            return abi.ERR_ACCESS_DENIED
+        ends = self._rounded_end(offset, size)
+        return abi.ERR_OUT_OF_RANGE if ends is None else ends
+
+    def _created_size(self, opts: int, size: int) -> tuple[int, int]:
+        """create.options: RESIZABLE, DISCARDABLE and UNBOUNDED are the options; any other bit, and
+        UNBOUNDED with RESIZABLE, give INVALID_ARGS. The size rounded up to a page
+        (OUT_OF_RANGE past 2^64 - 1), or the largest for UNBOUNDED; with the status."""
+        if opts & ~_CREATE_OPTIONS or (opts & abi.VMO_UNBOUNDED and opts & abi.VMO_RESIZABLE):
+            return abi.ERR_INVALID_ARGS, 0
+        if opts & abi.VMO_UNBOUNDED:
+            return abi.OK, self.max_size
+        rounded = self._round_up(size)
+        return (abi.OK, rounded) if rounded is not None else (abi.ERR_OUT_OF_RANGE, 0)
+
     def _lookup(self, name: str) -> Handle | None:
         if name == INVALID_HANDLE_NAME:
             return None
@@ -151,19 +172,11 @@ class Kernel:
 
     def vmo_create(self, a: Mapping[str, Any]) -> Outcome:
         opts = a["options"]
-        # create.options: RESIZABLE, DISCARDABLE and UNBOUNDED are the options; any other bit, and
-        # UNBOUNDED with RESIZABLE, give INVALID_ARGS.
-        if opts & ~_CREATE_OPTIONS:
-            return _st(abi.ERR_INVALID_ARGS)
-        if opts & abi.VMO_UNBOUNDED and opts & abi.VMO_RESIZABLE:
-            return _st(abi.ERR_INVALID_ARGS)
-        if opts & abi.VMO_UNBOUNDED:
-            size = self.max_size
-        else:
-            rounded = self._round_up(a["size"])
-            if rounded is None or rounded > self.max_size:
-                return _st(abi.ERR_OUT_OF_RANGE)
-            size = rounded
+        status, size = self._created_size(opts, a["size"])
+        if status == abi.OK and size > self.max_size:
+            status = abi.ERR_OUT_OF_RANGE
+        if status != abi.OK:
+            return _st(status)
         resizable = bool(opts & abi.VMO_RESIZABLE)
         node = PageNode(self.vm, size // self.page_size)
         vmo = Vmo(
@@ -350,13 +363,10 @@ class Kernel:
         return _st(abi.ERR_INVALID_ARGS)
 
     def _op_commit(self, vmo: Vmo, rights: int, offset: int, size: int) -> int:
-        # rights.per_op (COMMIT)
-        if not rights & abi.RIGHT_WRITE and "commit_no_rights" not in self.broken:
-            return abi.ERR_ACCESS_DENIED
-        # (3) offset + size, or its round-up, overflows
-        ends = self._rounded_end(offset, size)
-        if ends is None:
-            return abi.ERR_OUT_OF_RANGE
+        # rights.per_op (COMMIT: WRITE); commit.bounds: offset + size, or its round-up, overflows
+        ends = self._right_and_ends(rights, abi.RIGHT_WRITE, "commit_no_rights", offset, size)
+        if isinstance(ends, int):
+            return ends
         end, rend = ends
         if "commit_round_off_by_one" in self.broken:
             rend = self._round_down(end)
@@ -569,13 +579,11 @@ class Kernel:
         marks.add(lo, min(hi, n.size_pages))
 
     def _op_prefetch(self, vmo: Vmo, rights: int, offset: int, size: int) -> int:
-        # prefetch.rights: READ
-        if not rights & abi.RIGHT_READ and "prefetch_no_read_check" not in self.broken:
-            return abi.ERR_ACCESS_DENIED
-        # (3) overflow, including the rounded end
-        ends = self._rounded_end(offset, size)
-        if ends is None:
-            return abi.ERR_OUT_OF_RANGE
+        # prefetch.rights (READ); prefetch.bounds: overflow, including the rounded end
+        ends = self._right_and_ends(rights, abi.RIGHT_READ, "prefetch_no_read_check", offset,
+                                    size)
+        if isinstance(ends, int):
+            return ends
         _end, rend = ends
         start = self._round_down(offset)
         # (4)/(5) the rounded range in bounds (a slice's S is its window)
@@ -735,17 +743,9 @@ class Kernel:
             return _st(status)
         assert pager is not None
         opts: int = a["options"] & ~abi.VMO_TRAP_DIRTY
-        if opts & ~_CREATE_OPTIONS:
-            return _st(abi.ERR_INVALID_ARGS)
-        if opts & abi.VMO_UNBOUNDED and opts & abi.VMO_RESIZABLE:
-            return _st(abi.ERR_INVALID_ARGS)
-        if opts & abi.VMO_UNBOUNDED:
-            size = self.max_size
-        else:
-            rounded = self._round_up(a["size"])
-            if rounded is None:
-                return _st(abi.ERR_OUT_OF_RANGE)
-            size = rounded
+        status, size = self._created_size(opts, a["size"])
+        if status != abi.OK:
+            return _st(status)
         if opts & abi.VMO_DISCARDABLE:
             return _st(abi.ERR_INVALID_ARGS)
         if size > self.max_size:

@@ -11,58 +11,14 @@ replays the trace and points at the step where it disagrees.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 from proofs.prover import PAGE, Obligation, Result
 from proofs.steps import STEP_BY_LABEL
-from proofs.witness import decode_args, setup, tracker
+from proofs.witness import Builder, Recorded, decode_args, setup, tracker
 from spec import abi
-from spec.explore import explore
-from spec.outcome import Between
-from spec.profiles import PROFILES
-from spec.state import EMPTY_STATE, State
-from spec.transitions import transition
-from spec.values import Concrete
 
 
-@dataclass
-class Recorded:
-    """One decoded step with the outcome the spec gave it."""
-
-    kind: str
-    name: str
-    args: dict[str, Any]
-    outcome: dict[str, Any] = field(default_factory=dict)
-    note: str | None = None
-
-
-class _Builder:
-    def __init__(self, profile: str) -> None:
-        self.profile = PROFILES[profile]
-        self.v = Concrete(PAGE)
-        self.state: State = EMPTY_STATE
-        self.steps: list[Recorded] = []
-
-    def add(self, name: str, note: str | None = None, kind: str = "call", **args: Any) -> int:
-        if name == "vmo_op_range":
-            args.setdefault("buffer_size", abi.LOCK_STATE_SIZE if args["op"] == abi.OP_LOCK
-                            else 0)
-            args.setdefault("buffer_null", False)
-        st = self.state
-        paths = explore(lambda cx: transition(cx, st, name, args), self.v, self.profile, PAGE,
-                        {"debugging_syscalls": False, "page_loaning": False})
-        o = paths[0].result
-        outcome: dict[str, Any] = {} if kind == "event" else {"status": o.status}
-        for key, val in o.out.items():
-            if not isinstance(val, Between):
-                outcome[key] = dict(val) if key == "lock_state" else val
-        self.steps.append(Recorded(kind, name, dict(args), outcome, note))
-        self.state = o.state
-        return o.status
-
-
-def _contents(b: _Builder, shape: str, m: Callable[[str, int], int]) -> None:
+def _contents(b: Builder, shape: str, m: Callable[[str, int], int]) -> None:
     """Give each VMO that owns pages the model's byte at `at_byte` (in its own offsets)
     and commit its page `at_page` if the model commits it."""
     at_byte, at_page = m("at_byte", 0), m("at_page", 0)
@@ -85,7 +41,7 @@ def trace_for(result: Result) -> list[Recorded]:
     def m(name: str, default: int) -> int:
         return int(values.get(name, default))
 
-    b = _Builder(ob.profile)
+    b = Builder(ob.profile, outputs=True)
     setup(b, ob.shape, m("S_a", PAGE), m("S_c", PAGE))
     handle = ob.handle
     if ob.shape == "discardable":

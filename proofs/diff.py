@@ -14,7 +14,7 @@ Beyond the shapes' handles, each op is also tried through an invalid handle and 
 a handle to a pager (where an implementation decodes the op first), and zx_vmo_create is
 tried with each option bit: where the two profiles set a shape up differently, that is a
 class of its own, and the shape's other steps are not compared (the state it needs is one
-profile cannot reach). A panic (spec.outcome.PANIC: no status comes back) is one class
+profile cannot reach). A panic (spec.op_range.PANIC: no status comes back) is one class
 per step and rule, whatever the other profile returns there. Each class names the stated
 facts of an implementation profile that explain it (`items`): the ids its rule cites
 (`zcore.*`, ...), and those the profile's `lacks` gives for the rung the other profile took.
@@ -45,7 +45,6 @@ from proofs.witness import (
     outcome_text,
     recorded_step,
     setup,
-    status_label,
     status_set,
     write,
 )
@@ -53,7 +52,7 @@ from spec import abi
 from spec.abi import OK
 from spec.explore import ANY_ERROR
 from spec.explore import Path as SpecPath
-from spec.outcome import PANIC, Between, Outcome
+from spec.outcome import PANIC, Between, Outcome, status_name
 from spec.profiles import PROFILES
 from spec.sources import explain, ids
 
@@ -138,11 +137,7 @@ def _slug(s: str) -> str:
 
 
 def _label(s: int) -> str:
-    if s == PANIC:
-        return "panic"
-    if s == OTHER:
-        return "any"
-    return status_label(s)
+    return "any" if s == OTHER else status_name(s, short=True)
 
 
 def _outcome_text(paths: list[SpecPath[Outcome]]) -> str:

@@ -44,14 +44,13 @@ from proofs.witness import (
     allows,
     outcome_text,
     recorded_step,
-    status_label,
     status_set,
     write,
 )
 from spec.abi import ERR_NO_MEMORY, OK
 from spec.explore import ANY_ERROR
 from spec.explore import Path as SpecPath
-from spec.outcome import Outcome
+from spec.outcome import Outcome, status_name
 from spec.sources import explain, quoted
 
 DOC = "doc"
@@ -94,15 +93,15 @@ class Finding:
         return {
             "id": self.id, "category": self.category, "step": self.step,
             "shape": f"{self.shape}:{self.handle}", "rules": list(self.rules),
-            "statuses": [status_label(s) for s in self.statuses],
+            "statuses": [status_name(s, short=True) for s in self.statuses],
             **({"claims": list(self.claims)} if self.claims else {}),
             "explanation": self.explanation,
             "witness": self.trace,
             "values": {k: v for k, v in sorted(self.witness.values.items())
                        if k in ("S_a", "S_c", "offset", "size", "rights_a", "rights_c",
                                 "tracker_a", "locks_a")},
-            "doc": sorted({status_label(p.result.status) for p in self.doc}),
-            "kernels": {k: sorted({status_label(p.result.status) for p in v})
+            "doc": sorted({status_name(p.result.status, short=True) for p in self.doc}),
+            "kernels": {k: sorted({status_name(p.result.status, short=True) for p in v})
                         for k, v in self.kernels.items()},
         }
 
@@ -144,37 +143,35 @@ def _kernels_text(f: Finding) -> str:
     return ", ".join(f"{k} returns {f.kernel_text(k)}" for k in KERNELS)
 
 
+# What a finding of each category says after "For <where>, " (str.format fields: rules,
+# names, err, detail).
+_EXPLAIN = {
+    "precedence": "the rules {rules} both apply. The page gives no order between its "
+                  "errors, so either {names} is a conforming answer.",
+    "optional-error": "the page allows {err} ({rules}) but does not require it: going on "
+                      "and returning OK conforms too.",
+    "silent": "the page is silent ({rules}): any failure, or going on, conforms, so a "
+              "caller cannot rely on any outcome.",
+    "no-memory": "the page allows the allocation to fail with NO_MEMORY ({rules}) in place "
+                 "of the outcome it describes; no condition narrows when.",
+    "no-outcome": "no rule of the page yields an outcome: the doc profile allows nothing "
+                  "there.",
+    "page-vs-page": "two statements of the page cannot both hold: {detail} No outcome "
+                    "meets both.",
+    "page-vs-kernel": "a kernel answers {names} by {rules}, which the page does not allow "
+                      "there.",
+    "kernel-eras": "zircon-2023 and zircon-2025 disagree: {rules}.",
+}
+
+
 def _explain(f: Finding) -> str:
-    rules = " and ".join(f.rules)
-    where = _where(f.witness)
-    names = " or ".join(status_label(s) for s in f.statuses)
-    tail = f" At the witness the page allows {f.doc_text()}; {_kernels_text(f)}."
-    if f.category == "precedence":
-        body = (f"For {where}, the rules {rules} both apply. The page gives no order "
-                f"between its errors, so either {names} is a conforming answer.")
-    elif f.category == "optional-error":
-        err = next(status_label(s) for s in f.statuses if s != OK)
-        body = (f"For {where}, the page allows {err} ({rules}) but does not require it: "
-                f"going on and returning OK conforms too.")
-    elif f.category == "silent":
-        body = (f"For {where}, the page is silent ({rules}): any failure, or going on, "
-                f"conforms, so a caller cannot rely on any outcome.")
-    elif f.category == "no-memory":
-        body = (f"For {where}, the page allows the allocation to fail with NO_MEMORY "
-                f"({rules}) in place of the outcome it describes; no condition narrows "
-                f"when.")
-    elif f.category == "no-outcome":
-        body = (f"For {where}, no rule of the page yields an outcome: the doc profile "
-                f"allows nothing there.")
-    elif f.category == "page-vs-page":
-        body = (f"For {where}, two statements of the page cannot both hold: "
-                f"{f.detail} No outcome meets both.")
-    elif f.category == "page-vs-kernel":
-        body = (f"For {where}, a kernel answers {names} by {rules}, which the page does "
-                f"not allow there.")
-    else:
-        body = (f"For {where}, zircon-2023 and zircon-2025 disagree: {rules}.")
-    return body + tail
+    body = _EXPLAIN[f.category].format(
+        rules=" and ".join(f.rules),
+        names=" or ".join(status_name(s, short=True) for s in f.statuses),
+        err=next((status_name(s, short=True) for s in f.statuses if s != OK), ""),
+        detail=f.detail)
+    return (f"For {_where(f.witness)}, {body} At the witness the page allows "
+            f"{f.doc_text()}; {_kernels_text(f)}.")
 
 
 def _finding(category: str, step: str, w: Witness, rules: tuple[str, ...],
@@ -299,7 +296,7 @@ def _number(findings: list[Finding]) -> list[Finding]:
     findings.sort(key=lambda f: (f.step, f.category, f.statuses, f.rules))
     seen: dict[str, int] = {}
     for f in findings:
-        short = "-vs-".join(_slug(status_label(s)) for s in f.statuses)
+        short = "-vs-".join(_slug(status_name(s, short=True)) for s in f.statuses)
         base = f.ident or "-".join(
             x for x in ("A", _slug(f.step), _SHORT.get(f.category, ""), short) if x)
         n = seen.get(base, 0) + 1

@@ -37,7 +37,7 @@ import z3
 
 from proofs.prover import shape, step_paths
 from proofs.steps import OFFSET, SIZE, STEP_BY_LABEL, STEPS
-from proofs.witness import SHAPE_ORDER, Fresh, Witness, build, shape_rank, status_label
+from proofs.witness import SHAPE_ORDER, Fresh, Witness, build, shape_rank
 from spec import abi
 from spec.abi import (
     ERR_ACCESS_DENIED,
@@ -58,7 +58,7 @@ from spec.abi import (
 from spec.explore import ANY_ERROR
 from spec.explore import Path as SpecPath
 from spec.objects import visible_size
-from spec.outcome import Outcome
+from spec.outcome import Outcome, status_name
 from spec.state import DISCARDED, ROOT, SLICE, UNRECLAIMABLE, State, Vmo
 
 PAGE = 4096
@@ -203,7 +203,8 @@ class Fails:
         return cx.applies(s)
 
     def text(self) -> str:
-        return f"fails with {status_label(self.status)} (or another listed error that applies)"
+        return (f"fails with {status_name(self.status, short=True)} (or another listed "
+                "error that applies)")
 
 
 @dataclass(frozen=True)
@@ -216,7 +217,7 @@ class Returns:
         return cx.instead_of_ok(s) if self.status == OK else False
 
     def text(self) -> str:
-        return f"returns {status_label(self.status)}"
+        return f"returns {status_name(self.status, short=True)}"
 
 
 @dataclass(frozen=True)
@@ -227,7 +228,8 @@ class Never:
         return s not in self.statuses
 
     def text(self) -> str:
-        return "never " + " or ".join(status_label(s) for s in sorted(self.statuses))
+        return "never " + " or ".join(status_name(s, short=True)
+                                      for s in sorted(self.statuses))
 
 
 @dataclass(frozen=True)
@@ -261,7 +263,8 @@ class MayInstead:
         return True
 
     def text(self) -> str:
-        return "may fail with " + " or ".join(status_label(s) for s in sorted(self.statuses))
+        return "may fail with " + " or ".join(status_name(s, short=True)
+                                              for s in sorted(self.statuses))
 
 
 Requirement = Fails | Returns | Never | NeedsRight | NoCommit | MayInstead
@@ -520,7 +523,7 @@ def _value(m: dict[str, int], f: Any) -> bool:
 def allowed_text(allowed: set[int]) -> str:
     """A status set, short: "ACCESS_DENIED", or "anything but ACCESS_DENIED"."""
     def label(s: int) -> str:
-        return "another status" if s == OTHER else status_label(s)
+        return "another status" if s == OTHER else status_name(s, short=True)
 
     if len(allowed) > len(DOMAIN) // 2:
         missing = [label(s) for s in DOMAIN if s not in allowed]

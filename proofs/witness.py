@@ -31,7 +31,7 @@ from spec import abi
 from spec.abi import OK
 from spec.explore import ANY_ERROR, explore
 from spec.explore import Path as SpecPath
-from spec.outcome import PANIC, Between, Outcome
+from spec.outcome import Between, Outcome, status_name
 from spec.profiles import PROFILES
 from spec.state import DISCARDED, EMPTY_STATE, RECLAIMABLE, UNRECLAIMABLE, UNSET, State
 from spec.symbolic import BV8, BV64
@@ -198,10 +198,13 @@ def run_step(profile: str, st: State, name: str, args: dict[str, Any]) -> list[S
 
 
 class Builder:
-    """Runs setup steps on the concrete spec, recording each one's outcome."""
+    """Runs setup steps on the concrete spec, recording each one's outcome: its status
+    (an OK one where the profile allows it), and with `outputs` what else a trace can
+    record."""
 
-    def __init__(self, profile: str) -> None:
+    def __init__(self, profile: str, outputs: bool = False) -> None:
         self.profile = profile
+        self.outputs = outputs
         self.state: State = EMPTY_STATE
         self.steps: list[Recorded] = []
         # per step: the state it ran on and every outcome the profile allowed there
@@ -216,6 +219,8 @@ class Builder:
         ok = [p for p in paths if p.result.status == OK] or paths
         o = ok[0].result
         outcome: dict[str, Any] = {} if kind == "event" else {"status": o.status}
+        if self.outputs:
+            outcome.update(key_outputs(o))
         self.steps.append(Recorded(kind, name, dict(args), outcome, note))
         self.seen.append((self.state, paths))
         self.state = o.state
@@ -338,16 +343,8 @@ def allows(statuses: set[int], s: int) -> bool:
     return s != OK and ANY_ERROR in statuses
 
 
-def status_label(s: int) -> str:
-    if s == ANY_ERROR:
-        return "any error"
-    if s == PANIC:
-        return "panic"
-    return abi.STATUS_NAMES.get(s, str(s)).removeprefix("ZX_").removeprefix("ERR_")
-
-
 def outcome_text(paths: list[SpecPath[Outcome]]) -> str:
-    return " or ".join(sorted({status_label(p.result.status) for p in paths})) or "none"
+    return " or ".join(sorted({status_name(p.result.status, True) for p in paths})) or "none"
 
 
 def key_outputs(o: Outcome) -> dict[str, Any]:

@@ -35,11 +35,19 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis import strategies as st
 
 from refinement_tests.backends import Backend
-from refinement_tests.checker import render_value, status_name
-from refinement_tests.fuzz import Lockstep, LockstepResult, lockstep, write_failing_trace
+from refinement_tests.fuzz import (
+    Lockstep,
+    LockstepResult,
+    RunReport,
+    lockstep,
+    no_local_constants,
+    write_failing_trace,
+)
 from refinement_tests.generate import GenTrace, TraceSource
 from refinement_tests.known import KNOWN, WAIVERS
+from refinement_tests.stepper import render_value
 from spec import abi
+from spec.outcome import status_name
 from spec.profiles import Profile
 from spec.sources import explain
 
@@ -109,19 +117,13 @@ class DivergenceClass:
 
 
 @dataclass
-class BackendDiff:
-    profile: str
-    backend: str
-    seed: int
-    seconds: float = 0.0
-    traces: int = 0
-    steps: int = 0
+class BackendDiff(RunReport):
     classes: list[DivergenceClass] = field(default_factory=list)
 
 
 def _label(s: Any) -> str:
     if isinstance(s, int):
-        return status_name(s).removeprefix("ZX_").removeprefix("ERR_")
+        return status_name(s, short=True)
     return str(s).removeprefix("ZX_").removeprefix("ERR_")
 
 
@@ -240,7 +242,7 @@ def backend_diff(profile: Profile, backend: Backend, *, seconds: float = 20.0,
                  on_progress: Callable[[BackendDiff], None] | None = None) -> BackendDiff:
     """Generate traces for `seconds` (or `max_examples` traces), class every
     divergence, then shrink one witness per class (within a fifth more time)."""
-    res = BackendDiff(profile.name, backend.name, seed_value)
+    res = BackendDiff(backend.name, profile.name, seed_value)
     started = time.perf_counter()
     first: dict[ClassKey, tuple[GenTrace, LockstepResult]] = {}
     counts: dict[ClassKey, int] = {}
@@ -248,17 +250,10 @@ def backend_diff(profile: Profile, backend: Backend, *, seconds: float = 20.0,
     def check(data: st.DataObject) -> None:
         source = TraceSource(data.draw, page, frozenset())
         ls = Lockstep(backend, profile, page, source.config, None, frozenset())
-        going = True
-        while going and len(source.steps) < max_steps:
-            made = source.next()
-            if not made:
-                break
-            for gs in made:
-                if not ls.run(gs):
-                    going = False
-                    break
+        ls.run_source(source, max_steps)
         res.traces += 1
-        res.steps += ls.result.steps_run
+        if res.tally(ls.result) or res.over_budget:
+            return  # the run ends with this batch
         trace = source.trace()
         key = classify(trace, ls.result)
         if key is not None:
@@ -278,7 +273,10 @@ def backend_diff(profile: Profile, backend: Backend, *, seconds: float = 20.0,
         def run_batch(data: st.DataObject) -> None:
             check(data)
 
-        run_batch()
+        with no_local_constants():  # the same seed, the same traces, whatever is imported
+            run_batch()
+        if res.over_budget:
+            break
         n += 1
         if on_progress is not None:
             res.seconds = time.perf_counter() - started

@@ -152,12 +152,20 @@ class SpecBackend:
 # --- the model -------------------------------------------------------------------------------
 
 
+# How ModelBackend checks the model's representation invariant (model/invariants.py)
+# after every step: "cheap" (frames counted, not visited: the cost is per object),
+# "deep" (every frame visited too; the tests set it) or "off".
+MODEL_CHECK = "cheap"
+
+
 class ModelBackend:
     """The kernel-like implementation of model/, with `frames` physical frames and the
-    named broken variants (model/variants.py) switched on."""
+    named broken variants (model/variants.py) switched on. After every step the model's
+    representation invariant is checked as `check` says (default MODEL_CHECK); a broken
+    one is a BackendError naming the clause."""
 
-    def __init__(self, frames: int = 1 << 20, broken: frozenset[str] | set[str] = frozenset()
-                 ) -> None:
+    def __init__(self, frames: int = 1 << 20, broken: frozenset[str] | set[str] = frozenset(),
+                 check: str | None = None) -> None:
         from model.variants import VARIANTS
 
         unknown = set(broken) - set(VARIANTS)
@@ -167,6 +175,9 @@ class ModelBackend:
             raise BackendError("frames must be >= 0")
         self.frames = frames
         self.broken = frozenset(broken)
+        self.check = check or MODEL_CHECK
+        if self.check not in ("off", "cheap", "deep"):
+            raise BackendError(f"unknown model check {self.check!r}")
         self._kernel: Any = None
 
     @property
@@ -184,7 +195,16 @@ class ModelBackend:
     def step(self, step_name: str, kind: str, args: Mapping[str, Any]) -> dict[str, Any]:
         if self._kernel is None:
             raise BackendError("ModelBackend.step before start")
-        return _normalize(self._kernel.step(step_name, args))
+        out = _normalize(self._kernel.step(step_name, args))
+        if self.check != "off":
+            from model.invariants import Broken, check
+
+            try:
+                check(self._kernel, deep=self.check == "deep")
+            except Broken as e:
+                raise BackendError(f"the model broke its invariant after {step_name}: {e}") \
+                    from None
+        return out
 
 
 # --- the registry ----------------------------------------------------------------------------

@@ -38,62 +38,38 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis import strategies as st
 
 from refinement_tests.backends import Backend, BackendError, BatchBackend
-from refinement_tests.checker import Allowed, agrees, render_value, status_name
 from refinement_tests.coverage import Coverage, spec_reachable
 from refinement_tests.generate import AVOIDABLE, GenStep, GenTrace, TraceSource
 from refinement_tests.known import KNOWN, WAIVERS, Seen
-from refinement_tests.trace import StatusExpect, Step, step_to_json, write_trace
+from refinement_tests.stepper import (
+    MAX_STATES,
+    Divergence,
+    OverBudget,
+    StateSet,
+    allowed_json,
+    observed_expect,
+)
+from refinement_tests.trace import step_to_json, write_trace
 from spec.abi import U64_MAX
-from spec.explore import Cx, explore
-from spec.outcome import Outcome
 from spec.profiles import Profile
-from spec.state import EMPTY_STATE, State
-from spec.transitions import transition
-from spec.values import Concrete
 
 __all__ = [
     "Divergence",
     "FuzzReport",
     "Lockstep",
     "LockstepResult",
+    "RunReport",
     "fuzz",
     "lockstep",
+    "no_local_constants",
     "trace_lines",
     "write_failing_trace",
 ]
 
-MAX_STATES = 256  # as the checker: past this many possible states, stop the trace
 ALL_KNOWN = frozenset(KNOWN)
 
 
 # --- lockstep ------------------------------------------------------------------------------
-
-
-@dataclass
-class Divergence:
-    """The first step whose observed outcome the spec does not allow (or that failed)."""
-
-    step: int  # 1-based
-    name: str
-    observed: dict[str, Any]
-    allowed: list[dict[str, Any]]
-    reason: str = ""  # set when a backend or the spec raised instead
-
-    def summary(self) -> str:
-        if self.reason:
-            return f"step {self.step} ({self.name}): {self.reason}"
-        return f"step {self.step} ({self.name}): observed {_show(self.observed)}, " \
-               f"allowed {'; '.join(_show(a) for a in self.allowed) or 'nothing'}"
-
-
-def _show(d: Mapping[str, Any]) -> str:
-    parts = []
-    for k, x in d.items():
-        if k == "rule":
-            continue
-        val = status_name(x) if k == "status" and isinstance(x, int) else render_value(x)
-        parts.append(f"{k}={val}")
-    return ", ".join(parts)
 
 
 @dataclass
@@ -104,10 +80,7 @@ class LockstepResult:
     coverage: Coverage = field(default_factory=Coverage)
     max_states: int = 1
     known: str | None = None  # the known disagreement that ended the trace
-
-
-def _state_key(s: State) -> tuple[Any, ...]:
-    return (tuple(sorted(s.handles.items())), tuple(sorted(s.objects.items())), s.next_obj)
+    over_budget: str = ""  # why the spec's possible states outgrew their budget
 
 
 class Lockstep:
@@ -115,21 +88,22 @@ class Lockstep:
 
     def __init__(self, backend: Backend, profile: Profile, page: int,
                  config: Mapping[str, bool], coverage: Coverage | None = None,
-                 waive: frozenset[str] = frozenset(WAIVERS)) -> None:
+                 waive: frozenset[str] = frozenset(WAIVERS),
+                 max_states: int = MAX_STATES) -> None:
         self.backend = backend
         self.profile = profile
         self.page = page
         self.config = dict(config)
-        self.v = Concrete(page)
         self.waivers = [(n, WAIVERS[n]) for n in sorted(waive) if n in WAIVERS]
-        self.states: list[State] = [EMPTY_STATE]
+        self.spec = StateSet(profile, page, config, max_states)
         self.result = LockstepResult(0, [], coverage=coverage if coverage is not None
                                      else Coverage())
-        self.over = False  # a divergence, a known disagreement or too many states
+        self.over = False  # a divergence, a known disagreement or over the state budget
         backend.start(GenTrace(page, self.config, ()).header())
 
     def run(self, gs: GenStep) -> bool:
-        """Run one step on both; False once the trace can go no further."""
+        """Run one step on both; False once the trace can go no further (a divergence,
+        a known disagreement, or the spec's possible states over their budget)."""
         if self.over:
             return False
         res = self.result
@@ -138,58 +112,50 @@ class Lockstep:
         try:
             observed = self.backend.step(gs.name, gs.kind, gs.args)
         except BackendError as e:
-            return self._stop(Divergence(i, gs.name, {}, [], f"the backend failed: {e}"))
+            return self._stop(Divergence(i, i + 1, gs.name, {}, [],
+                                         f"the backend failed: {e}"))
         except Exception as e:  # a crash of the implementation is a finding too
-            return self._stop(Divergence(i, gs.name, {}, [],
+            return self._stop(Divergence(i, i + 1, gs.name, {}, [],
                                          f"the backend raised {type(e).__name__}: {e}"))
         res.observed.append(observed)
         if "not_run" in observed:
             return True  # the implementation did not run it: nothing happened, nothing to judge
-        expect: dict[str, Any] = dict(observed)
-        if "status" in expect:
-            expect["status"] = StatusExpect(frozenset((observed["status"],)))
-        step = Step(i, i + 1, gs.kind, gs.name, gs.args, expect, None, {})
-        nxt: list[State] = []
-        seen: list[Any] = []
+        expect = observed_expect(observed)
+        spec = self.spec
         try:
-            for s in self.states:
-
-                def run(cx: Cx, s: State = s) -> Outcome:
-                    return transition(cx, s, gs.name, gs.args)
-
-                for path in explore(run, self.v, self.profile, self.page, self.config):
-                    seen.append(path)
-                    if agrees(step, path.result):
-                        nxt.append(path.result.state)
+            agreed = spec.step(gs.name, gs.args, expect)
+        except OverBudget as e:
+            res.over_budget = e.message
+            self.over = True
+            return False
         except Exception as e:  # the spec itself failed on this step
-            return self._stop(Divergence(i, gs.name, observed, [],
+            return self._stop(Divergence(i, i + 1, gs.name, observed, [],
                                          f"the spec raised {type(e).__name__}: {e}"))
         res.coverage.record(gs.name, gs.kind, gs.args, observed, gs.vmo_kind)
-        if not nxt:
-            w = Seen(gs.name, gs.args, step, observed, self.states,
-                     [p.result for p in seen], self.profile, self.page, self.config)
-            for name, matches in self.waivers:
-                if matches(w):
-                    res.known = name
-                    self.over = True
-                    return False
-            allowed: list[dict[str, Any]] = []
-            for p in seen:
-                a = Allowed(p.result.status, p.result.out, p.why).render(gs.kind == "event")
-                if a not in allowed:
-                    allowed.append(a)
-            return self._stop(Divergence(i, gs.name, observed, allowed))
-        if len(nxt) > 1:
-            uniq: dict[tuple[Any, ...], State] = {}
-            for s in nxt:
-                uniq.setdefault(_state_key(s), s)
-            nxt = list(uniq.values())
-        self.states = nxt
-        res.max_states = max(res.max_states, len(nxt))
-        if len(nxt) > MAX_STATES:
-            self.over = True  # under-observed: nothing more this trace can judge
-            return False
-        return True
+        res.max_states = spec.peak
+        if agreed:
+            return True
+        paths = spec.paths(gs.name, gs.args)
+        w = Seen(gs.name, gs.args, expect, observed, spec.states, [p.result for p in paths],
+                 self.profile, self.page, self.config)
+        for name, matches in self.waivers:
+            if matches(w):
+                res.known = name
+                self.over = True
+                return False
+        return self._stop(Divergence(i, i + 1, gs.name, observed,
+                                     allowed_json(paths, gs.kind == "event")))
+
+    def run_source(self, source: TraceSource, max_steps: int) -> None:
+        """Generate steps from `source` and run each, until the trace can go no further
+        or has `max_steps` (hypothesis may end the example inside `source.next`)."""
+        while len(source.steps) < max_steps:
+            made = source.next()
+            if not made:
+                return
+            for gs in made:
+                if not self.run(gs):
+                    return
 
     def _stop(self, d: Divergence) -> bool:
         self.result.divergence = d
@@ -242,13 +208,30 @@ class _Diverged(Exception):
 
 
 @dataclass
-class FuzzReport:
+class RunReport:
+    """What a run of generated traces counts (the fuzz, the backend diff)."""
+
     backend: str
     profile: str
     seed: int
     seconds: float = 0.0
     traces: int = 0
     steps: int = 0
+    max_states: int = 1  # the most possible states the spec was in at once
+    over_budget: str = ""  # set when a trace took the spec over its state budget: the run ends
+
+    def tally(self, result: LockstepResult) -> bool:
+        """Count a trace run; True when it is the first to go over the state budget."""
+        self.steps += result.steps_run
+        self.max_states = max(self.max_states, result.max_states)
+        if result.over_budget and not self.over_budget:  # the first one ends the run
+            self.over_budget = f"trace {self.traces}: {result.over_budget}"
+            return True
+        return False
+
+
+@dataclass
+class FuzzReport(RunReport):
     coverage: Coverage = field(default_factory=Coverage)
     divergence: Divergence | None = None
     trace_path: str | None = None
@@ -264,6 +247,11 @@ class FuzzReport:
     # so no device) can carry; they are left out, and counted
     not_u64: int = 0
 
+    def meta(self) -> dict[str, Any]:
+        """The header fields of a trace the run saves."""
+        return {"origin": "vmospec fuzz: shrunk failing trace", "backend": self.backend,
+                "profile": self.profile, "seed": self.seed}
+
     def coverage_report(self) -> dict[str, Any]:
         excluded = {"unbounded": "not generated: known disagreement max_size"} if (
             "max_size" in self.avoided) else {}
@@ -271,7 +259,7 @@ class FuzzReport:
 
 
 @contextlib.contextmanager
-def _no_local_constants() -> Iterator[None]:
+def no_local_constants() -> Iterator[None]:
     """Hypothesis (6.13x on) sometimes draws a constant found in the source of the
     modules the process has imported, so what it generates for a seed depends on what
     else was imported (a test module, a benchmark script). The generator draws the
@@ -318,6 +306,7 @@ def fuzz(
     hypothesis_shrink: bool = True,
     on_progress: Callable[[FuzzReport], None] | None = None,
     trace_name: str | None = None,
+    max_states: int = MAX_STATES,
 ) -> FuzzReport:
     """Generate traces and run them in lockstep until `seconds` have passed or
     `max_examples` traces were generated (whichever comes first), or a divergence is
@@ -334,39 +323,29 @@ def fuzz(
         return _fuzz_batched(backend, profile, seconds=seconds, max_examples=max_examples,
                              seed_value=seed_value, out_dir=out_dir, page=page,
                              max_steps=max_steps, batch=batch, known=known,
-                             on_progress=on_progress, trace_name=trace_name)
+                             on_progress=on_progress, trace_name=trace_name,
+                             max_states=max_states)
     report = FuzzReport(backend.name, profile.name, seed_value, avoided=avoid, page=page)
     started = time.perf_counter()
-    name = trace_name or f"fuzz-{profile.name}-{_slug(backend.name)}-seed{seed_value}.jsonl"
-    path = (out_dir / name) if out_dir is not None else None
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
+    path = _out_path(report, out_dir, trace_name)
     best: list[tuple[int, int]] = []  # (steps, size) of the smallest failing trace
     last_fail: list[tuple[GenTrace, LockstepResult]] = []
-
-    def meta() -> dict[str, Any]:
-        return {"origin": "vmospec fuzz: shrunk failing trace", "backend": backend.name,
-                "profile": profile.name, "seed": seed_value}
+    meta = report.meta
 
     def check(data: st.DataObject) -> None:
         source = TraceSource(data.draw, page, avoid)
-        ls = Lockstep(backend, profile, page, source.config, report.coverage, waive)
+        ls = Lockstep(backend, profile, page, source.config, report.coverage, waive,
+                      max_states)
         try:
-            going = True
-            while going and len(source.steps) < max_steps:
-                made = source.next()  # hypothesis may end the example here (its budget)
-                if not made:
-                    break
-                for gs in made:
-                    if not ls.run(gs):
-                        going = False
-                        break
+            ls.run_source(source, max_steps)
         finally:
             report.traces += 1
-            report.steps += ls.result.steps_run
+            first_over = _tally(report, ls.result)
         trace, result = source.trace(), ls.result
-        if result.known is not None:
-            report.known[result.known] = report.known.get(result.known, 0) + 1
+        if first_over:
+            _save_over_budget(report, trace, result, path, meta())
+        if report.over_budget:
+            return  # the run ends with this batch (hypothesis wants the batch finished)
         if result.divergence is None:
             return
         last_fail[:] = [(trace, result)]
@@ -381,19 +360,11 @@ def fuzz(
         raise _Diverged(result.divergence.summary())
 
     phases = (Phase.generate, Phase.shrink) if hypothesis_shrink else (Phase.generate,)
-    n_batch = 0
     pinned = contextlib.ExitStack()
-    pinned.enter_context(_no_local_constants())
+    pinned.enter_context(no_local_constants())
     try:
-        while True:
-            elapsed = time.perf_counter() - started
-            if seconds is not None and elapsed >= seconds:
-                break
-            if max_examples is not None and n_batch * batch >= max_examples:
-                break
-            count = batch if max_examples is None else min(batch, max_examples - n_batch * batch)
+        for n_batch, count in _batches(started, seconds, max_examples, batch):
             bseed = _batch_seed(seed_value, n_batch)
-            n_batch += 1
 
             @settings(max_examples=count, database=None, deadline=None,
                       verbosity=Verbosity.quiet, suppress_health_check=list(HealthCheck),
@@ -406,6 +377,8 @@ def fuzz(
 
             try:
                 run_batch()
+                if report.over_budget:
+                    break
             except _Diverged:
                 # The last failing example hypothesis ran is the one it shrank to; then
                 # whole steps it could not remove are removed one at a time.
@@ -416,9 +389,7 @@ def fuzz(
                                             waive)
                 _report_failure(report, trace, result, path)
                 break
-            if on_progress is not None:
-                report.seconds = time.perf_counter() - started
-                on_progress(report)
+            _progress(report, started, on_progress)
     except KeyboardInterrupt:
         report.interrupted = True
         if last_fail and path is not None and path.exists():
@@ -526,9 +497,9 @@ def _run_batch(backend: BatchBackend, traces: list[GenTrace]
 
 def _check_observed(backend: BatchBackend, trace: GenTrace, observed: list[dict[str, Any]],
                     failure: str | None, profile: Profile, coverage: Coverage | None,
-                    waive: frozenset[str]) -> LockstepResult:
+                    waive: frozenset[str], max_states: int = MAX_STATES) -> LockstepResult:
     replay = _Replay(backend.name, observed, failure)
-    ls = Lockstep(replay, profile, trace.page, trace.config, coverage, waive)
+    ls = Lockstep(replay, profile, trace.page, trace.config, coverage, waive, max_states)
     for gs in trace.steps:
         if not ls.run(gs):
             break
@@ -539,36 +510,20 @@ def _fuzz_batched(backend: BatchBackend, profile: Profile, *, seconds: float | N
                   max_examples: int | None, seed_value: int, out_dir: Path | None, page: int,
                   max_steps: int, batch: int, known: frozenset[str],
                   on_progress: Callable[[FuzzReport], None] | None,
-                  trace_name: str | None) -> FuzzReport:
+                  trace_name: str | None, max_states: int) -> FuzzReport:
     avoid = known & AVOIDABLE
     waive = known & frozenset(WAIVERS)
     report = FuzzReport(backend.name, profile.name, seed_value, avoided=avoid, page=page)
     started = time.perf_counter()
-    name = trace_name or f"fuzz-{profile.name}-{_slug(backend.name)}-seed{seed_value}.jsonl"
-    path = (out_dir / name) if out_dir is not None else None
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-
-    def meta() -> dict[str, Any]:
-        return {"origin": "vmospec fuzz: shrunk failing trace", "backend": backend.name,
-                "profile": profile.name, "seed": seed_value}
-
-    n_batch = 0
+    path = _out_path(report, out_dir, trace_name)
+    meta = report.meta
     try:
-        with _no_local_constants():
-            while True:
-                elapsed = time.perf_counter() - started
-                if seconds is not None and elapsed >= seconds:
-                    break
-                if max_examples is not None and n_batch * batch >= max_examples:
-                    break
-                count = batch if max_examples is None else min(batch,
-                                                               max_examples - n_batch * batch)
+        with no_local_constants():
+            for n_batch, count in _batches(started, seconds, max_examples, batch):
                 made = _generate(count, _batch_seed(seed_value, n_batch), page, avoid,
                                  max_steps)
                 traces = [t for t in made if _fits_u64(t)]
                 report.not_u64 += len(made) - len(traces)
-                n_batch += 1
                 observed, failure = _run_batch(backend, traces)  # one round trip
                 failing: tuple[GenTrace, LockstepResult] | None = None
                 for k, trace in enumerate(traces):
@@ -576,13 +531,15 @@ def _fuzz_batched(backend: BatchBackend, profile: Profile, *, seconds: float | N
                         break
                     cut = failure if k == len(observed) - 1 else None
                     result = _check_observed(backend, trace, observed[k], cut, profile,
-                                             report.coverage, waive)
+                                             report.coverage, waive, max_states)
                     report.traces += 1
-                    report.steps += result.steps_run
-                    if result.known is not None:
-                        report.known[result.known] = report.known.get(result.known, 0) + 1
+                    if _tally(report, result):
+                        _save_over_budget(report, trace, result, path, meta())
+                        break
                     if result.divergence is not None and failing is None:
                         failing = (trace, result)
+                if report.over_budget:
+                    break
                 if failing is not None:
                     report.caught_after = time.perf_counter() - started
                     report.traces_to_catch = report.traces
@@ -594,13 +551,54 @@ def _fuzz_batched(backend: BatchBackend, profile: Profile, *, seconds: float | N
                                                         path, meta(), waive)
                     _report_failure(report, trace, result, path)
                     break
-                if on_progress is not None:
-                    report.seconds = time.perf_counter() - started
-                    on_progress(report)
+                _progress(report, started, on_progress)
     except KeyboardInterrupt:
         report.interrupted = True
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _batches(started: float, seconds: float | None, max_examples: int | None,
+             batch: int) -> Iterator[tuple[int, int]]:
+    """(batch number, examples in it) until the time or the example budget is spent."""
+    n = 0
+    while seconds is None or time.perf_counter() - started < seconds:
+        count = batch if max_examples is None else min(batch, max_examples - n * batch)
+        if count <= 0:
+            return
+        yield n, count
+        n += 1
+
+
+def _progress(report: FuzzReport, started: float,
+              on_progress: Callable[[FuzzReport], None] | None) -> None:
+    if on_progress is not None:
+        report.seconds = time.perf_counter() - started
+        on_progress(report)
+
+
+def _out_path(report: FuzzReport, out_dir: Path | None, trace_name: str | None) -> Path | None:
+    """Where the run's failing trace goes (the directory is made now)."""
+    if out_dir is None:
+        return None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return out_dir / (trace_name or f"fuzz-{report.profile}-{_slug(report.backend)}"
+                      f"-seed{report.seed}.jsonl")
+
+
+def _tally(report: FuzzReport, result: LockstepResult) -> bool:
+    if result.known is not None:
+        report.known[result.known] = report.known.get(result.known, 0) + 1
+    return report.tally(result)
+
+
+def _save_over_budget(report: FuzzReport, trace: GenTrace, result: LockstepResult,
+                 path: Path | None, meta: dict[str, Any]) -> None:
+    """End the run: a generated trace left the spec more possible states than the budget
+    (notes/state-budget.md). The trace is saved, for `vmospec check` to show the same."""
+    if path is not None:
+        write_failing_trace(path, trace, result, meta)
+        report.trace_path = str(path)
 
 
 def _report_failure(report: FuzzReport, trace: GenTrace, result: LockstepResult,

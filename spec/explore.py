@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
+from spec.outcome import ANY_ERROR
 from spec.values import Flag, Values
 
 if TYPE_CHECKING:  # spec.profiles builds on the op code, which builds on this module
@@ -20,8 +21,7 @@ if TYPE_CHECKING:  # spec.profiles builds on the op code, which builds on this m
 
 T = TypeVar("T")
 
-# A status the page leaves open: any failure status is allowed there.
-ANY_ERROR = 1 << 40
+__all__ = ["ANY_ERROR", "Cx", "Infeasible", "Maybe", "Path", "Rung", "explore"]
 
 
 class Infeasible(Exception):

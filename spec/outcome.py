@@ -1,4 +1,5 @@
-"""What a transition produces: a status, the next state, and the call's outputs."""
+"""What a transition produces: a status, the next state, and the call's outputs; the two
+pseudo-statuses a profile may give, and how every part of vmospec names a status."""
 
 from __future__ import annotations
 
@@ -7,14 +8,26 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from spec import abi
 from spec.state import State
 
 NO_OUTPUTS: Mapping[str, Any] = MappingProxyType({})
 
-# A pseudo-status: the implementation panics and no status comes back
-# (zcore.unimplemented.panic). It lies outside int32, so no trace can record it as a status
-# (docs/trace-format.md: statuses fit in int32); proofs/diff.py reports it as a crash.
+# A status the page leaves open: any failure status is allowed there.
+ANY_ERROR = 1 << 40
+# The implementation panics and no status comes back (zcore.unimplemented.panic). Outside
+# int32, so no trace can record it as a status (docs/trace-format.md: statuses fit in int32).
 PANIC = 1 << 41
+
+
+def status_name(s: int, short: bool = False) -> str:
+    """ZX_ERR_NO_MEMORY, or with `short` NO_MEMORY (and OK); the pseudo-statuses in words."""
+    if s == ANY_ERROR:
+        return "any error" if short else "any error (the page is silent here)"
+    if s == PANIC:
+        return "panic" if short else "a crash (no status comes back)"
+    name = abi.STATUS_NAMES.get(s, str(s))
+    return name.removeprefix("ZX_").removeprefix("ERR_") if short else name
 
 
 @dataclass(frozen=True, slots=True)

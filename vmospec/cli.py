@@ -14,7 +14,8 @@ from typing import Any, NoReturn
 
 from tqdm import tqdm
 
-from refinement_tests.checker import TraceResult, check_trace
+from refinement_tests.checker import StateBudgetError, TraceResult, check_trace
+from refinement_tests.stepper import MAX_STATES
 from refinement_tests.trace import (
     Header,
     StatusExpect,
@@ -25,7 +26,7 @@ from refinement_tests.trace import (
     write_trace,
 )
 from spec.explore import ANY_ERROR
-from spec.outcome import PANIC
+from spec.outcome import PANIC, status_name
 from spec.profiles import PROFILES
 from spec.sources import explain
 from vmospec import hunt_cmd, sources_cmd
@@ -117,6 +118,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     results: list[TraceResult] = []
     errors: list[TraceError] = []
+    over: list[StateBudgetError] = []  # not judged: past the state budget
     progress = tqdm(paths, desc="check", unit="trace", file=sys.stderr,
                     disable=len(paths) < 20 or not sys.stderr.isatty())
     for path in progress:
@@ -125,7 +127,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         except TraceError as e:
             errors.append(e)
             continue
-        results.append(check_trace(trace, profile))
+        try:
+            results.append(check_trace(trace, profile, args.max_states))
+        except StateBudgetError as e:
+            over.append(e)
     conforming = sum(r.conforms for r in results)
     if args.json:
         report: dict[str, Any] = {
@@ -139,7 +144,9 @@ def cmd_check(args: argparse.Namespace) -> int:
                  **({"reason": d.reason} if d.reason else {})}
                 for r in results if (d := r.divergence) is not None
             ],
-            "errors": [{"trace": e.path, "line": e.line, "message": e.message} for e in errors],
+            "errors": [{"trace": e.path, "line": e.line, "message": e.message}
+                       for e in errors] + [{"trace": e.path, "line": e.line,
+                                            "message": e.message} for e in over],
             "not_run": [{"trace": r.path, "note": n} for r in results for n in r.notes],
         }
         print(json.dumps(report, indent=2))
@@ -148,10 +155,11 @@ def cmd_check(args: argparse.Namespace) -> int:
             _print_result(r, profile.name)
         print(f"{conforming} of {len(results)} traces conform under {profile.name} "
               f"({_steps(sum(r.steps for r in results))})"
-              + (f"; {len(errors)} rejected as malformed" if errors else ""))
-    for err in errors:
+              + (f"; {len(errors)} rejected as malformed" if errors else "")
+              + (f"; {len(over)} over the state budget" if over else ""))
+    for err in [*errors, *over]:
         print(str(err), file=sys.stderr)
-    if errors:
+    if errors or over:
         return EXIT_BAD_INPUT
     return EXIT_OK if conforming == len(results) else EXIT_DIVERGED
 
@@ -252,6 +260,14 @@ def _print_proofs(results: list[Any], written: dict[str, str], every: bool) -> N
     print(f"\n{'invariant':24} {'profile':12} result")
     for (inv, prof), tally in sorted(by_inv.items()):
         print(f"{inv:24} {prof:12} " + ", ".join(f"{n} {k}" for k, n in sorted(tally.items())))
+
+
+def _max_states_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-states", type=bounded_int(1, 1 << 20), default=MAX_STATES,
+                   metavar="N",
+                   help=f"the budget of possible states the spec may be in (default "
+                   f"{MAX_STATES}): N at once, N x (64 + steps/32) stepped in all; past "
+                   "it a trace is an error (notes/state-budget.md)")
 
 
 def _error(cmd: str, message: str) -> int:
@@ -415,11 +431,15 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     try:
         report = fuzz(backend, profile, seconds=seconds, max_examples=args.max_examples,
                       seed_value=args.seed, out_dir=out, max_steps=args.max_steps,
-                      known=frozenset() if args.known else ALL_KNOWN, on_progress=progress)
+                      known=frozenset() if args.known else ALL_KNOWN, on_progress=progress,
+                      max_states=args.max_states)
     except BackendError as e:  # the backend failed before it observed anything
         bar.close()
         return _error("fuzz", f"the backend failed: {e}")
     bar.close()
+    if report.over_budget:
+        saved = f" (saved to {report.trace_path})" if report.trace_path else ""
+        return _error("fuzz", f"{report.over_budget}{saved}; raise --max-states")
     coverage = report.coverage_report()
     d = report.divergence
     replay = (f"vmospec check {report.trace_path} --profile {profile.name}"
@@ -434,7 +454,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
             "steps_per_second": round(report.steps / report.seconds) if report.seconds else 0,
             "interrupted": report.interrupted,
             "divergences": [] if d is None else [{
-                "step": d.step, "call": d.name, "observed": _jsonable(d.observed),
+                "step": d.step, "call": d.call, "observed": _jsonable(d.observed),
                 "allowed": d.allowed, **({"reason": d.reason} if d.reason else {}),
                 "trace": report.trace_path, "replay": replay,
                 "caught_after_seconds": round(report.caught_after or 0.0, 3),
@@ -451,7 +471,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
-    from refinement_tests.checker import render_value, status_name
+    from refinement_tests.stepper import render_value
 
     return {k: status_name(x) if k == "status" else render_value(x) for k, x in d.items()}
 
@@ -466,7 +486,7 @@ def _print_fuzz(report: Any, coverage: dict[str, Any], replay: str | None) -> No
     if d is None:
         print("no divergence: every observed outcome was one the spec allows")
     else:
-        print(f"DIVERGENCE at step {d.step} ({d.name}) of the shrunk trace "
+        print(f"DIVERGENCE at step {d.step} ({d.call}) of the shrunk trace "
               f"(first seen after {report.caught_after or 0.0:.2f} s, "
               f"{report.traces_to_catch} traces)")
         if d.reason:
@@ -543,6 +563,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--examples", action="store_true",
                        help="also check the example traces bundled with vmospec")
     check.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    _max_states_option(check)
     check.set_defaults(run=cmd_check)
 
     prove = sub.add_parser("prove", help="prove the invariant catalogue with z3",
@@ -612,6 +633,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also go where the spec and the model are known to disagree "
                     "(refinement_tests/known.py), so those are reported too")
     fz.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    _max_states_option(fz)
     _runner_options(fz)
     fz.set_defaults(run=cmd_fuzz)
 

@@ -58,8 +58,8 @@ def cmd_hunt(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from proofs.diff import class_id, diff, write_traces
-    from proofs.witness import status_label
     from refinement_tests.backends import backend_names
+    from spec.outcome import status_name
 
     backends = backend_names()
     for name in (args.a, args.b):
@@ -80,8 +80,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
         classes: list[dict[str, Any]] = [
             {"id": class_id(d), "category": d.kind, "step": d.step,
              "shape": f"{d.shape}:{d.handle}", "witness": d.trace,
-             args.a: sorted({status_label(p.result.status) for p in d.outcomes_a}),
-             args.b: sorted({status_label(p.result.status) for p in d.outcomes_b}),
+             args.a: sorted({status_name(p.result.status, True) for p in d.outcomes_a}),
+             args.b: sorted({status_name(p.result.status, True) for p in d.outcomes_b}),
              "rule_a": d.rule_a, "rule_b": d.rule_b, "summary": d.summary()}
             for d in res.classes]
         print(json.dumps({"a": args.a, "b": args.b, "seconds": round(res.seconds, 2),
@@ -114,6 +114,9 @@ def _diff_backend(args: argparse.Namespace) -> int:
         print(f"vmospec diff: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     res = backend_diff(profile, backend, seconds=args.seconds, seed_value=args.seed)
+    if res.over_budget:
+        print(f"vmospec diff: error: {res.over_budget}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         write_witnesses(res, Path(args.out))
     except OSError as e:

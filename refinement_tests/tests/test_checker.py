@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from refinement_tests.checker import Divergence, TraceResult, check_trace
+from refinement_tests.checker import TraceResult, check_trace
+from refinement_tests.stepper import Divergence
 from refinement_tests.trace import parse_trace_text
 from spec.profiles import PROFILES
 

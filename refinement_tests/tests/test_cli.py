@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from refinement_tests.tests.cli_run import run_main
 from spec.profiles import PROFILES
-from vmospec.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "refinement_tests" / "traces" / "examples"
@@ -31,15 +31,6 @@ COMMIT_PAST_END_OK = (
     ' "size": 4096, "status": "ZX_OK"}'
 )
 
-
-def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """main(argv) as the console script would run it: usage errors exit via SystemExit."""
-    try:
-        code = main(list(argv))
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def run_cli(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

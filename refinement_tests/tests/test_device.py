@@ -287,7 +287,7 @@ def test_batched_fuzz_finds_shrinks_and_saves_a_divergence(
     report = fuzz(backend, PROFILES["zircon-2025"], seconds=None, max_examples=60,
                   seed_value=3, out_dir=tmp_path, max_steps=12, batch=30)
     d = report.divergence
-    assert d is not None and d.name == "vmo_read" and not d.reason
+    assert d is not None and d.call == "vmo_read" and not d.reason
     assert report.trace_path is not None
     saved = read_trace(report.trace_path)
     assert len(saved.steps) == report.shrunk_steps <= 4  # create (or pager), write, read

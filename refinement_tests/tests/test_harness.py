@@ -33,6 +33,7 @@ from refinement_tests.fuzz import fuzz, lockstep
 from refinement_tests.generate import GenStep, GenTrace
 from refinement_tests.known import KNOWN, WAIVERS
 from refinement_tests.known_witnesses import DIRECTORY, WITNESSES, witness_trace
+from refinement_tests.tests.cli_run import run_main
 from refinement_tests.trace import Header, Trace, parse_trace_text, read_trace
 from spec import abi
 from spec.profiles import PROFILES
@@ -44,14 +45,6 @@ PROFILE = PROFILES["zircon-2025"]
 
 VARIANT_EXAMPLES = 1000  # the bound of each broken-variant run (it stops at the catch)
 
-
-def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_line(err: str) -> str:

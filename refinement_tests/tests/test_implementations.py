@@ -15,10 +15,10 @@ import pytest
 from proofs.diff import DiffResult, citations, diff
 from proofs.diff import write_traces as write_diff
 from proofs.prover import Obligation
-from refinement_tests.checker import check_trace, status_name
+from refinement_tests.checker import check_trace
 from refinement_tests.trace import parse_trace_text, read_trace
 from spec import op_range, overrides
-from spec.outcome import PANIC
+from spec.outcome import PANIC, status_name
 from spec.profiles import PROFILES, ZIRCON_2023, ZIRCON_2025
 from spec.sources import FACTS
 from vmospec.cli import main

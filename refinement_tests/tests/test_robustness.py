@@ -21,7 +21,7 @@ import jsonschema
 import pytest
 
 from refinement_tests.device.backend import BatchTrace, RunnerFailed, parse_results
-from refinement_tests.tests.test_cli import run_main
+from refinement_tests.tests.cli_run import run_main
 from refinement_tests.trace import (
     MAX_RUNS,
     SCHEMA,
