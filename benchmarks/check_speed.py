@@ -27,7 +27,7 @@ from spec.explore import explore
 from spec.profiles import ZIRCON_2025
 from spec.state import EMPTY_STATE
 from spec.transitions import transition
-from spec.values import Concrete
+from spec.values import Concrete, Runs
 
 PAGE = 4096
 OPS = ["ZX_VMO_OP_COMMIT", "ZX_VMO_OP_DECOMMIT", "ZX_VMO_OP_ZERO", "ZX_VMO_OP_CACHE_SYNC",
@@ -87,7 +87,7 @@ def record(steps: list[dict[str, Any]], path: Path) -> None:
                         v, ZIRCON_2025, PAGE, trace.header.config)
         o = paths[0].result
         outcome: dict[str, Any] = {} if step.kind == "event" else {"status": o.status}
-        outcome.update({k: x for k, x in o.out.items() if isinstance(x, (int, tuple, dict))
+        outcome.update({k: x for k, x in o.out.items() if isinstance(x, (int, tuple, dict, Runs))
                         or hasattr(x, "items")})
         if "lock_state" in outcome:
             outcome["lock_state"] = dict(outcome["lock_state"])

@@ -15,10 +15,11 @@ import binascii
 import json
 import mmap
 import re
+from collections.abc import Iterator
 
 from model.ranges import byte_runs
 
-__all__ = ["LONG_LINE", "TooManyRuns", "shrink_long_line"]
+__all__ = ["LONG_LINE", "TooManyRuns", "find", "shrink_long_line"]
 
 LONG_LINE = 1 << 20  # bytes: lines at least this long take this path
 _LONG_STRING = 4096  # a data literal shorter than this is left to the JSON parser
@@ -34,6 +35,26 @@ class TooManyRuns(Exception):
 Raw = bytes | mmap.mmap
 
 
+def _release(raw: Raw, a: int, b: int) -> None:
+    """Let go of the mapped pages of raw[a:b] (read again, they come back from the page
+    cache), so a scan of a long line holds a slice of it, not all of it."""
+    if isinstance(raw, mmap.mmap) and b > a:
+        lo = a - a % mmap.PAGESIZE
+        raw.madvise(mmap.MADV_DONTNEED, lo, b - lo)
+
+
+def find(raw: Raw, sub: bytes, start: int, end: int) -> int:
+    """raw.find(sub, start, end) for a one-byte sub, a slice at a time, letting go of
+    each slice searched in vain."""
+    for lo in range(start, end, _CHUNK):
+        hi = min(end, lo + _CHUNK)
+        at = raw.find(sub, lo, hi)
+        if at >= 0:
+            return at
+        _release(raw, lo, hi)
+    return -1
+
+
 def _depth_change(raw: Raw, a: int, b: int) -> int:
     # Outside strings, brackets are structure; counted in C, a gap at a time.
     gap = raw[a:b]
@@ -44,7 +65,7 @@ def _string_end(raw: Raw, q: int, end: int) -> int:
     """The index after the closing quote of the string opening at q, or -1."""
     e = q + 1
     while True:
-        e = raw.find(b'"', e, end)
+        e = find(raw, b'"', e, end)
         if e < 0:
             return -1
         k = e - 1
@@ -55,17 +76,40 @@ def _string_end(raw: Raw, q: int, end: int) -> int:
         e += 1
 
 
-def _hex_runs(raw: Raw, a: int, b: int, budget: int) -> list[list[int]]:
-    runs: list[list[int]] = []
+def _hex_pieces(raw: Raw, a: int, b: int) -> Iterator[tuple[int, int]]:
+    """The runs of the bytes the hex raw[a:b] spells, decoded a slice at a time (a run
+    may come in several pieces, one per slice)."""
     for lo in range(a, b, _CHUNK):
-        chunk = binascii.unhexlify(raw[lo : min(b, lo + _CHUNK)])
-        for byte, count in byte_runs(chunk):
-            if runs and runs[-1][0] == byte:
-                runs[-1][1] += count
-                continue
-            if len(runs) >= budget:
-                raise TooManyRuns(f"data: more than {budget:,} runs of bytes")
-            runs.append([byte, count])
+        hi = min(b, lo + _CHUNK)
+        chunk = binascii.unhexlify(raw[lo:hi])
+        _release(raw, lo, hi)
+        yield from byte_runs(chunk)
+
+
+def _is_hex(raw: Raw, a: int, b: int) -> bool:
+    for lo in range(a, b, _CHUNK):
+        hi = min(b, lo + _CHUNK)
+        if not _HEX.fullmatch(raw, lo, hi):
+            return False
+        _release(raw, lo, hi)
+    return True
+
+
+def _hex_runs(raw: Raw, a: int, b: int, budget: int) -> list[list[int]]:
+    # Counted first, holding nothing: data past the budget is refused before its runs
+    # are built (they are what costs memory).
+    count, last = 0, -1
+    for byte, _ in _hex_pieces(raw, a, b):
+        count += byte != last
+        last = byte
+        if count > budget:
+            raise TooManyRuns(f"data: more than {budget:,} runs of bytes")
+    runs: list[list[int]] = []
+    for byte, n in _hex_pieces(raw, a, b):
+        if runs and runs[-1][0] == byte:
+            runs[-1][1] += n
+        else:
+            runs.append([byte, n])
     return runs
 
 
@@ -97,7 +141,7 @@ def shrink_long_line(raw: Raw, start: int, end: int, budget: int) -> tuple[str, 
         )
         if is_data:
             pieces.append(_text(raw, kept, q, start))
-            if _HEX.fullmatch(raw, q + 1, e - 1) and (e - q) % 2 == 0:
+            if (e - q) % 2 == 0 and _is_hex(raw, q + 1, e - 1):
                 runs = _hex_runs(raw, q + 1, e - 1, budget - added)
                 added += len(runs)
                 pieces.append(json.dumps(runs))

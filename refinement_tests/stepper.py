@@ -21,16 +21,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
-from refinement_tests.trace import StatusExpect, data_shown
+from refinement_tests.trace import SHOWN_RUNS, StatusExpect, data_shown, runs_shown
 from spec.abi import OK
 from spec.explore import Cx, Path, explore
 from spec.outcome import ANY_ERROR, Between, Outcome, status_name
 from spec.profiles import Profile
 from spec.state import EMPTY_STATE, State
 from spec.transitions import transition
-from spec.values import Concrete
+from spec.values import Concrete, Runs
 
 __all__ = ["MAX_STATES", "Divergence", "OverBudget", "StateSet", "agrees", "allowed_json",
            "observed_expect", "render_value", "state_key", "work_budget"]
@@ -102,11 +103,25 @@ def render_value(val: Any) -> Any:
     """An output as JSON: bounds as "lo..hi", byte data in its trace form."""
     if isinstance(val, Between):
         return f"{val.lo}..{val.hi}"
+    if isinstance(val, Runs):
+        return _runs_json(val)
     if isinstance(val, tuple):
         return data_shown(val)
     if isinstance(val, Mapping):
         return {k: render_value(x) for k, x in val.items()}
     return val
+
+
+def _runs_json(val: Runs) -> Any:
+    """A spec's read as `data_shown` shows data, without building the runs it stands
+    for: a read of 2^40 bytes of the pager's content prints in one line."""
+    count = len(val)
+    if count <= 3 * SHOWN_RUNS:
+        return data_shown(tuple(val))
+    head = list(islice(val, SHOWN_RUNS))
+    tail = val.tail_runs(SHOWN_RUNS)
+    left = val.length - sum(c for _, c in head) - sum(c for _, c in tail)
+    return runs_shown(head, tail, count - 2 * SHOWN_RUNS, left)
 
 
 def allowed_json(paths: list[Path[Outcome]], event: bool) -> list[dict[str, Any]]:

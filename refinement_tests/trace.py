@@ -32,7 +32,7 @@ from typing import Any
 import fastjsonschema
 
 from model.ranges import byte_runs
-from refinement_tests.long_lines import LONG_LINE, TooManyRuns, shrink_long_line
+from refinement_tests.long_lines import LONG_LINE, TooManyRuns, find, shrink_long_line
 from spec import abi
 
 __all__ = [
@@ -53,6 +53,7 @@ __all__ = [
     "header_to_json",
     "parse_trace_text",
     "read_trace",
+    "runs_shown",
     "step_to_json",
     "trace_lines",
     "write_trace",
@@ -142,7 +143,7 @@ def data_to_json(d: Data) -> str | list[list[int]]:
     return [[b, c] for b, c in d]
 
 
-_SHOWN_RUNS = 3  # runs shown at each end of long data
+SHOWN_RUNS = 3  # runs shown at each end of long data
 _SHOWN_HEX = 32  # hex digits shown at each end of long hex
 
 
@@ -154,12 +155,18 @@ def data_shown(v: Data | str | list[list[int]]) -> str | list[Any]:
             return v
         return (f"{v[:_SHOWN_HEX]}...{(len(v) - 2 * _SHOWN_HEX) // 2:,} more bytes..."
                 f"{v[-_SHOWN_HEX:]}")
-    if len(v) <= 3 * _SHOWN_RUNS:
+    if len(v) <= 3 * SHOWN_RUNS:
         return data_to_json(tuple((b, c) for b, c in v)) if isinstance(v, tuple) else v
-    middle = v[_SHOWN_RUNS:-_SHOWN_RUNS]
-    hidden = f"... {len(middle):,} more runs, {sum(c for _, c in middle):,} bytes ..."
-    return ([[b, c] for b, c in v[:_SHOWN_RUNS]] + [hidden]
-            + [[b, c] for b, c in v[-_SHOWN_RUNS:]])
+    middle = v[SHOWN_RUNS:-SHOWN_RUNS]
+    return runs_shown(v[:SHOWN_RUNS], v[-SHOWN_RUNS:], len(middle),
+                      sum(c for _, c in middle))
+
+
+def runs_shown(head: Iterable[Sequence[int]], tail: Iterable[Sequence[int]], runs: int,
+               length: int) -> list[Any]:
+    """Long data as shown: the first and last runs around what is left out."""
+    hidden = f"... {runs:,} more runs, {length:,} bytes ..."
+    return [[b, c] for b, c in head] + [hidden] + [[b, c] for b, c in tail]
 
 
 # --- data types -----------------------------------------------------------------------------
@@ -883,8 +890,10 @@ def read_trace(path: str | Path) -> Trace:
         start = 3 if raw[:3] == b"\xef\xbb\xbf" else 0
         released = number = 0
         while start <= len(raw):
-            end = raw.find(b"\n", start)
-            end = len(raw) if end < 0 else end
+            end = raw.find(b"\n", start, start + LONG_LINE)
+            if end < 0:  # a long line (or the last): searched a slice at a time
+                end = find(raw, b"\n", start, len(raw))
+                end = len(raw) if end < 0 else end
             number += 1
             reader.feed_bytes(number, raw, start, end)
             start = end + 1

@@ -11,7 +11,7 @@ from spec.abi import ERR_BAD_STATE, OK
 from spec.explore import Cx
 from spec.objects import Target, memory, pager_detached, with_memory
 from spec.state import Memory, State
-from spec.values import Word
+from spec.values import PageSet, Word
 
 
 def owner_pages(cx: Cx, t: Target, lo: Word, hi: Word) -> tuple[Word, Word]:
@@ -40,7 +40,7 @@ def commit_pages(
     marks = owner.marks
     if marks is None:
         return with_memory(st, t, Memory(mem.content, v.pages_add(mem.committed, a, b))), OK
-    have = v.pages_union(mem.committed, marks.dirty)
+    have = _present(cx, mem.committed, marks.dirty, a, b)
     stop, status, failing = b, OK, -1
     if pager_detached(st, owner):
         first = v.pages_first_out(have, a, b)
@@ -66,6 +66,13 @@ def commit_pages(
     return st, marks.fails[failing][2]
 
 
+def _present(cx: Cx, committed: PageSet, dirty: PageSet, a: Word, b: Word) -> PageSet:
+    """The pages of [a, b) that read without the pager: only that range is walked, so a
+    call costs what its range holds, not what the whole VMO does."""
+    v = cx.v
+    return v.pages_union(v.pages_within(committed, a, b), v.pages_within(dirty, a, b))
+
+
 def page_in_best_effort(cx: Cx, st: State, t: Target, a: Word, b: Word) -> State:
     """ALWAYS_NEED's paging in: every absent page of [a, b) is requested, and a request
     that fails is skipped, not the end (the kernel ignores errors in this paging in:
@@ -78,7 +85,7 @@ def page_in_best_effort(cx: Cx, st: State, t: Target, a: Word, b: Word) -> State
     if marks is None or owner.kind.contiguous or pager_detached(st, owner):
         return st
     mem = memory(st, t)
-    have = v.pages_union(mem.committed, marks.dirty)
+    have = _present(cx, mem.committed, marks.dirty, a, b)
     fails = list(marks.fails)
     skipped = v.pages_empty()
     pos = a

@@ -193,6 +193,10 @@ class Symbolic(Values):
         i = z3.BitVec("i", 64)
         return z3.Lambda([i], z3.And(s[i], z3.Not(t[i])))
 
+    def pages_within(self, s: Any, lo: Any, hi: Any) -> Any:
+        i = z3.BitVec("i", 64)
+        return z3.Lambda([i], z3.And(self._in(i, lo, hi), s[i]))
+
     def _first(self, s: Any, lo: Any, hi: Any, member: bool) -> Any:
         r = self.fresh_word("first")
         i = z3.BitVec("i", 64)

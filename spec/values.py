@@ -13,9 +13,11 @@ work costs, never what the VMO's size is.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from bisect import bisect_right
+from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 
+from spec import intervals as iv
 from spec.abi import U64_MAX
 
 Word = Any  # an unsigned 64-bit value: int in Concrete, z3 BitVecRef in Symbolic
@@ -154,6 +156,10 @@ class Values(ABC):
         """The pages of s that are not in t."""
 
     @abstractmethod
+    def pages_within(self, s: PageSet, lo: Word, hi: Word) -> PageSet:
+        """The pages of s inside [lo, hi): what a walk over that range may look at."""
+
+    @abstractmethod
     def pages_first_in(self, s: PageSet, lo: Word, hi: Word) -> Word:
         """The lowest page of [lo, hi) in s, or hi when there is none."""
 
@@ -167,156 +173,197 @@ class Values(ABC):
 # ======================================================================================
 
 
-def _normalize(runs: list[tuple[int, int]]) -> Data:
-    out: list[tuple[int, int]] = []
+class Runs:
+    """Bytes as run-length pieces: what a read returns. A piece (value, count) is count
+    bytes of `value` (0..255), or, for a negative value -(1 + q), the pager pattern of
+    trace-format.md read from pattern index q on (page n reads (n + 1) % 256).
+
+    It iterates, compares and hashes as the normalized (byte, count) runs it stands for
+    (the form of `Data`), so it equals a trace's `data` of the same bytes; but it holds
+    one piece per run of the map it was read from, however many pages the pattern
+    crosses: a read of 2^40 bytes of the pattern is one piece.
+    """
+
+    __slots__ = ("length", "page", "pieces", "plain")
+
+    def __init__(self, pieces: tuple[tuple[int, int], ...], page: int,
+                 length: int | None = None, plain: bool | None = None) -> None:
+        self.pieces = pieces
+        self.page = page
+        self.length = sum(n for _, n in pieces) if length is None else length
+        # Without the pattern, the pieces of a (canonical) map are already the runs.
+        self.plain = all(v >= 0 for v, _ in pieces) if plain is None else plain
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        if self.plain:
+            return iter(self.pieces)
+        return _normalized(self._expanded())
+
+    def _expanded(self, reverse: bool = False) -> Iterator[tuple[int, int]]:
+        """Each piece as runs (a pattern piece: one per page), in order or backwards."""
+        page = self.page
+        for v, n in reversed(self.pieces) if reverse else self.pieces:
+            if v >= 0:
+                yield v, n
+                continue
+            lo = -1 - v
+            hi = lo + n
+            while lo < hi:
+                if reverse:
+                    cut = max(lo, (hi - 1) // page * page)
+                    yield ((hi - 1) // page + 1) % 256, hi - cut
+                    hi = cut
+                else:
+                    cut = min(hi, (lo // page + 1) * page)
+                    yield (lo // page + 1) % 256, cut - lo
+                    lo = cut
+
+    def __len__(self) -> int:
+        """How many runs (as for a `Data` tuple), counted piece by piece."""
+        if self.plain:
+            return len(self.pieces)
+        page, total, prev = self.page, 0, -1
+        for v, n in self.pieces:
+            if v >= 0:
+                total += 1
+                first = last = v
+            else:
+                q = -1 - v
+                total += (q + n - 1) // page - q // page + 1
+                first, last = (q // page + 1) % 256, ((q + n - 1) // page + 1) % 256
+            total -= first == prev  # merges with the run before
+            prev = last
+        return total
+
+    def tail_runs(self, k: int) -> list[tuple[int, int]]:
+        """The last k runs, walked from the end."""
+        return list(islice(_normalized(self._expanded(reverse=True)), k))[::-1]
+
+    def __bool__(self) -> bool:
+        return self.length > 0
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Runs):
+            if self.pieces == other.pieces and self.page == other.page:
+                return True
+            if self.length != other.length:
+                return False
+        elif isinstance(other, tuple):
+            if self.plain:
+                return self.pieces == other
+            if self.length != sum(n for _, n in other):
+                return False
+        else:
+            return NotImplemented
+        # Both sides are streamed, so a mismatch costs only the runs before it.
+        mine, theirs = iter(self), _normalized(iter(other))
+        return all(a == b for a, b in zip(mine, theirs, strict=True))
+
+    def __hash__(self) -> int:
+        return hash(self.pieces if self.plain else tuple(self))
+
+    def __repr__(self) -> str:
+        return f"Runs({self.pieces!r}, page={self.page})"
+
+
+def _normalized(runs: Iterator[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    """Drop empty runs and merge equal neighbours."""
+    byte, count = -1, 0
     for b, n in runs:
         if n <= 0:
             continue
-        if out and out[-1][0] == b:
-            out[-1] = (b, out[-1][1] + n)
+        if b == byte:
+            count += n
         else:
-            out.append((b, n))
-    return tuple(out)
+            if count:
+                yield byte, count
+            byte, count = b, n
+    if count:
+        yield byte, count
 
 
 class ByteRuns:
-    """An immutable map from u64 offsets to bytes as sorted breakpoints.
+    """An immutable map from u64 offsets to bytes: runs tiling [0, 2^64) in a persistent
+    interval map (spec/intervals.py), so an update shares all but O(log n) of it.
 
-    `starts[i]` begins a run that lasts until `starts[i + 1]` (or 2^64). A value 0..255 is
-    that byte; a negative value -(1 + shift) is the pager pattern read at index + shift.
+    A run's value 0..255 is that byte; a negative value -(1 + shift) is the pager
+    pattern read at index + shift. A value depends only on the absolute index, so equal
+    neighbours always merge and each content has one representation.
     """
 
-    __slots__ = ("page", "starts", "vals")
+    __slots__ = ("page", "runs")
 
-    def __init__(self, starts: tuple[int, ...], vals: tuple[int, ...], page: int) -> None:
-        self.starts = starts
-        self.vals = vals
+    def __init__(self, runs: iv.IntervalMap, page: int) -> None:
+        self.runs = runs
         self.page = page
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, ByteRuns)
-            and self.starts == other.starts
-            and self.vals == other.vals
-        )
+        return isinstance(other, ByteRuns) and self.runs == other.runs
 
     def __hash__(self) -> int:
-        return hash((self.starts, self.vals))
+        return hash(self.runs)
 
     def byte_at(self, x: int) -> int:
-        v = self.vals[bisect_right(self.starts, x) - 1]
-        return v if v >= 0 else self._pattern(x - 1 - v)
-
-    def _pattern(self, x: int) -> int:
-        return (x // self.page + 1) % 256
+        run = self.runs.find(x)
+        assert run is not None
+        v: int = run[2]
+        return v if v >= 0 else ((x - 1 - v) // self.page + 1) % 256
 
     def pieces(self, lo: int, hi: int) -> list[tuple[int, int, int]]:
         """The runs (start, end, value) that cover [lo, hi), clipped to it."""
-        starts, vals = self.starts, self.vals
-        i = bisect_right(starts, lo) - 1
-        out = []
-        n = len(starts)
-        while lo < hi:
-            end = starts[i + 1] if i + 1 < n else MOD
-            end = min(end, hi)
-            out.append((lo, end, vals[i]))
-            lo = end
-            i += 1
-        return out
+        return [(max(a, lo), min(b, hi), v)
+                for a, b, v in self.runs.overlapping(lo, hi)]
 
     def replaced(self, lo: int, hi: int, new: list[tuple[int, int, int]]) -> ByteRuns:
         """This map with [lo, hi) replaced by the runs `new` (which tile [lo, hi))."""
         if hi <= lo:
             return self
-        starts, vals = self.starts, self.vals
-        i = bisect_right(starts, lo) - 1  # run holding lo
-        j = bisect_right(starts, hi - 1) - 1  # run holding hi - 1
-        out_s = list(starts[: i + 1])
-        out_v = list(vals[: i + 1])
-        if out_s[-1] == lo:
-            out_s.pop()
-            out_v.pop()
+        return ByteRuns(self.runs.splice(lo, hi, new), self.page)
 
-        # A value depends only on the absolute index, so equal neighbours always merge.
-        def push(s: int, v: int) -> None:
-            if not out_v or out_v[-1] != v:
-                out_s.append(s)
-                out_v.append(v)
-
-        for s, _e, v in new:
-            push(s, v)
-        if hi < MOD:
-            k = j + 1
-            if k < len(starts) and starts[k] == hi:
-                push(hi, vals[k])
-                k += 1
-            else:
-                push(hi, vals[j])
-            out_s.extend(starts[k:])
-            out_v.extend(vals[k:])
-        return ByteRuns(tuple(out_s), tuple(out_v), self.page)
-
-    def read(self, lo: int, length: int) -> Data:
-        runs: list[tuple[int, int]] = []
-        for s, e, v in self.pieces(lo, lo + length):
+    def read(self, lo: int, length: int) -> Runs:
+        hi = lo + length
+        pieces = []
+        plain = True
+        for a, b, v in self.runs.overlapping(lo, hi):
+            a, b = max(a, lo), min(b, hi)
             if v >= 0:
-                runs.append((v, e - s))
-                continue
-            shift = -1 - v
-            x = s
-            while x < e:
-                page_end = ((x + shift) // self.page + 1) * self.page - shift
-                stop = min(e, page_end)
-                runs.append((self._pattern(x + shift), stop - x))
-                x = stop
-        return _normalize(runs)
+                pieces.append((v, b - a))
+            else:  # a pattern piece starts at pattern index a + shift
+                pieces.append((v - a, b - a))
+                plain = False
+        return Runs(tuple(pieces), self.page, max(length, 0), plain)
 
 
 class PageRuns:
-    """An immutable set of page numbers as sorted, disjoint, non-adjacent [lo, hi) pairs."""
+    """An immutable set of page numbers: disjoint, non-adjacent intervals in a
+    persistent interval map (spec/intervals.py)."""
 
-    __slots__ = ("bounds",)
+    __slots__ = ("runs",)
 
-    def __init__(self, bounds: tuple[int, ...]) -> None:
-        self.bounds = bounds  # lo0, hi0, lo1, hi1, ...
+    def __init__(self, runs: iv.IntervalMap) -> None:
+        self.runs = runs
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, PageRuns) and self.bounds == other.bounds
+        return isinstance(other, PageRuns) and self.runs == other.runs
 
     def __hash__(self) -> int:
-        return hash(self.bounds)
+        return hash(self.runs)
 
     def _with(self, lo: int, hi: int, present: bool) -> PageRuns:
         if hi <= lo:
             return self
-        b = self.bounds
-        kept: list[int] = []
-        nlo, nhi = lo, hi
-        for k in range(0, len(b), 2):
-            a, z = b[k], b[k + 1]
-            if z < lo or a > hi or (not present and (z == lo or a == hi)):
-                kept.extend((a, z))
-            elif present:  # overlapping or touching: merge
-                nlo, nhi = min(nlo, a), max(nhi, z)
-            else:  # cut [lo, hi) out of [a, z)
-                if a < lo:
-                    kept.extend((a, lo))
-                if z > hi:
-                    kept.extend((hi, z))
-        if present:
-            kept.extend((nlo, nhi))
-            pairs = sorted(zip(kept[::2], kept[1::2], strict=True))
-            kept = [x for p in pairs for x in p]
-        return PageRuns(tuple(kept))
+        return PageRuns(self.runs.splice(lo, hi, [(lo, hi, True)] if present else []))
 
     def overlap(self, lo: int, hi: int) -> list[tuple[int, int]]:
-        b = self.bounds
-        out = []
-        for k in range(0, len(b), 2):
-            a, z = max(b[k], lo), min(b[k + 1], hi)
-            if a < z:
-                out.append((a, z))
-        return out
+        return [(max(a, lo), min(b, hi)) for a, b, _ in self.runs.overlapping(lo, hi)]
+
+    def all(self) -> list[tuple[int, int]]:
+        return [(a, b) for a, b, _ in self.runs.items()]
+
+    def bounds(self) -> tuple[int, int]:
+        """The least page in the set and one past the greatest ((0, 0) when empty)."""
+        a, z = self.runs.first(), self.runs.last()
+        return (0, 0) if a is None or z is None else (a[0], z[1])
 
 
 class Concrete(Values):
@@ -387,10 +434,10 @@ class Concrete(Values):
         return a != b
 
     def bytes_const(self, byte: int) -> ByteRuns:
-        return ByteRuns((0,), (byte,), self.page)
+        return ByteRuns(iv.IntervalMap.of([(0, MOD, byte)]), self.page)
 
     def bytes_pager(self, page: int) -> ByteRuns:
-        return ByteRuns((0,), (-1,), page)
+        return ByteRuns(iv.IntervalMap.of([(0, MOD, -1)]), page)
 
     def bytes_fill(self, m: ByteRuns, lo: int, hi: int, byte: int) -> ByteRuns:
         return m.replaced(lo, hi, [(lo, hi, byte)])
@@ -415,10 +462,11 @@ class Concrete(Values):
             new.append((s - shift, e - shift, v))
         return m.replaced(lo, hi, new)
 
-    def bytes_read(self, m: ByteRuns, offset: int, length: int) -> Data:
+    def bytes_read(self, m: ByteRuns, offset: int, length: int) -> Runs:
         return m.read(offset, length)
 
     def bytes_zero_in(self, m: ByteRuns, lo: int, hi: int) -> bool:
+        # Runs are streamed: the first run that is not zero ends the walk.
         return all(b == 0 for b, _ in m.read(lo, hi - lo)) if hi > lo else True
 
     def pages_empty(self) -> PageRuns:
@@ -428,37 +476,42 @@ class Concrete(Values):
         return s._with(lo, hi, True)
 
     def pages_remove(self, s: PageRuns, lo: int, hi: int) -> PageRuns:
-        return s._with(lo, hi, False) if s.bounds else s
+        return s._with(lo, hi, False)
 
     def pages_count(self, s: PageRuns, lo: int, hi: int) -> int:
-        return sum(z - a for a, z in s.overlap(lo, hi))
+        return s.runs.covered(lo, hi)
 
     def pages_any(self, s: PageRuns, lo: int, hi: int) -> bool:
-        return bool(s.overlap(lo, hi))
+        return self.pages_first_in(s, lo, hi) < hi
 
     def pages_union(self, s: PageRuns, t: PageRuns) -> PageRuns:
-        b = t.bounds
-        for k in range(0, len(b), 2):
-            s = s._with(b[k], b[k + 1], True)
+        if len(s.runs) < len(t.runs):  # walk the smaller set
+            s, t = t, s
+        for a, z in t.all():
+            s = s._with(a, z, True)
         return s
 
     def pages_diff(self, s: PageRuns, t: PageRuns) -> PageRuns:
-        b = t.bounds
-        for k in range(0, len(b), 2):
-            s = s._with(b[k], b[k + 1], False)
+        for a, z in t.overlap(*s.bounds()):  # only what can meet s
+            s = s._with(a, z, False)
         return s
 
+    def pages_within(self, s: PageRuns, lo: int, hi: int) -> PageRuns:
+        return PageRuns(s.runs.restrict(lo, hi))
+
     def pages_first_in(self, s: PageRuns, lo: int, hi: int) -> int:
-        ov = s.overlap(lo, hi)
-        return ov[0][0] if ov else hi
+        if hi <= lo:
+            return hi
+        if s.runs.find(lo) is not None:
+            return lo
+        nxt = s.runs.after(lo)
+        return nxt[0] if nxt is not None and nxt[0] < hi else hi
 
     def pages_first_out(self, s: PageRuns, lo: int, hi: int) -> int:
-        x = lo
-        for a, z in s.overlap(lo, hi):
-            if a > x:
-                return x
-            x = z
-        return x if x < hi else hi
+        if hi <= lo:
+            return hi
+        run = s.runs.find(lo)  # runs never touch, so its end is out of the set
+        return lo if run is None else min(run[1], hi)
 
 
-_EMPTY_PAGES = PageRuns(())
+_EMPTY_PAGES = PageRuns(iv.IntervalMap.of(()))
