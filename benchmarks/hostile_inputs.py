@@ -7,8 +7,10 @@ process's peak resident memory (ru_maxrss from wait4, so it covers that run only
     seconds and under 200 MB;
   * 100 MB of alternating-byte hex (one run per byte): refused past the run budget, and
     how much it costs to find out;
+  * a 2^40-byte read of a pager-backed VMO, its data left out, then recorded wrongly: must
+    check in seconds and under 200 MB, the divergence in a few short lines;
   * a 4-line trace committing 4 GiB at 1 MiB pages on the host runner: NO_MEMORY past the
-    1 GiB budget (the runner's own peak is its child's, reported as the children's).
+    1 GiB budget.
 
 Usage: python benchmarks/hostile_inputs.py [--mb N]
 """
@@ -39,6 +41,16 @@ def write_hex(path: Path, unit: str, nbytes: int) -> None:
         f.write('"}\n')
 
 
+def huge_read(path: Path, wrong: bool) -> None:
+    size = 1 << 40
+    data = f', "data": [[1, 4096], [0, {size - 4096}]]' if wrong else ""
+    path.write_text(
+        HEADER + '{"call": "pager_create", "out": "p"}\n'
+        f'{{"call": "pager_create_vmo", "pager": "p", "options": [], "size": {size}, '
+        '"out": "v"}\n'
+        f'{{"call": "vmo_read", "vmo": "v", "offset": 0, "length": {size}{data}}}\n')
+
+
 def big_commit(path: Path) -> None:
     path.write_text(
         '{"vmo_trace": 1, "page_size": 1048576}\n'
@@ -48,8 +60,8 @@ def big_commit(path: Path) -> None:
         '{"call": "vmo_info", "vmo": "a"}\n')
 
 
-def timed(argv: list[str]) -> tuple[float, float, int, str]:
-    """Seconds, peak MB of the process and of its children, its exit status, last line."""
+def timed(argv: list[str]) -> tuple[float, float, int, str, int]:
+    """Seconds, peak MB of the process, its exit status, last line, longest line."""
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "vmospec.cli", *argv],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -57,8 +69,9 @@ def timed(argv: list[str]) -> tuple[float, float, int, str]:
     _pid, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
-    last = out.decode(errors="replace").strip().splitlines()[-1:] or [""]
-    return seconds, usage.ru_maxrss / 1024, proc.returncode, last[0][:100]
+    lines = out.decode(errors="replace").strip().splitlines() or [""]
+    longest = max(len(line) for line in lines)
+    return seconds, usage.ru_maxrss / 1024, proc.returncode, lines[-1][:100], longest
 
 
 def main() -> None:
@@ -73,16 +86,22 @@ def main() -> None:
         write_hex(d / "uniform.jsonl", "ab", nbytes)
         write_hex(d / "alternating.jsonl", "0001", nbytes)
         big_commit(d / "commit.jsonl")
+        huge_read(d / "read.jsonl", wrong=False)
+        huge_read(d / "wrong.jsonl", wrong=True)
         cases = [
             (f"{args.mb} MB uniform hex", ["check", str(d / "uniform.jsonl")]),
             (f"{args.mb} MB alternating hex", ["check", str(d / "alternating.jsonl")]),
+            ("2^40-byte pager read", ["check", str(d / "read.jsonl")]),
+            ("2^40-byte pager read, wrong data", ["check", str(d / "wrong.jsonl")]),
             ("4 GiB commit at 1 MiB pages", ["run", str(d / "commit.jsonl"), "--backend",
                                              "device", "--out", str(d / "observed.jsonl")]),
         ]
         print(f"{'case':32} {'seconds':>8} {'peak MB':>8} {'exit':>4}  last line")
         for name, argv in cases:
-            seconds, peak, code, last = timed(argv)
+            seconds, peak, code, last, longest = timed(argv)
             print(f"{name:32} {seconds:8.2f} {peak:8.0f} {code:4}  {last}")
+            if "wrong" in name:
+                print(f"{'':32} longest line of its output: {longest} characters")
         observed = (d / "observed.jsonl").read_text().splitlines()
         print("the runner's answer to the 4 GiB commit:", observed[2][-40:])
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import z3
 
+from proofs.logic import Z3, Logic
 from proofs.shapes import Shape
 from proofs.steps import OFFSET, SIZE, Step
 from proofs.wellformed import CLAUSES, well_formed, well_formed_at
@@ -53,8 +54,13 @@ class Ctx:
     page: int
     profile: Profile
     path: Path[Outcome]
-    i: z3.BitVecRef
-    k: z3.BitVecRef
+    i: Any
+    k: Any
+    # What the formulas are built in, and the step's offset and size: z3 for the proofs,
+    # concrete values when `vmospec explore` evaluates a predicate on a real state.
+    z: Logic = Z3
+    offset: Any = OFFSET
+    length: Any = SIZE
 
     @property
     def pre(self) -> State:
@@ -85,24 +91,24 @@ class Ctx:
 
     def owner(self, st: State) -> tuple[int, Any]:
         """The VMO whose pages the handle's VMO sees, and its window offset there."""
-        obj, shift = self.obj, z3.BitVecVal(0, 64)
+        obj, shift = self.obj, self.z.BitVecVal(0, 64)
         o = st.vmo(obj)
         while o.memory is None and o.parent is not None:
-            shift = shift + word(o.window if o.role == SLICE else 0)
+            shift = shift + self.z.word(o.window if o.role == SLICE else 0)
             obj = o.parent
             o = st.vmo(obj)
         return obj, shift
 
     def size(self) -> Any:
-        return word(visible_size(self.pre, self.obj))
+        return self.z.word(visible_size(self.pre, self.obj))
 
     def end(self) -> tuple[Any, Any]:
         """offset + size and whether it overflowed."""
-        e = OFFSET + SIZE
-        return e, z3.ULT(e, OFFSET)
+        e = self.offset + self.length
+        return e, self.z.ULT(e, self.offset)
 
     def in_range(self, x: Any, lo: Any, hi: Any) -> Any:
-        return z3.And(z3.ULE(lo, x), z3.ULT(x, hi))
+        return self.z.And(self.z.ULE(lo, x), self.z.ULT(x, hi))
 
     def unchanged(self, objs: list[int] | None = None, trackers: bool = True) -> Formula:
         """The objects (default: all) read, commit and lock the same at c.i / c.k."""
@@ -113,14 +119,15 @@ class Ctx:
             after = self.post.objects.get(obj)
             if not isinstance(after, Vmo):
                 return False
-            out.append(word(visible_size(self.pre, obj)) == word(visible_size(self.post, obj)))
+            size_before = self.z.word(visible_size(self.pre, obj))
+            out.append(size_before == self.z.word(visible_size(self.post, obj)))
             if o.memory is not None and after.memory is not None:
                 out += [o.memory.content[self.i] == after.memory.content[self.i],
                         o.memory.committed[self.k] == after.memory.committed[self.k]]
             if trackers and o.tracker is not None and after.tracker is not None:
-                out += [word(o.tracker.state) == word(after.tracker.state),
-                        word(o.tracker.count) == word(after.tracker.count)]
-        return z3.And(True, *out)
+                out += [self.z.word(o.tracker.state) == self.z.word(after.tracker.state),
+                        self.z.word(o.tracker.count) == self.z.word(after.tracker.count)]
+        return self.z.And(True, *out)
 
     def content(self, st: State, obj: int) -> Any:
         mem = st.vmo(obj).memory
@@ -218,8 +225,8 @@ PAGE_STATUSES: dict[str, set[int]] = {
 
 
 def lacks(c: Ctx, rights: tuple[int, ...]) -> Formula:
-    r = word(c.rights)
-    return z3.And(*[(r & bit) == 0 for bit in rights])
+    r = c.z.word(c.rights)
+    return c.z.And(*[(r & bit) == 0 for bit in rights])
 
 
 # -- the catalogue -----------------------------------------------------------------------------
@@ -236,9 +243,9 @@ def decommit_zeroes(c: Ctx) -> tuple[Formula, Formula]:
     owner, shift = c.owner(c.post)
     end, ovf = c.end()
     x = shift + c.i
-    applies = z3.And(c.status == OK, z3.Not(ovf), c.in_range(c.i, OFFSET, end))
-    holds = z3.And(c.content(c.post, owner)[x] == 0,
-                   z3.Not(c.committed(c.post, owner)[z3.UDiv(x, c.page)]))
+    applies = c.z.And(c.status == OK, c.z.Not(ovf), c.in_range(c.i, c.offset, end))
+    holds = c.z.And(c.content(c.post, owner)[x] == 0,
+                   c.z.Not(c.committed(c.post, owner)[c.z.UDiv(x, c.page)]))
     return applies, holds
 
 
@@ -249,10 +256,10 @@ def decommit_zeroes(c: Ctx) -> tuple[Formula, Formula]:
 def zero_zeroes(c: Ctx) -> tuple[Formula, Formula]:
     owner, shift = c.owner(c.post)
     end, ovf = c.end()
-    lo, hi = shift + OFFSET, shift + end
+    lo, hi = shift + c.offset, shift + end
     before, after = c.content(c.pre, owner), c.content(c.post, owner)
-    holds = z3.If(c.in_range(c.i, lo, hi), after[c.i] == 0, after[c.i] == before[c.i])
-    return z3.And(c.status == OK, z3.Not(ovf)), holds
+    holds = c.z.If(c.in_range(c.i, lo, hi), after[c.i] == 0, after[c.i] == before[c.i])
+    return c.z.And(c.status == OK, c.z.Not(ovf)), holds
 
 
 @invariant("frame",
@@ -264,29 +271,30 @@ def frame(c: Ctx) -> tuple[Formula, Formula]:
     owner, shift = c.owner(c.post)
     end, ovf = c.end()
     p = c.page
-    lo = (shift + OFFSET) & ~z3.BitVecVal(p - 1, 64)
+    lo = (shift + c.offset) & ~c.z.BitVecVal(p - 1, 64)
     hi_raw = shift + end
-    hi = (hi_raw + (p - 1)) & ~z3.BitVecVal(p - 1, 64)
-    hi_ovf = z3.Or(ovf, z3.ULT(hi, hi_raw), z3.ULT(hi_raw, shift))
-    inside = z3.And(z3.ULE(lo, c.i), z3.Or(hi_ovf, z3.ULT(c.i, hi)))
-    page_inside = z3.And(z3.ULE(z3.UDiv(lo, p), c.k), z3.Or(hi_ovf, z3.ULT(c.k, z3.UDiv(hi, p))))
+    hi = (hi_raw + (p - 1)) & ~c.z.BitVecVal(p - 1, 64)
+    hi_ovf = c.z.Or(ovf, c.z.ULT(hi, hi_raw), c.z.ULT(hi_raw, shift))
+    inside = c.z.And(c.z.ULE(lo, c.i), c.z.Or(hi_ovf, c.z.ULT(c.i, hi)))
+    page_inside = c.z.And(c.z.ULE(c.z.UDiv(lo, p), c.k),
+                          c.z.Or(hi_ovf, c.z.ULT(c.k, c.z.UDiv(hi, p))))
     mem_before, mem_after = c.vmo(c.pre, owner).memory, c.vmo(c.post, owner).memory
     assert mem_before is not None and mem_after is not None
     others = [o for o in c.pre.objects if o != owner]
     # What a trace could observe: bytes and pages below the owner's size.
-    size = word(visible_size(c.pre, owner))
-    seen, page_seen = z3.ULT(c.i, size), z3.ULT(c.k, z3.UDiv(size, p))
-    holds = z3.And(
-        z3.Implies(z3.And(seen, z3.Not(inside)),
+    size = c.z.word(visible_size(c.pre, owner))
+    seen, page_seen = c.z.ULT(c.i, size), c.z.ULT(c.k, c.z.UDiv(size, p))
+    holds = c.z.And(
+        c.z.Implies(c.z.And(seen, c.z.Not(inside)),
                    mem_after.content[c.i] == mem_before.content[c.i]),
-        z3.Implies(z3.And(page_seen, z3.Not(page_inside)),
+        c.z.Implies(c.z.And(page_seen, c.z.Not(page_inside)),
                    mem_after.committed[c.k] == mem_before.committed[c.k]),
         c.unchanged(others),
     )
     tracker_before, tracker_after = c.vmo(c.pre, owner).tracker, c.vmo(c.post, owner).tracker
     if c.step.label not in LOCK_FAMILY and tracker_before is not None and tracker_after:
-        holds = z3.And(holds, word(tracker_before.state) == word(tracker_after.state),
-                       word(tracker_before.count) == word(tracker_after.count))
+        holds = c.z.And(holds, c.z.word(tracker_before.state) == c.z.word(tracker_after.state),
+                       c.z.word(tracker_before.count) == c.z.word(tracker_after.count))
     return True, holds
 
 
@@ -300,11 +308,11 @@ def content_preserved(c: Ctx) -> tuple[Formula, Formula]:
     for obj, o in c.pre.objects.items():
         if isinstance(o, Vmo) and o.memory is not None:
             same.append(c.content(c.post, obj)[c.i] == o.memory.content[c.i])
-    return True, z3.And(True, *same)
+    return True, c.z.And(True, *same)
 
 
 def _clauses_after(c: Ctx, names: list[str]) -> Formula:
-    return z3.And(*[CLAUSES[n](c.post, c.page, c.i) for n in names])
+    return c.z.And(*[CLAUSES[n](c.post, c.page, c.i) for n in names])
 
 
 UNCOMMITTED_ZERO = ["uncommitted pages read zero", "nothing committed past the size"]
@@ -350,7 +358,7 @@ def rights(c: Ctx) -> tuple[Formula, Formula]:
         earlier.add(ERR_NOT_SUPPORTED)  # cache.invalidate_gate: the debug gate comes first
     if c.step.label == "PREFETCH" and not c.profile.prefetch:
         earlier.add(ERR_INVALID_ARGS)  # prefix.order: an op the kernel does not know
-    return lacks(c, NEEDS[c.step.label]), z3.And(c.status in earlier, c.unchanged())
+    return lacks(c, NEEDS[c.step.label]), c.z.And(c.status in earlier, c.unchanged())
 
 
 def _tracker(c: Ctx) -> Any:
@@ -365,7 +373,7 @@ def _tracker(c: Ctx) -> Any:
            on_shapes({"discardable"}, labels("reclaim")))
 def lock_prevents_discard(c: Ctx) -> tuple[Formula, Formula]:
     t = _tracker(c)
-    return z3.UGE(word(t.count), 1), z3.And(c.out.get("discarded") is False, c.unchanged())
+    return c.z.UGE(c.z.word(t.count), 1), c.z.And(c.out.get("discarded") is False, c.unchanged())
 
 
 @invariant("discard-visible",
@@ -376,14 +384,14 @@ def lock_prevents_discard(c: Ctx) -> tuple[Formula, Formula]:
            on_shapes({"discardable"}, labels("TRY_LOCK", "LOCK", "vmo_read", "vmo_write",
                                              "COMMIT")))
 def discard_visible(c: Ctx) -> tuple[Formula, Formula]:
-    discarded = word(_tracker(c).state) == DISCARDED
+    discarded = c.z.word(_tracker(c).state) == DISCARDED
     if c.step.label != "LOCK":
         # commit.empty: an empty COMMIT succeeds before the discard is looked at
-        return z3.And(discarded, SIZE != 0), c.status != OK
+        return c.z.And(discarded, c.length != 0), c.status != OK
     if c.status != OK:
         return False, True
     lock = c.out["lock_state"]
-    return discarded, z3.And(word(lock["discarded_size"]) == c.size(),
+    return discarded, c.z.And(c.z.word(lock["discarded_size"]) == c.size(),
                              c.content(c.post, c.obj)[c.i] == 0)
 
 
@@ -393,11 +401,11 @@ def discard_visible(c: Ctx) -> tuple[Formula, Formula]:
            "page.errors.unlock_not_locked",
            on_shapes({"discardable"}, labels("UNLOCK")))
 def lock_counting(c: Ctx) -> tuple[Formula, Formula]:
-    unlocked = word(_tracker(c).count) == 0
-    well_asked = z3.And(z3.Not(lacks(c, (R, W))), OFFSET == 0, c.size() == SIZE)
-    status_ok = z3.Implies(well_asked, c.status == ERR_BAD_STATE) \
+    unlocked = c.z.word(_tracker(c).count) == 0
+    well_asked = c.z.And(c.z.Not(lacks(c, (R, W))), c.offset == 0, c.size() == c.length)
+    status_ok = c.z.Implies(well_asked, c.status == ERR_BAD_STATE) \
         if c.profile.precedence == "first" else c.status != OK
-    return unlocked, z3.And(c.status != OK, status_ok, c.unchanged())
+    return unlocked, c.z.And(c.status != OK, status_ok, c.unchanged())
 
 
 @invariant("no-wrap-around",
@@ -407,7 +415,7 @@ def lock_counting(c: Ctx) -> tuple[Formula, Formula]:
            lambda step, shape, h: step.call in (OP_RANGE, "vmo_read", "vmo_write"))
 def no_wrap_around(c: Ctx) -> tuple[Formula, Formula]:
     _end, ovf = c.end()
-    return ovf, z3.Or(c.status != OK, c.unchanged())
+    return ovf, c.z.Or(c.status != OK, c.unchanged())
 
 
 @invariant("window",
@@ -420,17 +428,17 @@ def window(c: Ctx) -> tuple[Formula, Formula]:
     root = child.parent
     assert root is not None
     if child.role == REFERENCE:
-        lo, hi = z3.BitVecVal(0, 64), word(visible_size(c.pre, root))
+        lo, hi = c.z.BitVecVal(0, 64), c.z.word(visible_size(c.pre, root))
     else:
-        lo, hi = word(child.window), word(child.window) + word(child.size)
+        lo, hi = c.z.word(child.window), c.z.word(child.window) + c.z.word(child.size)
     p = c.page
     before, after = c.vmo(c.pre, root).memory, c.vmo(c.post, root).memory
     assert before is not None and after is not None
-    outside = z3.And(z3.Not(c.in_range(c.i, lo, hi)),
-                     z3.ULT(c.i, word(visible_size(c.pre, root))))  # what a read could see
-    page_outside = z3.Not(c.in_range(c.k, z3.UDiv(lo, p), z3.UDiv(hi, p)))
-    return True, z3.And(z3.Implies(outside, after.content[c.i] == before.content[c.i]),
-                        z3.Implies(page_outside, after.committed[c.k] == before.committed[c.k]))
+    outside = c.z.And(c.z.Not(c.in_range(c.i, lo, hi)),
+                     c.z.ULT(c.i, c.z.word(visible_size(c.pre, root))))  # what a read could see
+    page_outside = c.z.Not(c.in_range(c.k, c.z.UDiv(lo, p), c.z.UDiv(hi, p)))
+    return True, c.z.And(c.z.Implies(outside, after.content[c.i] == before.content[c.i]),
+                        c.z.Implies(page_outside, after.committed[c.k] == before.committed[c.k]))
 
 
 @invariant("snapshot-isolation",
@@ -439,9 +447,15 @@ def window(c: Ctx) -> tuple[Formula, Formula]:
            "child.effect",
            on_shapes({"snapshot"}, labels("vmo_write", "ZERO", "DECOMMIT")))
 def snapshot_isolation(c: Ctx) -> tuple[Formula, Formula]:
-    other = 1 if c.obj == 2 else 2
-    visible = z3.ULT(c.i, word(visible_size(c.pre, other)))  # what a read could see
-    return visible, c.content(c.post, other)[c.i] == c.content(c.pre, other)[c.i]
+    # The other side: every other VMO that holds its own pages (in the shape, the one
+    # other VMO of the pair; on an explored state, the whole family).
+    mine = c.owner(c.pre)[0]
+    others = [k for k, o in c.pre.objects.items()
+              if isinstance(o, Vmo) and o.memory is not None and k != mine]
+    visible = [c.z.ULT(c.i, c.z.word(visible_size(c.pre, k))) for k in others]  # readable
+    same = [c.z.Implies(vis, c.content(c.post, k)[c.i] == c.content(c.pre, k)[c.i])
+            for vis, k in zip(visible, others, strict=True)]
+    return c.z.Or(False, *visible), c.z.And(True, *same)
 
 
 @invariant("status-domain",

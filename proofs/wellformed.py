@@ -1,7 +1,9 @@
 """Well-formedness: what every state reachable by a trace satisfies (invariant 15).
 
-Each clause is a named z3 predicate over a State, so a proof can assume all of them of
-the state before a step and must show each of them of the state after it.
+Each clause is a named predicate over a State at an offset, so a proof can assume all
+of them of the state before a step and must show each of them of the state after it.
+Given a z3 offset a clause is a z3 formula; given an int it is evaluated on a concrete
+state (proofs/logic.py), which is how `vmospec explore` checks every state it reaches.
 """
 
 from __future__ import annotations
@@ -11,105 +13,115 @@ from typing import Any
 
 import z3
 
+from proofs.logic import logic_for
 from spec.abi import DEFAULT_VMO_RIGHTS, RIGHT_RESIZE
 from spec.objects import visible_size
 from spec.state import DISCARDED, SLICE, SNAPSHOT, UNRECLAIMABLE, State, Vmo
-from spec.symbolic import word
 
-Clause = Callable[[State, int, z3.BitVecRef], z3.BoolRef]
-
-
-def _page_of(i: z3.BitVecRef, page: int) -> z3.BitVecRef:
-    return z3.UDiv(i, page)
+Clause = Callable[[State, int, Any], Any]  # (state, page size, offset) -> formula
 
 
-def pager_byte(i: Any, page: int) -> z3.BitVecRef:
+def _page_of(i: Any, page: int) -> Any:
+    return logic_for(i).UDiv(i, page)
+
+
+def pager_byte(i: Any, page: int) -> Any:
     """The format's pager content at offset i: page n reads (n + 1) % 256."""
-    return z3.Extract(7, 0, z3.UDiv(word(i), page) + 1)
+    lg = logic_for(i)
+    return lg.Extract(7, 0, lg.UDiv(lg.word(i), page) + 1)
 
 
 def _vmos(st: State) -> list[tuple[int, Vmo]]:
     return [(k, o) for k, o in st.objects.items() if isinstance(o, Vmo)]
 
 
-def sizes_aligned(st: State, page: int, i: z3.BitVecRef) -> z3.BoolRef:
-    return z3.And(True, *[word(visible_size(st, k)) & (page - 1) == 0 for k, _ in _vmos(st)])
+def sizes_aligned(st: State, page: int, i: Any) -> Any:
+    lg = logic_for(i)
+    return lg.And(True, *[lg.word(visible_size(st, k)) & (page - 1) == 0 for k, _ in _vmos(st)])
 
 
-def nothing_committed_past_size(st: State, page: int, i: z3.BitVecRef) -> z3.BoolRef:
+def nothing_committed_past_size(st: State, page: int, i: Any) -> Any:
     """Committed bytes never exceed the size: no page at or past S is committed."""
+    lg = logic_for(i)
     out = []
     for k, o in _vmos(st):
         if o.memory is not None:
-            last = z3.UDiv(word(visible_size(st, k)), page)
-            out.append(z3.Implies(z3.UGE(i, last), z3.Not(o.memory.committed[i])))
-    return z3.And(True, *out)
+            last = lg.UDiv(lg.word(visible_size(st, k)), page)
+            out.append(lg.Implies(lg.UGE(i, last), lg.Not(o.memory.committed[i])))
+    return lg.And(True, *out)
 
 
-def uncommitted_reads_zero(st: State, page: int, i: z3.BitVecRef) -> z3.BoolRef:
+def uncommitted_reads_zero(st: State, page: int, i: Any) -> Any:
     """Invariant 5: outside pager-backed VMOs and snapshot clones (which read their
     parent's pages until they fork them), a page that is not committed reads zero."""
+    lg = logic_for(i)
     out = []
     for _, o in _vmos(st):
         if o.memory is not None and o.marks is None and o.role != SNAPSHOT:
-            out.append(z3.Implies(z3.Not(o.memory.committed[_page_of(i, page)]),
+            out.append(lg.Implies(lg.Not(o.memory.committed[_page_of(i, page)]),
                                   o.memory.content[i] == 0))
-    return z3.And(True, *out)
+    return lg.And(True, *out)
 
 
-def snapshot_reads_zero_past_size(st: State, page: int, i: z3.BitVecRef) -> z3.BoolRef:
+def snapshot_reads_zero_past_size(st: State, page: int, i: Any) -> Any:
+    lg = logic_for(i)
     out = []
     for k, o in _vmos(st):
         if o.memory is not None and o.role == SNAPSHOT:
-            out.append(z3.Implies(z3.UGE(i, word(visible_size(st, k))),
+            out.append(lg.Implies(lg.UGE(i, lg.word(visible_size(st, k))),
                                   o.memory.content[i] == 0))
-    return z3.And(True, *out)
+    return lg.And(True, *out)
 
 
-def clean_pager_pages_read_pager_content(st: State, page: int, i: z3.BitVecRef) -> z3.BoolRef:
+def clean_pager_pages_read_pager_content(st: State, page: int, i: Any) -> Any:
     """A pager page never written (or zeroed) reads what the pager supplies."""
+    lg = logic_for(i)
     out = []
     for _, o in _vmos(st):
         if o.memory is not None and o.marks is not None:
-            out.append(z3.Implies(z3.Not(o.marks.dirty[_page_of(i, page)]),
+            out.append(lg.Implies(lg.Not(o.marks.dirty[_page_of(i, page)]),
                                   o.memory.content[i] == pager_byte(i, page)))
-    return z3.And(True, *out)
+    return lg.And(True, *out)
 
 
-def tracker_consistent(st: State, page: int, i: z3.BitVecRef) -> z3.BoolRef:
+def tracker_consistent(st: State, page: int, i: Any) -> Any:
     """discardable.states: four states; the lock count is >= 1 exactly in Unreclaimable; a discarded
     VMO holds no page and reads zero."""
+    lg = logic_for(i)
     out = []
     for _, o in _vmos(st):
         if o.tracker is None or o.memory is None:
             continue
-        s, n = word(o.tracker.state), word(o.tracker.count)
+        s, n = lg.word(o.tracker.state), lg.word(o.tracker.count)
         out += [
-            z3.ULE(s, 3),
-            (s == UNRECLAIMABLE) == z3.UGE(n, 1),
-            z3.Implies(s != UNRECLAIMABLE, n == 0),
-            z3.Implies(s == DISCARDED, z3.And(o.memory.content[i] == 0,
-                                              z3.Not(o.memory.committed[i]))),
+            lg.ULE(s, 3),
+            (s == UNRECLAIMABLE) == lg.UGE(n, 1),
+            lg.Implies(s != UNRECLAIMABLE, n == 0),
+            lg.Implies(s == DISCARDED, lg.And(o.memory.content[i] == 0,
+                                              lg.Not(o.memory.committed[i]))),
         ]
-    return z3.And(True, *out)
+    return lg.And(True, *out)
 
 
-def slices_fit(st: State, page: int, i: z3.BitVecRef) -> z3.BoolRef:
+def slices_fit(st: State, page: int, i: Any) -> Any:
+    lg = logic_for(i)
     out = []
     for _, o in _vmos(st):
         if o.role == SLICE and o.parent is not None:
-            end = word(o.window) + word(o.size)
-            out += [word(o.window) & (page - 1) == 0, z3.ULE(word(o.window), end),
-                    z3.ULE(end, word(visible_size(st, o.parent)))]
-    return z3.And(True, *out)
+            end = lg.word(o.window) + lg.word(o.size)
+            out += [lg.word(o.window) & (page - 1) == 0, lg.ULE(lg.word(o.window), end),
+                    lg.ULE(end, lg.word(visible_size(st, o.parent)))]
+    return lg.And(True, *out)
 
 
-def rights_are_vmo_rights(st: State, page: int, i: z3.BitVecRef) -> z3.BoolRef:
+def rights_are_vmo_rights(st: State, page: int, i: Any) -> Any:
+    lg = logic_for(i)
     out = []
     for h in st.handles.values():
         if isinstance(st.objects.get(h.obj), Vmo):
-            out.append(word(h.rights) & ~z3.BitVecVal(DEFAULT_VMO_RIGHTS | RIGHT_RESIZE, 64) == 0)
-    return z3.And(True, *out)
+            vmo_rights = lg.BitVecVal(DEFAULT_VMO_RIGHTS | RIGHT_RESIZE, 64)
+            out.append(lg.word(h.rights) & ~vmo_rights == 0)
+    return lg.And(True, *out)
 
 
 CLAUSES: dict[str, Clause] = {

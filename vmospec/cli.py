@@ -29,7 +29,7 @@ from spec.explore import ANY_ERROR
 from spec.outcome import PANIC, status_name
 from spec.profiles import PROFILES
 from spec.sources import explain
-from vmospec import hunt_cmd, sources_cmd
+from vmospec import explore_cmd, hunt_cmd, show_cmd, sources_cmd
 from vmospec.options import MAX_SEED, bounded_int, duration
 from vmospec.output import (
     OutputFailed,
@@ -643,6 +643,8 @@ def build_parser() -> argparse.ArgumentParser:
     profiles.set_defaults(run=cmd_profiles)
 
     hunt_cmd.register(sub)
+    explore_cmd.register(sub)
+    show_cmd.register(sub)
     sources_cmd.register(sub)
     return parser
 

@@ -68,8 +68,25 @@ def cmd_diff(args: argparse.Namespace) -> int:
                   f"({', '.join(PROFILES)}) nor a backend ({', '.join(backends)})",
                   file=sys.stderr)
             return EXIT_BAD_INPUT
+    if args.picture and not args.picture.endswith((".png", ".svg")):
+        print(f"vmospec diff: error: --picture {args.picture}: the name must end in .png or "
+              ".svg", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if args.a not in PROFILES or args.b not in PROFILES:
+        if args.picture:
+            print("vmospec diff: error: --picture draws two profiles' machines: name two "
+                  "profiles", file=sys.stderr)
+            return EXIT_BAD_INPUT
         return _diff_backend(args)
+    if args.picture:
+        from vmospec.pictures import profile_machines
+
+        try:
+            profile_machines([args.a, args.b], Path(args.picture))
+        except OSError as e:
+            print(f"vmospec diff: error: cannot write {args.picture}: {e.strerror or e}",
+                  file=sys.stderr)
+            return EXIT_BAD_INPUT
     res = diff(args.a, args.b)
     try:
         write_traces(res, Path(args.out), write_trace_file)
@@ -168,6 +185,9 @@ def register(subparsers: Any) -> None:
     diff.add_argument("--out", metavar="DIR", default="out/diff",
                       help="where witness traces go (default out/diff)")
     diff.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    diff.add_argument("--picture", metavar="FILE",
+                      help="two profiles: also draw the discardable tracker's and the pager "
+                      "page's machines side by side, differences in red (.png or .svg)")
     diff.set_defaults(run=cmd_diff)
 
 

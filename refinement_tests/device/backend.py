@@ -203,6 +203,10 @@ class _Garbage(Exception):
     pass
 
 
+class _Unholdable(Exception):
+    """A well-formed answer no vmo-trace can hold."""
+
+
 _INT = re.compile(r"-?[0-9]{1,20}")  # ASCII digits only: int() would take "1_0" or "٣"
 _I32 = (-(1 << 31), (1 << 31) - 1)
 _U64 = (0, abi.U64_MAX)
@@ -246,6 +250,9 @@ def _decode_step(name: str, kind: str, args: Mapping[str, Any], line: str) -> di
             raise _Garbage("outputs after a failure status")
         return out
     if name == "vmo_read":
+        if len(rest) == 1 and rest[0] > MAX_RUNS:
+            raise _Unholdable(f"the read returned {rest[0]:,} runs of bytes, more than a "
+                              f"trace may hold ({MAX_RUNS:,})")
         if not rest or len(rest) != 1 + 2 * rest[0]:
             raise _Garbage("a read's runs do not add up")
         runs = list(zip(rest[1::2], rest[2::2], strict=True))
@@ -324,6 +331,8 @@ def parse_results(text: str, traces: Sequence[BatchTrace]) -> list[list[dict[str
             except _Garbage as g:
                 raise fail(f"garbage from the runner in trace {i + 1}, step {len(got) + 1} "
                            f"({name}): {g}: {line[:80]!r}") from None
+            except _Unholdable as u:
+                raise fail(f"trace {i + 1}, step {len(got) + 1} ({name}): {u}") from None
         if take() != f"end {i}":
             raise fail(f"expected 'end {i}' after trace {i + 1}")
     if take() != "done":

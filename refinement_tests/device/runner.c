@@ -38,7 +38,7 @@
 #define MAX_INPUT ((size_t)256 << 20)   // bytes of one batch
 #define MAX_DATA ((uint64_t)64 << 20)   // bytes one read, write or supply may move
 #define MAX_HANDLES 65536u              // handle names per trace
-#define MAX_RUNS 1048576u               // runs of one write
+#define MAX_RUNS 1048576u               // runs of one write, and of one read's answer
 #define UNBOUND ((zx_handle_t)0xfffffff0u)  // an invalid value (low bits not 0b11)
 #define INVALID_NAME (-1)                   // "$invalid": ZX_HANDLE_INVALID
 
@@ -406,6 +406,9 @@ static void print_runs(const uint8_t* d, uint64_t len) {
     if (i == 0 || d[i] != d[i - 1]) n++;
   }
   printf(" %llu", (unsigned long long)n);
+  // More runs than a trace may hold: the count alone, not hundreds of megabytes of text
+  // that the other side would refuse anyway.
+  if (n > MAX_RUNS) return;
   for (uint64_t i = 0; i < len;) {
     uint64_t j = i;
     while (j < len && d[j] == d[i]) j++;

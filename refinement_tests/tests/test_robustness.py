@@ -441,3 +441,45 @@ def test_model_pages_of_4_gib_hold_only_what_was_written() -> None:
     assert got[3]["data"] == ((0, 5), (1, 1), (2, 1), (0, 1))
     assert got[4]["data"] == ((0, 1), (3, 1), (4, 1), (0, 1))
     assert peak < 16 << 20  # a page-sized bytearray would be 4 GiB
+
+
+def test_a_read_of_more_runs_than_a_trace_holds_is_named_not_dumped() -> None:
+    size = 4 << 20  # 2^21 runs of alternating bytes, written in 2^20-run halves
+    half = json.dumps([[i % 2, 1] for i in range(MAX_RUNS)])
+    text = (f'{HEADER}\n{{"call": "vmo_create", "size": {size}, "options": [], "out": "a"}}\n'
+            f'{{"call": "vmo_write", "vmo": "a", "offset": 0, "data": {half}}}\n')
+    trace = parse_trace_text(text)
+    steps = [(s.name, s.kind, s.args) for s in trace.steps]
+    steps.append(("vmo_write", "call", {"vmo": "a", "offset": MAX_RUNS,
+                                        "data": trace.steps[1].args["data"]}))
+    steps.append(("vmo_read", "call", {"vmo": "a", "offset": 0, "length": 2 * MAX_RUNS}))
+    from refinement_tests.device.backend import DeviceBackend
+
+    with pytest.raises(RunnerFailed) as e:
+        DeviceBackend(sanitized=True).run_batch([BatchTrace(trace.header, steps)])
+    assert "step 4 (vmo_read): the read returned 2,097,152 runs of bytes" in str(e.value)
+    assert [o["status"] for o in e.value.observed[0]] == [0, 0, 0]
+
+
+# --- a 2^40-byte read of a pager-backed VMO costs what one page does ---------------------------
+
+
+def test_a_2_40_byte_pager_read_checks_in_bounded_memory(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    size = 1 << 40
+    path = write(
+        tmp_path, "huge.jsonl", HEADER, '{"call": "pager_create", "out": "p"}',
+        f'{{"call": "pager_create_vmo", "pager": "p", "options": [], "size": {size}, '
+        '"out": "v"}',
+        f'{{"call": "vmo_read", "vmo": "v", "offset": 0, "length": {size}, "status": "ZX_OK"}}',
+        f'{{"call": "vmo_read", "vmo": "v", "offset": 0, "length": {size}, '
+        f'"data": [[1, 4096], [0, {size - 4096}]]}}')
+    tracemalloc.start()
+    try:
+        code, out, _err = run_main(capsys, "check", str(path))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert code == 1 and "diverges at step 4 (line 5), vmo_read" in out  # the page content
+    assert max(len(line) for line in out.splitlines()) < 400
+    assert peak < 64 << 20
