@@ -19,9 +19,8 @@ from model.variants import VARIANTS
 from model.vmo import Hit, PageNode, Vm, Vmo, VmoKind
 from spec import abi
 
-__all__ = ["CONFIG_KEYS", "Kernel"]
+__all__ = ["Kernel"]
 
-CONFIG_KEYS = ("debugging_syscalls", "page_loaning")
 
 Outcome = dict[str, Any]
 
@@ -55,7 +54,7 @@ class Kernel:
     ) -> None:
         if page_size <= 0 or page_size & (page_size - 1):
             raise ValueError(f"page size {page_size} is not a power of two")
-        cfg = dict.fromkeys(CONFIG_KEYS, False)
+        cfg = dict.fromkeys(abi.CONFIG_KEYS, False)
         for key, value in (config or {}).items():
             if key not in cfg:
                 raise ValueError(f"unknown config key {key!r}")

@@ -64,7 +64,7 @@ OTHER_RULE = "*"
 
 
 @dataclass
-class Divergence:
+class DiffClass:
     """One class of inputs on which A and B disagree, with its witness."""
 
     key: Key
@@ -126,7 +126,7 @@ class Divergence:
 class DiffResult:
     a: str
     b: str
-    classes: list[Divergence] = field(default_factory=list)
+    classes: list[DiffClass] = field(default_factory=list)
     pairs_checked: int = 0
     unconfirmed: list[Key] = field(default_factory=list)
     seconds: float = 0.0
@@ -231,7 +231,7 @@ def diff(a: str, b: str, steps: set[str] | None = None,
     """Every divergence class of profiles a and b (restricted to `steps` if given)."""
     start = time.perf_counter()
     res = DiffResult(a, b)
-    found: dict[Key, Divergence] = {}
+    found: dict[Key, DiffClass] = {}
     tried: set[Key] = set()
     unreachable: set[str] = set()
     if steps is None or "vmo_create" in steps:
@@ -299,7 +299,7 @@ def diff(a: str, b: str, steps: set[str] | None = None,
                     continue
                 oa, ob = confirmed
                 rules = (oa[0].why, ob[0].why) if kind == "panic" else (x.why, y.why)
-                found[key] = Divergence(key, a, b, shape_name, handle,
+                found[key] = DiffClass(key, a, b, shape_name, handle,
                                         "status" if kind == "panic" else kind, w, oa, ob,
                                         rules=rules)
     res.unconfirmed = sorted(tried - set(found))
@@ -335,7 +335,7 @@ def _setup_replays(w: Witness, profile: str) -> bool:
 
 
 def _first_split(ra: Builder, rb: Builder, shape_name: str, handle: str
-                 ) -> Divergence | None:
+                 ) -> DiffClass | None:
     """The first step the two replays answer differently, as a class of its own."""
     steps = zip(ra.steps, ra.seen, rb.seen, strict=True)
     for i, (rec, (before, pa), (_b, pb)) in enumerate(steps):
@@ -345,12 +345,12 @@ def _first_split(ra: Builder, rb: Builder, shape_name: str, handle: str
         w = Witness(shape_name, handle, rec.name, {}, ra.steps[:i], before,
                     rec.name, rec.kind, dict(rec.args))
         key = _key(rec.name, x.result.status, y.result.status, x.why, y.why)
-        return Divergence(key, ra.profile, rb.profile, shape_name, handle, "status", w, pa, pb,
+        return DiffClass(key, ra.profile, rb.profile, shape_name, handle, "status", w, pa, pb,
                           rules=(x.why, y.why))
     return None
 
 
-def _setup_class(a: str, b: str, shape_name: str) -> Divergence | None:
+def _setup_class(a: str, b: str, shape_name: str) -> DiffClass | None:
     """Where a and b set the shape up differently (zCore has no discardable VMOs)."""
     ra, rb = Builder(a), Builder(b)
     setup(ra, shape_name, PAGE, PAGE)
@@ -365,8 +365,8 @@ def _create_options() -> list[int]:
     return [0, *(1 << i for i in range(32)), *pairs]
 
 
-def _create_classes(a: str, b: str) -> list[Divergence]:
-    out: dict[Key, Divergence] = {}
+def _create_classes(a: str, b: str) -> list[DiffClass]:
+    out: dict[Key, DiffClass] = {}
     for options in _create_options():
         ra, rb = Builder(a), Builder(b)
         ra.add("vmo_create", size=PAGE, options=options, out="a")
@@ -377,7 +377,7 @@ def _create_classes(a: str, b: str) -> list[Divergence]:
     return list(out.values())
 
 
-def _unique_ids(classes: list[Divergence]) -> None:
+def _unique_ids(classes: list[DiffClass]) -> None:
     seen: dict[str, int] = {}
     for d in classes:
         n = seen.get(d.id, 0) + 1
@@ -386,7 +386,7 @@ def _unique_ids(classes: list[Divergence]) -> None:
             d.suffix = n
 
 
-def class_id(d: Divergence) -> str:
+def class_id(d: DiffClass) -> str:
     return d.id if d.suffix == 1 else f"{d.id}-{d.suffix}"
 
 

@@ -40,7 +40,7 @@ from spec.values import Concrete
 
 CONFIG = {"debugging_syscalls": False, "page_loaning": False}
 MAX_LOCKS = 8  # a witness takes at most this many locks
-TIMEOUT_MS = 10_000
+WITNESS_TIMEOUT_MS = 10_000
 # Shapes from the simplest witness (fewest setup steps) to the most involved.
 SHAPE_ORDER = ("anonymous", "resizable", "discardable", "pager", "slice", "reference",
                "snapshot")
@@ -99,7 +99,7 @@ class Fresh:
             extra.append(z3.ULE(z3.BitVec("locks_a", 64), MAX_LOCKS))
         self.base = [self.sub(f) for f in [*facts, *extra]]
         self.solver = z3.Solver()
-        self.solver.set("timeout", TIMEOUT_MS)
+        self.solver.set("timeout", WITNESS_TIMEOUT_MS)
         self.solver.add(*self.base)
 
     def sub(self, f: Any) -> Any:
@@ -125,7 +125,7 @@ def minimal_model(shape_name: str, handle: str, facts: list[Any]) -> dict[str, i
     tracker that needs no steps, a VMO of at least one page; then each word in turn is
     fixed to its least value (small candidates, else a binary search)."""
     s = z3.Solver()
-    s.set("timeout", TIMEOUT_MS)
+    s.set("timeout", WITNESS_TIMEOUT_MS)
     s.add(*facts)
     if s.check() != z3.sat:
         return None

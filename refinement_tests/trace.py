@@ -60,7 +60,6 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
-CONFIG_KEYS = ("debugging_syscalls", "page_loaning")
 INVALID_HANDLE_NAME = "$invalid"
 MAX_RUNS = 1 << 20  # byte runs one trace may hold in all (a run costs ~70 bytes)
 MAX_LINE = 1 << 26  # characters of a line, not counting the hex of its data
@@ -182,7 +181,7 @@ class StatusExpect:
 
 
 def _default_config() -> dict[str, bool]:
-    return dict.fromkeys(CONFIG_KEYS, False)
+    return dict.fromkeys(abi.CONFIG_KEYS, False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +191,7 @@ class Header:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        unknown = set(self.config) - set(CONFIG_KEYS)
+        unknown = set(self.config) - set(abi.CONFIG_KEYS)
         if unknown:
             raise ValueError(f"unknown config key(s) {sorted(unknown)}")
         # Both keys always present, so readers never need .get().

@@ -9,6 +9,9 @@ from __future__ import annotations
 U64_MAX = (1 << 64) - 1
 U32_MAX = (1 << 32) - 1
 LOCK_STATE_SIZE = 32  # sizeof(zx_vmo_lock_state_t): four u64
+# The kernel's configuration a trace's header states (debugging syscalls allowed; page
+# loaning on): the behaviours that depend on them are in the spec and the model.
+CONFIG_KEYS = ("debugging_syscalls", "page_loaning")
 
 # --- zx_vmo_op_range op codes; op 5 was LOOKUP and is now unused -------------------------
 OP_COMMIT = 1

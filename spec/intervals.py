@@ -20,7 +20,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from itertools import accumulate
-from operator import attrgetter, itemgetter
+from operator import attrgetter, itemgetter, sub
 from typing import Any
 
 Item = tuple[int, int, Any]  # (lo, hi, value): the interval [lo, hi); values hashable
@@ -29,6 +29,7 @@ MAX = 32  # intervals per leaf, children per inner node
 MIN = MAX // 4  # fewer, and a node (not the root) is merged with a neighbour
 _MASK = (1 << 64) - 1
 _start = itemgetter(0)
+_end = itemgetter(1)
 _lo = attrgetter("lo")
 
 
@@ -65,15 +66,15 @@ class Node:
 
     def span(self) -> int:
         """How many integers the subtree's intervals cover."""
-        if self._span < 0:
-            self._span = (sum(hi - lo for lo, hi, _ in self.leaf_items()) if self.height == 0
-                          else sum(c.span() for c in self.children()))
+        if self._span < 0:  # (C-level maps: this runs once per new node, on a hot path)
+            self._span = (sum(map(sub, map(_end, self.items), self.keys)) if self.height == 0
+                          else sum(map(Node.span, self.children())))
         return self._span
 
     def spans_before(self) -> tuple[int, ...]:
         """For an inner node: what the children before each one cover, summed."""
         if self._spans is None:
-            self._spans = (0, *accumulate(c.span() for c in self.children()))
+            self._spans = (0, *accumulate(map(Node.span, self.children())))
         return self._spans
 
     def content_hash(self) -> int:
@@ -233,7 +234,7 @@ def _coalesce(pieces: list[Item]) -> tuple[Item, ...]:
 
 def _splice_flat(leaf: Node, lo: int, hi: int, new: list[Item]) -> tuple[Item, ...]:
     """IntervalMap.splice on one leaf's tuple (the common, small case), by index."""
-    flat, keys = leaf.leaf_items(), leaf.keys
+    flat, keys = leaf.items, leaf.keys
     i = bisect_right(keys, lo) - 1
     if i < 0 or flat[i][1] <= lo:
         i += 1  # flat[i:j] meet [lo, hi)

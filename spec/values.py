@@ -320,7 +320,9 @@ class ByteRuns:
             return self
         return ByteRuns(self.runs.splice(lo, hi, new), self.page)
 
-    def read(self, lo: int, length: int) -> Runs:
+    def read(self, lo: int, length: int) -> Data | Runs:
+        """The bytes [lo, lo + length): plain runs (`Data`) where no run is the pager
+        pattern, which is the common case and compares at C speed; `Runs` otherwise."""
         hi = lo + length
         pieces = []
         plain = True
@@ -331,7 +333,9 @@ class ByteRuns:
             else:  # a pattern piece starts at pattern index a + shift
                 pieces.append((v - a, b - a))
                 plain = False
-        return Runs(tuple(pieces), self.page, max(length, 0), plain)
+        if plain:  # the runs of a canonical map: already normalized
+            return tuple(pieces)
+        return Runs(tuple(pieces), self.page, max(length, 0), False)
 
 
 class PageRuns:
@@ -462,7 +466,7 @@ class Concrete(Values):
             new.append((s - shift, e - shift, v))
         return m.replaced(lo, hi, new)
 
-    def bytes_read(self, m: ByteRuns, offset: int, length: int) -> Runs:
+    def bytes_read(self, m: ByteRuns, offset: int, length: int) -> Data | Runs:
         return m.read(offset, length)
 
     def bytes_zero_in(self, m: ByteRuns, lo: int, hi: int) -> bool:

@@ -32,6 +32,9 @@ from spec.sources import explain
 from vmospec import explore_cmd, hunt_cmd, show_cmd, sources_cmd
 from vmospec.options import MAX_SEED, bounded_int, duration
 from vmospec.output import (
+    EXIT_BAD_INPUT,
+    EXIT_DIVERGED,
+    EXIT_OK,
     OutputFailed,
     guard_stdout,
     out_file_problem,
@@ -39,9 +42,6 @@ from vmospec.output import (
     stdout_failed,
 )
 
-EXIT_OK = 0
-EXIT_DIVERGED = 1
-EXIT_BAD_INPUT = 2
 MAX_JOBS = 64  # prover processes: z3 gains nothing from more, and each holds memory
 MAX_FRAMES = 1 << 40  # the model's frame pool
 

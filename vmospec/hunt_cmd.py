@@ -14,10 +14,7 @@ from typing import Any
 
 from spec.profiles import PROFILES
 from vmospec.options import MAX_SEED, bounded_int, duration
-
-EXIT_OK = 0
-EXIT_FOUND = 1
-EXIT_BAD_INPUT = 2
+from vmospec.output import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_OK
 
 
 def cmd_hunt(args: argparse.Namespace) -> int:
@@ -53,7 +50,7 @@ def cmd_hunt(args: argparse.Namespace) -> int:
             print(f"{'':55} witness: {f.trace}")
         print(f"{len(res.findings)} findings in {res.seconds:.1f} s; register: {register}")
     # The hunt was asked to produce the register: it holds when every witness is written.
-    return EXIT_OK if all(f.trace for f in res.findings) else EXIT_FOUND
+    return EXIT_OK if all(f.trace for f in res.findings) else EXIT_DIVERGED
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -111,7 +108,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         print(f"{len(res.classes)} divergence classes between {args.a} and {args.b} "
               f"in {res.seconds:.1f} s")
     # What was asked holds when the profiles agree.
-    return EXIT_OK if not res.classes else EXIT_FOUND
+    return EXIT_OK if not res.classes else EXIT_DIVERGED
 
 
 def _diff_backend(args: argparse.Namespace) -> int:
@@ -153,7 +150,7 @@ def _diff_backend(args: argparse.Namespace) -> int:
         print(f"{len(res.classes)} divergence classes ({known} known) between "
               f"{res.profile} and {res.backend}: {res.traces} traces, {res.steps} steps "
               f"in {res.seconds:.1f} s, seed {res.seed}")
-    return EXIT_OK if not res.classes else EXIT_FOUND
+    return EXIT_OK if not res.classes else EXIT_DIVERGED
 
 
 def register(subparsers: Any) -> None:

@@ -22,9 +22,12 @@ from typing import Any, TextIO
 
 from refinement_tests.trace import file_kind
 
-__all__ = ["EXIT_OUTPUT", "OutputFailed", "guard_stdout", "out_file_problem", "partial_path",
-           "stdout_failed"]
+__all__ = ["EXIT_BAD_INPUT", "EXIT_DIVERGED", "EXIT_OK", "EXIT_OUTPUT", "OutputFailed",
+           "guard_stdout", "out_file_problem", "partial_path", "stdout_failed"]
 
+EXIT_OK = 0  # what was asked holds
+EXIT_DIVERGED = 1  # it does not: a divergence, a finding, a disagreement
+EXIT_BAD_INPUT = 2  # a malformed trace, a missing file, a bad flag: one line
 EXIT_OUTPUT = 74  # EX_IOERR (sysexits.h): the output could not be written
 
 

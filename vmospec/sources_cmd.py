@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from spec.sources import FACTS, PAGE_URL, SECTIONS, SOURCES, Fact
-
-EXIT_OK = 0
-EXIT_BAD_INPUT = 2
+from vmospec.output import EXIT_BAD_INPUT, EXIT_OK
 
 _HEADER = "<!-- Rendered from spec/sources.py by `vmospec sources --write-docs`: edit there. -->"
 

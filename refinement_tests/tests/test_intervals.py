@@ -137,7 +137,10 @@ def _byte_map_matches(pager: bool, edits: list[tuple[Any, ...]],
         got, want = c.bytes_read(m, lo, n), _runs_of(ref[lo:lo + n])
         assert got == want and want == got and tuple(got) == want
         assert len(got) == len(want) and hash(got) == hash(want)
-        assert got.tail_runs(2) == list(want[-2:])
+        if isinstance(got, Runs):  # the pattern is read as pieces
+            assert got.tail_runs(2) == list(want[-2:])
+        else:  # a tuple only where no run of the range is the pattern
+            assert all(v >= 0 for _, _, v in m.runs.overlapping(lo, lo + n))
         assert c.bytes_zero_in(m, lo, lo + n) == all(b == 0 for b in ref[lo:lo + n])
         if want:  # one byte off is seen
             assert got != (*want[:-1], (want[-1][0] ^ 1, want[-1][1]))
@@ -256,7 +259,7 @@ def test_a_read_of_the_pager_pattern_is_one_piece() -> None:
     differs."""
     c = Concrete(4096)
     got = c.bytes_read(c.bytes_pager(4096), 0, 1 << 40)
-    assert got.pieces == ((-1, 1 << 40),)
+    assert isinstance(got, Runs) and got.pieces == ((-1, 1 << 40),)
     assert got.length == 1 << 40 and len(got) == 1 << 28
     assert list(itertools.islice(got, 3)) == [(1, 4096), (2, 4096), (3, 4096)]
     assert got.tail_runs(2) == [(255, 4096), (0, 4096)]
