@@ -86,6 +86,10 @@ class TraceError(Exception):
         return f"{self.path}:{self.line}: {self.message}"
 
 
+class TraceMissing(TraceError):
+    """A trace file that does not exist: not malformed, only absent."""
+
+
 # --- byte data ------------------------------------------------------------------------------
 
 Data = tuple[tuple[int, int], ...]
@@ -352,7 +356,7 @@ def _lookup(name: str, table: dict[str, int], what: str) -> int:
             hint = f" (did you mean {close[0]!r}?)"
         else:
             hint = ""
-        raise _Bad(f"unknown {what} name {_short(name)}{hint}")
+        raise _Bad(f"unknown {what} name {short_value(name)}{hint}")
     return value
 
 
@@ -406,7 +410,7 @@ def _decode_status_expect(
 def _decode_hex(v: str) -> Data:
     # bytes.fromhex would skip whitespace; the format allows none.
     if len(v) % 2 or not _HEX_RE.fullmatch(v):
-        raise _Bad(f"{_short(v)} is not lowercase hex with two digits per byte")
+        raise _Bad(f"{short_value(v)} is not lowercase hex with two digits per byte")
     return data_from_bytes(bytes.fromhex(v))
 
 
@@ -512,7 +516,7 @@ _BOUNDS = {
 }
 
 
-def _short(v: Any, limit: int = 40) -> str:
+def short_value(v: Any, limit: int = 40) -> str:
     """repr(v), cut to `limit` characters: a message never echoes a value in full."""
     text = repr(v[: limit + 1] if isinstance(v, str) else v)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -535,7 +539,7 @@ def _describe(v: Any) -> str:
     if isinstance(v, int):
         return _num(v)
     if isinstance(v, str):
-        return f"the string {_short(v)}"
+        return f"the string {short_value(v)}"
     if isinstance(v, list):
         return "a list" if v else "an empty list"
     return "an object"
@@ -545,10 +549,10 @@ def _unknown_field(key: str, known: Iterable[str]) -> str:
     known = list(known)
     close = difflib.get_close_matches(key[:100], known, n=1)
     if close:
-        return f"unknown field {_short(key)} (did you mean {close[0]!r}?)"
+        return f"unknown field {short_value(key)} (did you mean {close[0]!r}?)"
     if len(known) <= 4:
-        return f"unknown field {_short(key)} (known: {', '.join(known)})"
-    return f"unknown field {_short(key)}"
+        return f"unknown field {short_value(key)} (known: {', '.join(known)})"
+    return f"unknown field {short_value(key)}"
 
 
 def _explain(e: Any) -> str:
@@ -575,7 +579,7 @@ def _explain(e: Any) -> str:
             and v.is_finite() and v == v.to_integral_value() and v.adjusted() < 24):
             return f"{where}{v} is not written as an integer (write {int(v)})"
     if rule == "pattern":
-        return f"{where}{_short(v)} is not lowercase hex with two digits per byte"
+        return f"{where}{short_value(v)} is not lowercase hex with two digits per byte"
     if rule == "const":
         return f"{where}expected {json.dumps(d['const'])}, got {_describe(v)}"
     if desc and rule in ("type", "minItems", "maxItems", "additionalItems", "minLength"):
@@ -676,7 +680,7 @@ class _Reader:
         try:
             obj = _JSON.decode(text)
         except _DuplicateKey as dup:
-            raise self.error(line, f"duplicate field {_short(dup.args[0])}") from None
+            raise self.error(line, f"duplicate field {short_value(dup.args[0])}") from None
         except json.JSONDecodeError as bad:
             raise self.error(line, f"invalid JSON: {bad.msg} (column {bad.colno})") from None
         except RecursionError:
@@ -718,7 +722,7 @@ class _Reader:
         if _depth(meta) > MAX_META_DEPTH:
             raise self.error(line, f"header: metadata nests more than {MAX_META_DEPTH} deep")
         try:
-            meta = {k: _undecimal(_short(k), v) for k, v in meta.items()}
+            meta = {k: _undecimal(short_value(k), v) for k, v in meta.items()}
         except _Bad as bad:
             raise self.error(line, f"header: {bad}") from None
         return Header(page_size, _default_config() | obj.get("config", {}), meta)
@@ -796,7 +800,7 @@ class _Reader:
         earlier = self.bound.get(out)
         if earlier is not None:
             raise self.error(
-                line, f"{name}: out: {_short(out)} is already bound (on line {earlier})")
+                line, f"{name}: out: {short_value(out)} is already bound (on line {earlier})")
         self.bound[out] = line
 
     @staticmethod
@@ -806,7 +810,7 @@ class _Reader:
             return f'unknown {kind} {name!r} ({name} is {article} {other}: write "{other}": ...)'
         close = difflib.get_close_matches(name[:100], _NAMES[kind], n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        return f"unknown {kind} {_short(name)}{hint}"
+        return f"unknown {kind} {short_value(name)}{hint}"
 
     def finish(self) -> Trace:
         if self.header is None:
@@ -853,7 +857,7 @@ def _mapped_regular_file(name: str) -> Iterator[mmap.mmap | bytes]:
         # O_NONBLOCK: opening a FIFO must not wait for a writer before it is refused.
         fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise TraceError(name, 0, "no such file") from None
+        raise TraceMissing(name, 0, "no such file") from None
     except OSError as e:
         raise TraceError(name, 0, f"cannot read: {e.strerror or e}") from None
     try:

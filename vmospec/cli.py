@@ -8,6 +8,7 @@ import re
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn
@@ -19,17 +20,21 @@ from refinement_tests.stepper import MAX_STATES
 from refinement_tests.trace import (
     Header,
     StatusExpect,
+    Trace,
     TraceError,
+    TraceMissing,
     read_trace,
+    short_value,
     step_to_json,
     trace_lines,
     write_trace,
 )
 from spec.explore import ANY_ERROR
 from spec.outcome import PANIC, status_name
-from spec.profiles import PROFILES
+from spec.profiles import PROFILES, Profile
 from spec.sources import explain
-from vmospec import explore_cmd, hunt_cmd, show_cmd, sources_cmd
+from vmospec import explore_cmd, hunt_cmd, interrupt, show_cmd, sources_cmd
+from vmospec.interrupt import stop_at_once
 from vmospec.options import MAX_SEED, bounded_int, duration
 from vmospec.output import (
     EXIT_BAD_INPUT,
@@ -42,6 +47,7 @@ from vmospec.output import (
     stdout_failed,
 )
 
+DEFAULT_PROFILE = "zircon-2025"  # check's, when neither --profile nor the header names one
 MAX_JOBS = 64  # prover processes: z3 gains nothing from more, and each holds memory
 MAX_FRAMES = 1 << 40  # the model's frame pool
 
@@ -59,7 +65,7 @@ def _bundled_examples() -> list[Path]:
 
 
 def _expand(paths: Sequence[str]) -> list[Path]:
-    """Files as given; a directory stands for the *.jsonl files in it."""
+    """Files as given; a directory stands for the *.jsonl files in it and its subfolders."""
     out: list[Path] = []
     for p in paths:
         path = Path(p)
@@ -70,9 +76,9 @@ def _expand(paths: Sequence[str]) -> list[Path]:
         if not is_dir:
             out.append(path)
             continue
-        found = sorted(path.glob("*.jsonl"))
+        found = sorted(path.rglob("*.jsonl"))
         if not found:
-            raise TraceError(str(path), 0, "no *.jsonl traces in this directory")
+            raise TraceError(str(path), 0, "no *.jsonl traces in this directory or below")
         out.extend(found)
     return out
 
@@ -105,8 +111,21 @@ def _print_result(r: TraceResult, profile: str) -> None:
     print(f"  replay: vmospec check {d.trace} --profile {profile}")
 
 
+def _trace_profile(trace: Trace, given: str | None) -> Profile:
+    """--profile when given; else the profile the header's `kernel` names; else the
+    default. A `kernel` that names no profile is refused (TraceError, the header's line)."""
+    if given is not None:
+        return PROFILES[given]
+    kernel = trace.header.meta.get("kernel")
+    if kernel is None:
+        return PROFILES[DEFAULT_PROFILE]
+    if not isinstance(kernel, str) or kernel not in PROFILES:
+        raise TraceError(trace.path, 1, f"header: kernel {short_value(kernel)} is not a "
+                         f"profile ({', '.join(PROFILES)}); choose one with --profile")
+    return PROFILES[kernel]
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    profile = PROFILES[args.profile]
     try:
         paths = _expand(args.traces) + (_bundled_examples() if args.examples else [])
     except TraceError as e:
@@ -117,6 +136,7 @@ def cmd_check(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_BAD_INPUT
     results: list[TraceResult] = []
+    profile_of: dict[str, str] = {}  # each trace's profile
     errors: list[TraceError] = []
     over: list[StateBudgetError] = []  # not judged: past the state budget
     progress = tqdm(paths, desc="check", unit="trace", file=sys.stderr,
@@ -124,6 +144,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     for path in progress:
         try:
             trace = read_trace(path)
+            profile = _trace_profile(trace, args.profile)
         except TraceError as e:
             errors.append(e)
             continue
@@ -131,31 +152,43 @@ def cmd_check(args: argparse.Namespace) -> int:
             results.append(check_trace(trace, profile, args.max_states))
         except StateBudgetError as e:
             over.append(e)
+            continue
+        profile_of[results[-1].path] = profile.name
     conforming = sum(r.conforms for r in results)
+    used = sorted(set(profile_of.values())) or [args.profile or DEFAULT_PROFILE]
+    missing = sum(isinstance(e, TraceMissing) for e in errors)
     if args.json:
         report: dict[str, Any] = {
-            "profile": profile.name,
+            # the one profile every trace was checked under (null: several, by kernel)
+            "profile": used[0] if len(used) == 1 else None,
             "traces": len(results),
             "steps": sum(r.steps for r in results),
             "conforming": conforming,
             "divergences": [
-                {"trace": d.trace, "step": d.step, "line": d.line, "call": d.call,
+                {"trace": d.trace, "profile": profile_of[r.path], "step": d.step,
+                 "line": d.line, "call": d.call,
                  "observed": d.observed, "expected": d.expected, "allowed": d.allowed,
                  **({"reason": d.reason} if d.reason else {})}
                 for r in results if (d := r.divergence) is not None
             ],
-            "errors": [{"trace": e.path, "line": e.line, "message": e.message}
-                       for e in errors] + [{"trace": e.path, "line": e.line,
-                                            "message": e.message} for e in over],
+            "errors": [{"trace": e.path, "line": e.line, "message": e.message,
+                        "missing": isinstance(e, TraceMissing)} for e in errors]
+            + [{"trace": e.path, "line": e.line, "message": e.message, "missing": False}
+               for e in over],
             "not_run": [{"trace": r.path, "note": n} for r in results for n in r.notes],
         }
         print(json.dumps(report, indent=2))
     else:
         for r in results:
-            _print_result(r, profile.name)
-        print(f"{conforming} of {len(results)} traces conform under {profile.name} "
+            _print_result(r, profile_of[r.path])
+        under = used[0] if len(used) == 1 else (
+            ", ".join(used) + " (each trace under its header's kernel)")
+        rejected = [f"{len(errors) - missing} rejected as malformed"] if missing < len(errors) \
+            else []
+        rejected += [f"{missing} missing"] if missing else []
+        print(f"{conforming} of {len(results)} traces conform under {under} "
               f"({_steps(sum(r.steps for r in results))})"
-              + (f"; {len(errors)} rejected as malformed" if errors else "")
+              + "".join(f"; {x}" for x in rejected)
               + (f"; {len(over)} over the state budget" if over else ""))
     for err in [*errors, *over]:
         print(str(err), file=sys.stderr)
@@ -467,7 +500,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         _print_fuzz(report, coverage, replay)
     if d is not None:
         return EXIT_DIVERGED
-    return 130 if report.interrupted else EXIT_OK
+    return interrupt.EXIT_INTERRUPTED if report.interrupted else EXIT_OK
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
@@ -539,6 +572,14 @@ def cmd_profiles(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _broken_option(p: argparse.ArgumentParser) -> None:
+    from model.variants import VARIANTS
+
+    p.add_argument("--broken", action="append", metavar="NAME", choices=sorted(VARIANTS),
+                   help="--backend model: switch on a deliberately broken variant of the "
+                   "model (repeatable); NAME is one of " + ", ".join(sorted(VARIANTS)))
+
+
 def _runner_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runner", metavar="CMD",
                    help="--backend device: the command that starts the trace runner (on a "
@@ -558,8 +599,9 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Replay traces against the spec; report the first "
                            "divergence of each. Exit 0 only if every trace conforms.")
     check.add_argument("traces", nargs="*", help="trace files, or directories of *.jsonl")
-    check.add_argument("--profile", default="zircon-2025", choices=sorted(PROFILES),
-                       help="which behaviour to check against (default: zircon-2025)")
+    check.add_argument("--profile", choices=sorted(PROFILES),
+                       help="which behaviour to check against (default: the profile the "
+                       "trace header's kernel names, else zircon-2025)")
     check.add_argument("--examples", action="store_true",
                        help="also check the example traces bundled with vmospec")
     check.add_argument("--json", action="store_true", help="one JSON object on stdout")
@@ -598,8 +640,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", metavar="FILE", help="write the observed trace here (atomically)")
     run.add_argument("--frames", type=bounded_int(1, MAX_FRAMES), default=1 << 20,
                      help="the model's physical frames (default 2^20)")
-    run.add_argument("--broken", action="append", metavar="NAME",
-                     help="switch on a broken variant of the model (repeatable)")
+    _broken_option(run)
     run.add_argument("--json", action="store_true",
                      help="with --out: a JSON summary on stdout")
     _runner_options(run)
@@ -623,8 +664,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the run's seed, 0 to 2^64-1 (default: random, printed)")
     fz.add_argument("--out", default="out/fuzz",
                     help="where a failing trace goes (default out/fuzz)")
-    fz.add_argument("--broken", action="append", metavar="NAME",
-                    help="switch on a broken variant of the model (repeatable)")
+    _broken_option(fz)
     fz.add_argument("--frames", type=bounded_int(1, MAX_FRAMES), default=1 << 20,
                     help="the model's physical frames (default 2^20)")
     fz.add_argument("--max-steps", type=bounded_int(1, 10_000), default=30,
@@ -653,11 +693,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     guard_stdout()
     try:
         args = build_parser().parse_args(argv)
-        code: int = args.run(args)
+        # The z3 commands: Ctrl-C must reach past z3 and the prover's worker processes.
+        with stop_at_once() if args.command in ("prove", "hunt", "diff") else nullcontext():
+            code: int = args.run(args)
         sys.stdout.flush()
     except KeyboardInterrupt:
-        print("vmospec: interrupted", file=sys.stderr)
-        return 130
+        print(interrupt.MESSAGE, file=sys.stderr)
+        return interrupt.EXIT_INTERRUPTED
     except OutputFailed as e:
         return stdout_failed(str(e))
     return code

@@ -142,7 +142,7 @@ def _print(res: Any, profile: str, source: str, backend: Any, depth: int, cpu: f
 
 def register(sub: Any) -> None:
     from refinement_tests.backends import backend_names
-    from vmospec.cli import _runner_options
+    from vmospec.cli import _broken_option, _runner_options
 
     p = sub.add_parser(
         "explore", help="every call sequence up to a depth, checked exhaustively",
@@ -165,8 +165,7 @@ def register(sub: Any) -> None:
     p.add_argument("--picture", metavar="FILE",
                    help="draw the discardable tracker's machine and the pager's per-page "
                    "machine, projected from the explored graph (.png or .svg)")
-    p.add_argument("--broken", action="append", metavar="NAME",
-                   help="switch on a broken variant of the model (repeatable)")
+    _broken_option(p)
     p.add_argument("--frames", type=int, default=1 << 20,
                    help="the model's physical frames (default 2^20)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")

@@ -9,21 +9,48 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
+
+from tqdm import tqdm
 
 from spec.profiles import PROFILES
 from vmospec.options import MAX_SEED, bounded_int, duration
 from vmospec.output import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_OK
 
+NOTES = Path("notes")  # where the project keeps its register: written only when asked
+
+
+def _fresh_dir(parent: Path, prefix: str) -> Path:
+    """A new, empty folder under `parent`, named by the time (then -2, -3, ...)."""
+    stem = f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for n in range(1, 1000):
+        path = parent / (stem if n == 1 else f"{stem}-{n}")
+        try:
+            path.mkdir(parents=True)
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"{parent / stem}: every numbered name is taken")
+
 
 def cmd_hunt(args: argparse.Namespace) -> int:
+    from proofs.combos import combos
     from proofs.hunt import hunt, render, write_traces
 
-    out = Path(args.out) if args.out else Path("notes")
-    traces = out / "ambiguities"
+    if args.update_notes and args.out:
+        print("vmospec hunt: error: --out and --update-notes name two places: give one",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
-        res = hunt()
+        out = NOTES if args.update_notes else Path(args.out) if args.out else _fresh_dir(
+            Path("out"), "hunt")
+        traces = out / "ambiguities"
+        bar = tqdm(total=sum(1 for _ in combos()), desc="hunt", unit="step", file=sys.stderr,
+                   disable=not sys.stderr.isatty())
+        res = hunt(progress=bar.update)
+        bar.close()
         write_traces(res, traces, write_trace_file)
         # witnesses of findings that are gone would read as current: remove them
         kept = {Path(f.trace).name for f in res.findings if f.trace}
@@ -38,6 +65,11 @@ def cmd_hunt(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"vmospec hunt: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    kept_register = NOTES / "ambiguities.md"
+    if out != NOTES and kept_register.is_file() and kept_register.read_text(
+            encoding="utf-8") != render(res, str(NOTES / "ambiguities")):
+        print(f"vmospec hunt: {kept_register} differs from this run "
+              "(vmospec hunt --update-notes rewrites it)", file=sys.stderr)
     if args.json:
         print(json.dumps({
             "register": str(register), "seconds": round(res.seconds, 2),
@@ -113,7 +145,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def _diff_backend(args: argparse.Namespace) -> int:
     """A profile against a backend: generated traces in lockstep, classes of divergence."""
-    from refinement_tests.backend_diff import backend_diff, to_json, write_witnesses
+    from refinement_tests.backend_diff import BackendDiff, backend_diff, to_json, write_witnesses
     from refinement_tests.backends import BackendError, BackendOptions, make_backend
 
     if args.a not in PROFILES and args.b not in PROFILES:
@@ -127,7 +159,18 @@ def _diff_backend(args: argparse.Namespace) -> int:
     except BackendError as e:
         print(f"vmospec diff: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    res = backend_diff(profile, backend, seconds=args.seconds, seed_value=args.seed)
+    # progress on a terminal: the generating time, then the traces run so far
+    bar = tqdm(total=args.seconds, desc="diff", unit="s", file=sys.stderr,
+               disable=not sys.stderr.isatty(),
+               bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{postfix}]")
+
+    def progress(r: BackendDiff) -> None:
+        bar.update(min(r.seconds, args.seconds) - bar.n)
+        bar.set_postfix_str(f"{r.traces} traces, {r.steps} steps")
+
+    res = backend_diff(profile, backend, seconds=args.seconds, seed_value=args.seed,
+                       on_progress=progress)
+    bar.close()
     if res.over_budget:
         print(f"vmospec diff: error: {res.over_budget}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -159,9 +202,14 @@ def register(subparsers: Any) -> None:
         "hunt", help="the ambiguity register of the reference page, found by z3",
         description="Find where the reference page allows several outcomes or none, and "
         "where the kernels leave it; write the register (ambiguities.md) and one witness "
-        "trace per finding. Exit 0 when the register and every witness were written.")
+        "trace per finding, to --out or a new folder under out/ (--update-notes: the "
+        "project's notes/). Exit 0 when the register and every witness were written.")
     hunt.add_argument("--out", metavar="DIR",
-                      help="where ambiguities.md and the witnesses go (default: notes)")
+                      help="where ambiguities.md and the witnesses go (default: a new "
+                      "folder out/hunt-<date>-<time>)")
+    hunt.add_argument("--update-notes", action="store_true",
+                      help="rewrite the project's register instead: notes/ambiguities.md "
+                      "and notes/ambiguities/")
     hunt.add_argument("--json", action="store_true", help="one JSON object on stdout")
     hunt.set_defaults(run=cmd_hunt)
 

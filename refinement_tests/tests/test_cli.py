@@ -310,7 +310,7 @@ def test_malformed_and_missing_each_reported(
     assert lines[1] == f"{missing}: no such file"
     n = len(EXAMPLE_FILES)
     assert f"{n} of {n} traces conform" in out
-    assert "2 rejected as malformed" in out
+    assert "; 1 rejected as malformed; 1 missing" in out
 
 
 def test_malformed_and_divergent_is_bad_input(

@@ -130,7 +130,8 @@ def test_hunt_command_writes_the_register_and_drops_stale_witnesses(
     from vmospec.cli import main
 
     res = _hunt()
-    monkeypatch.setattr(proofs.hunt, "hunt", lambda: res)  # the hunt itself is tested above
+    # the hunt itself is tested above
+    monkeypatch.setattr(proofs.hunt, "hunt", lambda **_: res)
     stale = tmp_path / "ambiguities" / "A-a-finding-that-is-gone.jsonl"
     stale.parent.mkdir()
     stale.write_text("{}\n")
