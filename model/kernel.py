@@ -714,21 +714,30 @@ class Kernel:
             flags |= abi.INFO_VMO_DISCARDABLE
         if vmo.immutable:
             flags |= abi.INFO_VMO_IMMUTABLE
-        committed = self.committed_bytes(vmo)
+        seen, private, scaled = self.attribution(vmo)
+        committed, private, whole = seen * self.page_size, private * self.page_size, scaled >> 63
+        frac = scaled & ((1 << 63) - 1)
         return {
             "status": abi.OK,
             "size": vmo.size,
+            # no compression in the model: each populated field is its committed one
             "committed_bytes": committed,
-            "populated_bytes": committed,  # no compression in the model
+            "populated_bytes": committed,
+            "committed_private_bytes": private,
+            "populated_private_bytes": private,
+            "committed_scaled_bytes": whole,
+            "populated_scaled_bytes": whole,
+            "committed_fractional_scaled_bytes": frac,
+            "populated_fractional_scaled_bytes": frac,
             "flags": flags,
         }
 
-    def committed_bytes(self, vmo: Vmo) -> int:
-        """Slices and references are attributed nothing; their pages count against the
-        VMO that owns the node (notes/syscall-facts.md section 5)."""
+    def attribution(self, vmo: Vmo) -> tuple[int, int, int]:
+        """Slices and references are attributed nothing (info.attribution.2025); their pages count
+        against the VMO that owns the node."""
         if vmo.kind in (VmoKind.SLICE, VmoKind.REFERENCE):
-            return 0
-        return self.vm.attributed_frames(vmo.node) * self.page_size
+            return 0, 0, 0
+        return self.vm.attributed(vmo.node)
 
     # --- pager (pager.*) ----------------------------------------------------------------------
 

@@ -79,7 +79,7 @@ class PageNode(KernelObject):
         self.parent_limit = 0
         self.children: list[PageNode] = []
         # Hidden nodes: the child that was the original when this node was inserted.
-        # Its lineage is attributed the shared pages it can see (see attributed_frames).
+        # Its lineage is attributed the shared pages it can see (see attributed).
         self.left: PageNode | None = None
         # Pager-backed roots only.
         self.source = source
@@ -625,20 +625,37 @@ class Vm:
 
     # --- attribution ---------------------------------------------------------------------
 
-    def attributed_frames(self, node: PageNode) -> int:
-        """Frames counted in a VMO's committed_bytes: those its node holds, plus the frames
-        of hidden ancestors it can see when it is their original ("left") lineage. A
-        snapshot child is the right lineage: it counts only the frames it forked."""
-        total = len(node.pages)
+    def attributed(self, node: PageNode) -> tuple[int, int, int]:
+        """The 2025 share counts of a VMO's node (info.attribution.2025): frames it sees
+        (its own and those of hidden ancestors it can reach), frames no other VMO sees,
+        and the sum of P/n over its frames, n being how many VMOs see each one, in fixed
+        point with 63 fraction bits (each page's share truncated on its own)."""
+        one_page = self.page_size << 63
+        seen = private = len(node.pages)
+        scaled = seen * one_page
         path = [node]
         cur = node
-        while cur.parent is not None and cur.parent.hidden and cur.parent.left is cur:
+        while cur.parent is not None and cur.parent.hidden:
             h = cur.parent
             for k in h.pages:
                 if self._visible_down(path, k):
-                    total += 1
+                    n = self._sharers(h, k)
+                    seen += 1
+                    private += n == 1
+                    scaled += one_page // n
             path.append(h)
             cur = h
+        return seen, private, scaled
+
+    @classmethod
+    def _sharers(cls, h: PageNode, k: int) -> int:
+        """How many VMOs below the hidden node h see its page k."""
+        total = 0
+        for c in h.children:
+            idx = k - c.parent_offset
+            if not 0 <= idx < c.parent_limit or idx in c.pages or c.zeroed.contains(idx):
+                continue
+            total += cls._sharers(c, idx) if c.hidden else 1
         return total
 
     @staticmethod

@@ -19,7 +19,7 @@ from proofs.logic import Z3, Logic
 from proofs.shapes import Shape
 from proofs.steps import OFFSET, SIZE, Step
 from proofs.wellformed import CLAUSES, well_formed, well_formed_at
-from spec import abi
+from spec import abi, cow
 from spec.abi import (
     ERR_ACCESS_DENIED,
     ERR_BAD_HANDLE,
@@ -34,12 +34,12 @@ from spec.abi import (
     ERR_WRONG_TYPE,
     OK,
 )
-from spec.explore import ANY_ERROR, Path
+from spec.explore import ANY_ERROR, Cx, Path
 from spec.objects import visible_size
 from spec.outcome import Outcome
 from spec.profiles import Profile
 from spec.state import DISCARDED, REFERENCE, SLICE, State, Vmo
-from spec.symbolic import word
+from spec.symbolic import Symbolic, word
 
 Formula = Any  # a z3 BoolRef, or a Python bool where the answer is structural
 
@@ -456,6 +456,41 @@ def snapshot_isolation(c: Ctx) -> tuple[Formula, Formula]:
     same = [c.z.Implies(vis, c.content(c.post, k)[c.i] == c.content(c.pre, k)[c.i])
             for vis, k in zip(visible, others, strict=True)]
     return c.z.Or(False, *visible), c.z.And(True, *same)
+
+
+# The only invariants proved on shapes.FAMILY_SHAPES.
+FAMILY_INVARIANTS = {"read-through", "family-isolation"}
+
+
+@invariant("read-through",
+           "A child of a pager-backed VMO reads its parent's current content at every "
+           "offset it has not forked or zeroed, within its window.",
+           "cow.unidirectional, cow.read_through",
+           on_shapes({"pager-child"}, lambda step, shape, h: step.label in (
+               "vmo_write", "ZERO", "COMMIT", "DECOMMIT", "ALWAYS_NEED", "DONT_NEED",
+               "PREFETCH", "vmo_read", "reclaim")))
+def read_through(c: Ctx) -> tuple[Formula, Formula]:
+    node = c.post.nodes[2]
+    child, root = c.vmo(c.post, 2), c.vmo(c.post, 1)
+    assert child.memory is not None and root.memory is not None
+    k = z3.UDiv(c.i, c.page)
+    unforked = z3.And(z3.ULT(c.i, word(node.limit)), z3.Not(child.memory.committed[k]),
+                      z3.Not(node.zeros[k]))
+    seen = cow.view(Cx(Symbolic(c.page), c.profile, c.page, {}, []), c.post, 2)
+    return unforked, seen[c.i] == root.memory.content[c.i + word(node.window)]
+
+
+@invariant("family-isolation",
+           "In a copy-on-write family (two or three sharers under hidden nodes), a write, "
+           "ZERO, COMMIT or DECOMMIT through one VMO changes no byte another one reads.",
+           "cow.hidden_node, cow.fork, cow.zero",
+           on_shapes({"two-sharer", "three-sharer"}, labels(
+               "vmo_write", "ZERO", "COMMIT", "DECOMMIT", "vmo_set_size")))
+def family_isolation(c: Ctx) -> tuple[Formula, Formula]:
+    others = [k for k, o in c.pre.objects.items() if isinstance(o, Vmo) and k != c.obj]
+    visible = z3.And(*[z3.ULT(c.i, word(visible_size(c.pre, k))) for k in others])
+    return visible, z3.And(*[c.content(c.post, k)[c.i] == c.content(c.pre, k)[c.i]
+                             for k in others])
 
 
 @invariant("status-domain",

@@ -22,7 +22,8 @@ def _contents(b: Builder, shape: str, m: Callable[[str, int], int]) -> None:
     """Give each VMO that owns pages the model's byte at `at_byte` (in its own offsets)
     and commit its page `at_page` if the model commits it."""
     at_byte, at_page = m("at_byte", 0), m("at_page", 0)
-    owners = ["a", "c"] if shape == "snapshot" else [] if shape == "pager" else ["a"]
+    owners = (["a", "c"] if shape in ("snapshot", "two-sharer", "three-sharer")
+              else [] if shape in ("pager", "pager-child") else ["a"])
     for tag in owners:
         byte = m(f"content_{tag}_at_byte", 0)
         if byte:
@@ -66,10 +67,16 @@ def trace_for(result: Result) -> list[Recorded]:
     b.add(step.call, kind="event" if step.call == "reclaim" else "call",
           note=f"the step of obligation {ob.name}", **args)
     at_byte = m("at_byte", 0)
+    written = m("offset", 0) - PAGE
+    if (ob.shape == "pager-child" and step.call == "vmo_write" and m("size", 0)
+            and 0 <= written < min(m("S_c", PAGE), m("S_a", PAGE) - PAGE)):
+        b.add("vmo_read", vmo="c", offset=written, length=1,
+              note="what the child reads where the root was written (cow.read_through)")
     if ob.shape == "discardable":  # a discarded VMO reads nothing until it is locked
         b.add("vmo_op_range", vmo="a", op=abi.OP_LOCK, offset=0, size=m("S_a", PAGE),
               note="lock, so that what was discarded can be read")
-    for tag in ("a", "c") if ob.shape in ("slice", "reference", "snapshot") else ("a",):
+    for tag in ("a", "c") if ob.shape in ("slice", "reference", "snapshot", "two-sharer",
+                                          "three-sharer", "pager-child") else ("a",):
         b.add("vmo_read", vmo=tag, offset=at_byte, length=1,
               note="what the byte the claim is about reads now")
         b.add("vmo_info", vmo=tag, note="size and commit state now")

@@ -18,9 +18,9 @@ from typing import Any
 
 import z3
 
-from proofs.catalogue import CATALOGUE, Ctx, hypotheses
+from proofs.catalogue import CATALOGUE, FAMILY_INVARIANTS, Ctx, hypotheses
 from proofs.engine import Verdict
-from proofs.shapes import SHAPES, Shape
+from proofs.shapes import FAMILY_SHAPES, SHAPES, Shape
 from proofs.steps import STEP_BY_LABEL, STEPS
 from spec.explore import Path, explore
 from spec.outcome import Outcome
@@ -66,7 +66,7 @@ class Result:
 
 @cache
 def shape(name: str) -> Shape:
-    return SHAPES[name](PAGE)
+    return {**SHAPES, **FAMILY_SHAPES}[name](PAGE)
 
 
 @cache
@@ -92,7 +92,9 @@ def obligations(profiles: Iterable[str], only: str | None = None) -> Iterator[Ob
         if only is not None and inv.name != only:
             continue
         for profile in profiles:
-            for shape_name in SHAPES:
+            for shape_name in (*SHAPES, *FAMILY_SHAPES):
+                if shape_name in FAMILY_SHAPES and inv.name not in FAMILY_INVARIANTS:
+                    continue
                 if not _constructible(profile, shape_name):
                     continue  # nothing to prove of a shape the profile cannot build
                 sh = shape(shape_name)

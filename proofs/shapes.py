@@ -26,6 +26,7 @@ from spec.state import (
     Handle,
     Kind,
     Memory,
+    Node,
     Object,
     Pager,
     PagerMarks,
@@ -133,6 +134,32 @@ def pager_backed(page: int) -> Shape:
     return Shape("pager", st, ("a",), (_size_ok(size, page), r_ok))
 
 
+def pager_child(page: int) -> Shape:
+    """A pager-backed root `a` and an AT_LEAST_ON_WRITE child `c` one page in, reading
+    through it (cow.unidirectional): the child's own pages, zero markers and window
+    limit are unknowns. Steps go through the root (a read or write through the child
+    pages in at the root page by page, which the z3 backend does not enumerate)."""
+    size, csize, limit = z3.BitVec("S_a", 64), z3.BitVec("S_c", 64), z3.BitVec("L_c", 64)
+    window = z3.BitVecVal(page, 64)
+    ra, ra_ok = _rights("a")
+    rc, rc_ok = _rights("c")
+    marks = PagerMarks(3, z3.Array("dirty_a", BV64, z3.BoolSort()),
+                       z3.Array("always_need_a", BV64, z3.BoolSort()),
+                       z3.Array("dont_need_a", BV64, z3.BoolSort()), ())
+    root = Vmo(Kind(pager_backed=True), ROOT, size, None, 0, _memory("a"), None, marks, True)
+    child = Vmo(Kind(), SNAPSHOT, csize, 1, window, _memory("c"), None, None, True)
+    empty = z3.K(BV64, z3.BoolVal(False))
+    node = Node(1, window, limit, empty, z3.Array("zeros_c", BV64, z3.BoolSort()), False, False)
+    st = State(MappingProxyType({"a": Handle(1, ra), "c": Handle(2, rc)}),
+               MappingProxyType({1: root, 2: child, 3: Pager()}), 4,
+               MappingProxyType({2: node}))
+    # the child sees at most what lies of the root past its window, and its own size
+    room = z3.If(z3.ULE(window, size), size - window, z3.BitVecVal(0, 64))
+    facts = (_size_ok(size, page), _size_ok(csize, page), _aligned(limit, page),
+             z3.ULE(limit, csize), z3.ULE(limit, room), ra_ok, rc_ok)
+    return Shape("pager-child", st, ("a",), facts)
+
+
 SHAPES: dict[str, Callable[[int], Shape]] = {
     "anonymous": anonymous,
     "resizable": resizable,
@@ -141,4 +168,53 @@ SHAPES: dict[str, Callable[[int], Shape]] = {
     "reference": lambda page: _child_shape("reference", REFERENCE, page),
     "snapshot": lambda page: _child_shape("snapshot", SNAPSHOT, page),
     "pager": pager_backed,
+}
+
+def _set(name: str) -> z3.ArrayRef:
+    return z3.Array(name, BV64, z3.BoolSort())
+
+
+def _family(name: str, page: int, three: bool) -> Shape:
+    """An original `a` with a full snapshot `c` one page in (two sharers under a hidden
+    node: cow.hidden_node) and, with `three`, a second snapshot `d` of `a` at 0, whose
+    hidden node sits between the first one and `a`. The hidden nodes' pages, every zero
+    marker, each VMO's own pages and the windows' limits are unknowns."""
+    size, csize, limit = z3.BitVec("S_a", 64), z3.BitVec("S_c", 64), z3.BitVec("L_c", 64)
+    window = z3.BitVecVal(page, 64)
+    ra, ra_ok = _rights("a")
+    rc, rc_ok = _rights("c")
+    empty = z3.K(BV64, z3.BoolVal(False))
+    objects: dict[int, Object] = {
+        1: Vmo(Kind(), ROOT, size, None, 0, _memory("a"), None, None, True),
+        2: Vmo(Kind(), SNAPSHOT, csize, 1, window, _memory("c"), None, None, True)}
+    handles = {"a": Handle(1, ra), "c": Handle(2, rc)}
+    top = 4 if three else 3
+    nodes = {top: Node(None, 0, 0, _set("pages_h"), _set("zeros_h"), True, False),
+             2: Node(top, window, limit, empty, _set("zeros_c"), False, True)}
+    room = z3.If(z3.ULE(window, size), size - window, z3.BitVecVal(0, 64))
+    facts = [_size_ok(size, page), _size_ok(csize, page), _aligned(limit, page),
+             z3.ULE(limit, csize), z3.ULE(limit, room), ra_ok, rc_ok]
+    if three:
+        dsize, dlimit = z3.BitVec("S_d", 64), z3.BitVec("L_d", 64)
+        rd, rd_ok = _rights("d")
+        objects[3] = Vmo(Kind(), SNAPSHOT, dsize, 1, 0, _memory("d"), None, None, True)
+        handles["d"] = Handle(3, rd)
+        nodes[5] = Node(top, 0, size, _set("pages_h2"), _set("zeros_h2"), True, False)
+        nodes[3] = Node(5, 0, dlimit, empty, _set("zeros_d"), False, True)
+        nodes[1] = Node(5, 0, size, empty, _set("zeros_a"), False, True)
+        facts += [_size_ok(dsize, page), _aligned(dlimit, page), z3.ULE(dlimit, dsize),
+                  z3.ULE(dlimit, size), rd_ok]
+    else:
+        nodes[1] = Node(top, 0, size, empty, _set("zeros_a"), False, True)
+    st = State(MappingProxyType(handles), MappingProxyType(objects), max(nodes) + 1,
+               MappingProxyType(nodes))
+    return Shape(name, st, tuple(handles), tuple(facts))
+
+
+# Copy-on-write family shapes: proved only for the invariants about families
+# (catalogue.FAMILY_INVARIANTS), so the rest of the catalogue keeps its cost.
+FAMILY_SHAPES: dict[str, Callable[[int], Shape]] = {
+    "pager-child": pager_child,
+    "two-sharer": lambda page: _family("two-sharer", page, False),
+    "three-sharer": lambda page: _family("three-sharer", page, True),
 }

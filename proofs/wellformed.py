@@ -15,7 +15,7 @@ import z3
 
 from proofs.logic import logic_for
 from spec.abi import DEFAULT_VMO_RIGHTS, RIGHT_RESIZE
-from spec.objects import visible_size
+from spec.objects import has_live_snapshot_child, visible_size
 from spec.state import DISCARDED, SLICE, SNAPSHOT, UNRECLAIMABLE, State, Vmo
 
 Clause = Callable[[State, int, Any], Any]  # (state, page size, offset) -> formula
@@ -52,12 +52,15 @@ def nothing_committed_past_size(st: State, page: int, i: Any) -> Any:
 
 
 def uncommitted_reads_zero(st: State, page: int, i: Any) -> Any:
-    """Invariant 5: outside pager-backed VMOs and snapshot clones (which read their
-    parent's pages until they fork them), a page that is not committed reads zero."""
+    """Invariant 5: outside pager-backed VMOs and copy-on-write families (a snapshot,
+    and an original whose pages a hidden node holds now, even once its handles are
+    closed, read pages they do not own: cow.hidden_node), a page that is not committed
+    reads zero."""
     lg = logic_for(i)
     out = []
-    for _, o in _vmos(st):
-        if o.memory is not None and o.marks is None and o.role != SNAPSHOT:
+    for k, o in _vmos(st):
+        if (o.memory is not None and o.marks is None and o.role != SNAPSHOT
+                and k not in st.nodes and not has_live_snapshot_child(st, k)):
             out.append(lg.Implies(lg.Not(o.memory.committed[_page_of(i, page)]),
                                   o.memory.content[i] == 0))
     return lg.And(True, *out)

@@ -236,9 +236,12 @@ class StepAdder(Protocol):
 
 def setup(b: StepAdder, shape_name: str, size_a: int, size_c: int) -> None:
     """The steps that build a proof shape, with the given sizes."""
-    if shape_name == "pager":
+    if shape_name in ("pager", "pager-child"):
         b.add("pager_create", out="p")
         b.add("pager_create_vmo", pager="p", options=0, size=size_a, out="a")
+        if shape_name == "pager-child":
+            b.add("vmo_create_child", vmo="a", options=abi.CHILD_SNAPSHOT_AT_LEAST_ON_WRITE,
+                  offset=PAGE, size=size_c, out="c")
         return
     options = {"resizable": abi.VMO_RESIZABLE,
                "discardable": abi.VMO_DISCARDABLE}.get(shape_name, 0)
@@ -249,9 +252,12 @@ def setup(b: StepAdder, shape_name: str, size_a: int, size_c: int) -> None:
     elif shape_name == "reference":
         b.add("vmo_create_child", vmo="a", options=abi.CHILD_REFERENCE, offset=0, size=0,
               out="c")
-    elif shape_name == "snapshot":
+    elif shape_name in ("snapshot", "two-sharer", "three-sharer"):
         b.add("vmo_create_child", vmo="a", options=abi.CHILD_SNAPSHOT, offset=PAGE,
               size=size_c, out="c")
+        if shape_name == "three-sharer":
+            b.add("vmo_create_child", vmo="a", options=abi.CHILD_SNAPSHOT, offset=0,
+                  size=size_a, out="d")
 
 
 def constructible(profile: str, shape_name: str) -> bool:

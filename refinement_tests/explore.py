@@ -68,6 +68,17 @@ def canonical(st: State) -> tuple[Any, State]:
         visit(st.handles[name].obj)
     for oid in sorted(st.objects):
         visit(oid)
+    # hidden nodes of copy-on-write families (spec/cow.py; negative ids), in the order
+    # the family's VMOs reach them
+    hidden: dict[int, int] = {}
+    for oid in sorted((k for k in st.nodes if k in order), key=order.__getitem__):
+        up = st.nodes[oid].parent
+        while up is not None and up < 0 and up not in hidden and up in st.nodes:
+            hidden[up] = -(len(hidden) + 1)
+            up = st.nodes[up].parent
+    ids = {**order, **hidden}
+    nodes = {ids[k]: n._replace(parent=None if n.parent is None else ids[n.parent])
+             for k, n in st.nodes.items() if k in ids}
     objects: dict[int, Any] = {}
     for oid, o in st.objects.items():
         if isinstance(o, Vmo):
@@ -78,8 +89,9 @@ def canonical(st: State) -> tuple[Any, State]:
         objects[order[oid]] = o
     handles = {n: Handle(order.get(h.obj, 0), h.rights) for n, h in st.handles.items()}
     key = (tuple(sorted((n, h.obj, h.rights) for n, h in handles.items())),
-           tuple(objects[k] for k in range(1, len(objects) + 1)))
-    return key, State(MappingProxyType(handles), MappingProxyType(objects), len(objects) + 1)
+           tuple(sorted(objects.items())), tuple(sorted(nodes.items())))
+    return key, State(MappingProxyType(handles), MappingProxyType(objects), len(objects) + 1,
+                      MappingProxyType(nodes))
 
 
 # -- labels and findings ------------------------------------------------------------------
@@ -430,9 +442,18 @@ class Explorer:
         """The whole configuration's state: each family's, objects renumbered apart."""
         handles: dict[str, Handle] = {}
         objects: dict[int, Any] = {}
+        nodes: dict[int, Any] = {}
         for fam, cid in zip(self.families, tup, strict=True):
             st = fam.states[cid]
             base = len(objects)
+            hbase = -min([0, *nodes])  # hidden nodes (negative ids) stay apart as well
+
+            def moved(k: int, base: int = base, hbase: int = hbase) -> int:
+                return k - hbase if k < 0 else k + base
+
+            for k, node in st.nodes.items():
+                nodes[moved(k)] = node._replace(
+                    parent=None if node.parent is None else moved(node.parent))
 
             for oid, o in st.objects.items():
                 if isinstance(o, Vmo):
@@ -443,7 +464,8 @@ class Explorer:
                 objects[oid + base] = o
             for n, h in st.handles.items():
                 handles[n] = Handle(h.obj + base if h.obj else 0, h.rights)
-        return State(MappingProxyType(handles), MappingProxyType(objects), len(objects) + 1)
+        return State(MappingProxyType(handles), MappingProxyType(objects), len(objects) + 1,
+                     MappingProxyType(nodes))
 
     # -- traces --------------------------------------------------------------------------
 

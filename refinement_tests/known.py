@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from spec.outcome import Outcome
 from spec.profiles import Profile
-from spec.state import SNAPSHOT, State
+from spec.state import State
 
 __all__ = ["KNOWN", "WAIVERS", "Known", "Seen"]
 
@@ -38,15 +38,11 @@ class Known:
     summary: str
 
 
-KNOWN: dict[str, Known] = {
-    "pager_snapshot_is_a_copy": Known(
-        "waive", "AT_LEAST_ON_WRITE and MODIFIED children of a pager-backed VMO: the spec "
-        "models them as copies (its decision 11, a known gap), the model as the kernel "
-        "does, unidirectional: they see later parent writes, and their page-ins land in "
-        "the parent, where reclaim can evict them"),
-}
-"""Nineteen more were found by the fuzzer and resolved; their witnesses are regression
-examples now (refinement_tests/traces/examples/regression_*.jsonl, notes/fuzz-coverage.md)."""
+KNOWN: dict[str, Known] = {}
+"""Empty: twenty were found by the fuzzer and resolved; their witnesses are regression
+examples now (refinement_tests/traces/examples/regression_*.jsonl, notes/fuzz-coverage.md).
+The last, pager_snapshot_is_a_copy, went with issue 11 (spec/cow.py: children of
+pager-backed VMOs read through)."""
 
 
 @dataclass(frozen=True)
@@ -68,38 +64,5 @@ class Seen:
 Waiver = Callable[[Seen], bool]
 
 
-def _root_of(s: State, oid: int) -> int:
-    o = s.objects.get(oid)
-    while o is not None:
-        parent: int | None = getattr(o, "parent", None)
-        if parent is None:
-            break
-        oid = parent
-        o = s.objects.get(oid)
-    return oid
-
-
-def _pager_snapshot_tree(w: Seen) -> bool:
-    """Any divergence on a VMO whose tree (same root) is pager-backed and holds a
-    snapshot child."""
-    name = w.args.get("vmo")
-    if not isinstance(name, str):
-        return False
-    for s in w.states:
-        h = s.handles.get(name)
-        if h is None:
-            continue
-        root = _root_of(s, h.obj)
-        kind = getattr(s.objects.get(root), "kind", None)
-        if kind is None or not kind.pager_backed:
-            continue
-        for oid, o in s.objects.items():
-            if getattr(o, "role", None) == SNAPSHOT and _root_of(s, oid) == root:
-                return True
-    return False
-
-
-WAIVERS: dict[str, Waiver] = {
-    "pager_snapshot_is_a_copy": _pager_snapshot_tree,
-}
+WAIVERS: dict[str, Waiver] = {}
 assert set(WAIVERS) == {n for n, k in KNOWN.items() if k.how == "waive"}

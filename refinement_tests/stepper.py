@@ -57,7 +57,8 @@ class OverBudget(Exception):
 
 def state_key(s: State) -> tuple[Any, ...]:
     """Equal for two states exactly when they are the same state."""
-    return (tuple(sorted(s.handles.items())), tuple(sorted(s.objects.items())), s.next_obj)
+    return (tuple(sorted(s.handles.items())), tuple(sorted(s.objects.items())), s.next_obj,
+            tuple(sorted(s.nodes.items())))
 
 
 def _status_ok(want: StatusExpect, status: int) -> bool:

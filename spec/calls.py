@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from spec import abi
+from spec import abi, cow
 from spec.abi import (
     ERR_ACCESS_DENIED,
     ERR_BAD_HANDLE,
@@ -310,6 +310,18 @@ def vmo_create_child(
         child = Vmo(Kind(resizable=resizable, immutable=immutable), SNAPSHOT, rounded, h.obj,
                     offset, Memory(content, v.pages_empty()), None, None, True)
         st = st.with_object(t.owner, st.vmo(t.owner)._replace(cow=True))
+        # cow.unidirectional: under a pager-backed root, AT_LEAST_ON_WRITE (but of a VMO that
+        # already shares a hidden node: it acts as a snapshot) and MODIFIED of the root's
+        # own pages read through; everything else is upgraded to a shared snapshot.
+        owner_node = st.nodes.get(t.owner)
+        through = unidirectional() and not (
+            kind == abi.CHILD_SNAPSHOT_AT_LEAST_ON_WRITE and owner_node is not None
+            and owner_node.shared)
+        oid = st.next_obj
+        st = _new_object(st, child, out, rights)
+        cx.why = "child.effect"
+        return Outcome(OK, cow.snapshot(cx, st, t.owner, oid, v.add(offset, t.shift)[0],
+                                        visible, not through))
     cx.why = "child.effect"
     return Outcome(OK, _new_object(st, child, out, rights))
 
@@ -346,7 +358,7 @@ def handle_close(cx: Cx, st: State, handle: str) -> Outcome:
         cx.why = "close.unknown"
         return Outcome(ERR_BAD_HANDLE, st)
     cx.why = "close.effect"
-    return Outcome(OK, st.with_handle(handle, None).collected())
+    return Outcome(OK, cow.closed(cx, st.with_handle(handle, None).collected()))
 
 
 # ----------------------------------------------------------------------------------------
@@ -387,14 +399,19 @@ def vmo_read(cx: Cx, st: State, vmo: str, offset: Word, length: Word) -> Outcome
         st, status = commit_pages(cx, st, t, a, b, reading=True)
         if status != OK:
             return Outcome(status, st)
-    data = cx.v.bytes_read(memory(st, t).content, cx.v.add(offset, t.shift)[0], length)
+    content = memory(st, t).content
+    if t.owner in st.nodes:
+        content = cow.view(cx, st, t.owner)
+    data = cx.v.bytes_read(content, cx.v.add(offset, t.shift)[0], length)
     cx.why = "read.effect"
     return Outcome(OK, st, MappingProxyType({"data": data}))
 
 
 def _paged_in(st: State, t: Target) -> bool:
-    """Reads and writes of a pager-backed VMO fault absent pages in from the pager."""
-    return st.vmo(t.owner).marks is not None
+    """Reads and writes of a pager-backed VMO fault absent pages in from the pager, and
+    so do those of a child reading through one (cow.read_through)."""
+    return st.vmo(t.owner).marks is not None or (
+        t.owner in st.nodes and cow.reads_through(st, t.owner))
 
 
 def vmo_write(cx: Cx, st: State, vmo: str, offset: Word, data: object, length: Word) -> Outcome:
@@ -404,7 +421,12 @@ def vmo_write(cx: Cx, st: State, vmo: str, offset: Word, data: object, length: W
     assert t is not None
     if not cx.when(cx.v.ult(offset, end)):
         return Outcome(OK, st)
-    if _paged_in(st, t):
+    if t.owner in st.nodes:  # cow.fork, cow.through_fork: the written pages fork into the writer
+        a, b = owner_pages(cx, t, offset, end)
+        st, status = cow.fork(cx, st, t.owner, a, b)
+        if status != OK:
+            return Outcome(status, st)
+    if st.vmo(t.owner).marks is not None:
         v, p = cx.v, cx.page
         a, b = owner_pages(cx, t, offset, end)
         st, status = commit_pages(cx, st, t, a, b)
@@ -416,7 +438,8 @@ def vmo_write(cx: Cx, st: State, vmo: str, offset: Word, data: object, length: W
                 st = write_bytes(cx, st, t, offset, data, end, cut)
             return Outcome(status, st)
     cx.why = "write.effect"
-    return Outcome(OK, write_bytes(cx, st, t, offset, data, end))
+    st = write_bytes(cx, st, t, offset, data, end)
+    return Outcome(OK, cow.normalize(cx, st) if t.owner in st.nodes else st)
 
 
 def vmo_get_size(cx: Cx, st: State, vmo: str) -> Outcome:
@@ -472,6 +495,7 @@ def vmo_set_size(cx: Cx, st: State, vmo: str, size: Word) -> Outcome:
     st = with_memory(st, t, Memory(content, committed))
     st = mark_dirty(cx, st, t.owner, v.div_to(lo, p), v.div_to(hi, p))  # not the pager's
     st = st.with_object(obj, st.vmo(obj)._replace(size=rounded))
+    st = cow.resized(cx, st, t.owner, rounded)
     cx.why = "set_size.effect"
     if cx.when(v.not_(v.aligned(size, p))):
         # set_size.effect: the bytes from the unrounded size to the page end are zeroed as ZERO
@@ -486,32 +510,47 @@ def vmo_set_size(cx: Cx, st: State, vmo: str, size: Word) -> Outcome:
 # ----------------------------------------------------------------------------------------
 
 
+_ATTRIBUTION = ("committed_private_bytes", "populated_private_bytes",
+                "committed_scaled_bytes", "populated_scaled_bytes",
+                "committed_fractional_scaled_bytes", "populated_fractional_scaled_bytes")
+
+
 def vmo_info(cx: Cx, st: State, vmo: str) -> Outcome:
     bad, h = _vmo_handle(st, vmo)
     if bad is not None:
         return Outcome(bad, st)
     assert h is not None
-    v, p = cx.v, cx.page
+    cx.why = "info.committed_bytes"
     t = target(cx, st, h.obj, h.rights)
-    mem = memory(st, t)
-    # The page describes no accounting; for slices, references and copy-on-write VMOs
-    # the kernel's attribution of shared pages varies by era (decision.info.bounds):
-    # bounds only there.
-    exact = (cx.profile.commit_accounting == "kernel"
-             and t.vmo.role not in (SLICE, REFERENCE) and not st.vmo(t.owner).cow)
-    committed: object = None
-    if exact:
-        committed = v.mul_to(v.pages_count(mem.committed, 0, v.div_to(t.size, p)), p)
-    elif not v.symbolic:
-        committed = Between(0, t.size)
-    out = {
-        "size": t.size,
-        "committed_bytes": committed,
-        "populated_bytes": committed,
-        "flags": info_flags(st, t.obj),
-    }
-    cx.why = "info.committed_bytes" if exact else "info.committed_bytes, decision.info.bounds"
+    out = {"size": t.size, "flags": info_flags(st, t.obj)}
+    out.update(zip(("committed_bytes", "populated_bytes", *_ATTRIBUTION),
+                   _memory_fields(cx, st, t), strict=True))
     return Outcome(OK, st, MappingProxyType(out))
+
+
+def _memory_fields(cx: Cx, st: State, t: Target) -> tuple[object, ...]:
+    """committed, populated, then the six attribution fields (info.attribution.2025,
+    info.attribution.legacy). Nothing is compressed: populated equals committed."""
+    v, p = cx.v, cx.page
+    legacy = cx.profile.attribution == "legacy"
+    if cx.profile.attribution == "loose":
+        # The page describes no accounting: bounds only.
+        if v.symbolic:
+            return (None,) * 8
+        return (Between(0, t.size),) * 2 + (Between(0, abi.U64_MAX),) * 6
+    if t.vmo.role in (SLICE, REFERENCE):
+        # info.slices: a slice or reference reports nothing of its own (both eras).
+        committed, private, scaled, frac = 0, 0, 0, abi.U64_MAX if legacy else 0
+    elif t.owner in st.nodes:
+        if v.symbolic:
+            return (None,) * 8
+        committed, private, scaled, frac = cow.attribution(cx, st, t.owner)
+    else:
+        committed = v.mul_to(v.pages_count(memory(st, t).committed, 0, v.div_to(t.size, p)), p)
+        # info.attribution.2025: a VMO in no family owns all it holds; a transition kernel (legacy
+        # numbers) reads 0 in the private and scaled fields and UINT64_MAX in the fractions
+        private, scaled, frac = (0, 0, abi.U64_MAX) if legacy else (committed, committed, 0)
+    return (committed, committed, private, private, scaled, scaled, frac, frac)
 
 
 # ----------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ old one, and the old one stays valid.
 The structure is a B+ tree: a leaf holds up to MAX intervals as a sorted tuple, an
 inner node up to MAX children, and every node but the root at least MIN. A map of at
 most MAX intervals is one leaf, so small maps cost what a sorted tuple costs; a large
-one is a few levels deep (three for 30,000 intervals) and an update copies one short
+one is a few levels deep (four for 30,000 intervals) and an update copies one short
 path of tuples. Adjacent intervals with equal values are always merged, so each content
 has one interval list; the tree's shape may still depend on history, so equality and
 hashing go by content (a hash that sums the intervals' hashes, cached per node, and a

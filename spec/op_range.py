@@ -29,10 +29,8 @@ from spec.abi import (
 from spec.explore import ANY_ERROR, Cx, Maybe, Rung
 from spec.objects import (
     Target,
-    has_live_snapshot_child,
     is_discarded,
     memory,
-    merged_to_root,
     target,
     with_memory,
 )
@@ -63,7 +61,6 @@ from spec.state import (
     RECLAIMABLE,
     ROOT,
     SLICE,
-    SNAPSHOT,
     UNRECLAIMABLE,
     Handle,
     Memory,
@@ -232,12 +229,10 @@ def decommit_range(cx: Cx, st: State, t: Target, lo: Word, hi: Word) -> Outcome:
 
 
 def _decommit_unsupported(st: State, t: Target) -> bool:
-    owner = st.vmo(t.owner)
-    return (
-        (owner.role == SNAPSHOT and not merged_to_root(st, t.owner))
-        or has_live_snapshot_child(st, t.owner)
-        or t.root.kind.pager_backed
-    )
+    """decommit.after_merge: every node with a parent refuses (a COW child, an original
+    under the hidden node of a live snapshot) until the merge; so does a pager root."""
+    node = st.nodes.get(t.owner)
+    return (node is not None and node.parent is not None) or t.root.kind.pager_backed
 
 
 def _page_forbids_decommit(st: State, t: Target) -> bool:

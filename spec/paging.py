@@ -7,6 +7,7 @@ moved into the owner's space with the target's shift.
 
 from __future__ import annotations
 
+from spec import cow
 from spec.abi import ERR_BAD_STATE, OK
 from spec.explore import Cx
 from spec.objects import Target, memory, pager_detached, with_memory
@@ -33,13 +34,22 @@ def commit_pages(
     (written ones, and zero intervals: zero.effect), so they are never requested; only a
     COMMIT (not `reading`: a read, PREFETCH, ALWAYS_NEED) gives a zero interval a page."""
     v = cx.v
+    if t.owner in st.nodes:
+        # cow.read_through, cow.through_fork: a read through a pager root's child
+        # fetches into the root; a COMMIT forks every page in, fetching at the root first
+        if reading and cow.reads_through(st, t.owner):
+            return cow.fetch(cx, st, t.owner, a, b)
+        st, status = cow.fork(cx, st, t.owner, a, b)
+        if status != OK:
+            return st, status
     owner = st.vmo(t.owner)
     mem = memory(st, t)
     if owner.kind.contiguous:  # every page exists from creation
         return st, OK
     marks = owner.marks
     if marks is None:
-        return with_memory(st, t, Memory(mem.content, v.pages_add(mem.committed, a, b))), OK
+        st = with_memory(st, t, Memory(mem.content, v.pages_add(mem.committed, a, b)))
+        return (cow.normalize(cx, st) if t.owner in st.nodes else st), OK
     have = _present(cx, mem.committed, marks.dirty, a, b)
     stop, status, failing = b, OK, -1
     if pager_detached(st, owner):
@@ -132,7 +142,9 @@ def zero_whole_pages(cx: Cx, st: State, t: Target, lo: Word, hi: Word) -> State:
     a, b = v.div_to(olo, p), v.div_to(ohi, p)
     content = v.bytes_fill(mem.content, olo, ohi, 0)
     committed = mem.committed if owner.kind.contiguous else v.pages_remove(mem.committed, a, b)
-    return mark_dirty(cx, with_memory(st, t, Memory(content, committed)), t.owner, a, b)
+    st = with_memory(st, t, Memory(content, committed))
+    st = cow.zeroed(cx, st, t.owner, a, b)  # cow.zero: a zero marker in a family
+    return mark_dirty(cx, st, t.owner, a, b)
 
 
 def mark_dirty(cx: Cx, st: State, owner: int, a: Word, b: Word) -> State:
@@ -180,7 +192,8 @@ def zero_partial_page(cx: Cx, st: State, t: Target, lo: Word, hi: Word) -> tuple
     olo = v.add(page_lo, t.shift)[0]
     a, b = owner_pages(cx, t, page_lo, v.add(page_lo, p)[0])
     marks = st.vmo(t.owner).marks
-    known_zero = v.bytes_zero_in(mem.content, olo, v.add(olo, p)[0])
+    seen = cow.view(cx, st, t.owner) if t.owner in st.nodes else mem.content
+    known_zero = v.bytes_zero_in(seen, olo, v.add(olo, p)[0])
     if marks is not None:
         known_zero = v.and_(known_zero, v.pages_any(marks.dirty, a, b),
                             v.not_(v.pages_any(mem.committed, a, b)))

@@ -13,7 +13,7 @@ they take zircon-2025's choice, and where they depart from Zircon's code, their 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from spec.abi import OP_PREFETCH
@@ -70,6 +70,11 @@ class Profile:
     # of its committed pages (reclaim.first_page), or whatever it holds (2023's minimum-time
     # rule is not modelled; the page describes no reclaim).
     discard_needs_page: bool = False
+    # ZX_INFO_VMO of a VMO in a copy-on-write family: share counts (info.attribution.2025,
+    # RFC-0254, late 2024 on), legacy unique attribution (info.attribution.legacy; a
+    # transition kernel's values in the six newer fields), or only bounds (the page says
+    # nothing about attribution).
+    attribution: Literal["share_count", "legacy", "loose"] = "share_count"
     # Where another implementation departs from Zircon's code: its own prefix and op
     # functions (spec/overrides.py; the tables are in spec/implementations/). The eras
     # and the doc have none.
@@ -108,6 +113,7 @@ DOC = Profile(
     dont_need_empty_any_offset=False,
     commit_accounting="bounds",
     catalogue_holds=False,
+    attribution="loose",
 )
 
 ZIRCON_2023 = Profile(
@@ -128,6 +134,7 @@ ZIRCON_2023 = Profile(
     dont_need_empty_any_offset=False,
     commit_accounting="kernel",
     catalogue_holds=False,
+    attribution="legacy",
 )
 
 ZIRCON_2025 = Profile(
@@ -151,10 +158,25 @@ ZIRCON_2025 = Profile(
     discard_needs_page=True,
 )
 
-# Other implementations (docs/kernel-facts.md), each from its own file.
+# The 2024a kernel (artem/fuchsia-mirror): 2025's strict DECOMMIT and discard
+# trigger, 2023's up-front ZERO checks, no PREFETCH, legacy attribution
+# (info.attribution.legacy: share counts came with RFC-0254, after it). Where the facts
+# says nothing of 2024 it takes 2025's.
+ZIRCON_2024 = replace(
+    ZIRCON_2025,
+    name="zircon-2024",
+    summary="the 2024a kernel (artem/fuchsia-mirror): strict DECOMMIT, up-front ZERO "
+    "checks, no PREFETCH, legacy attribution",
+    prefetch=False,
+    zero_checks="upfront",
+    catalogue_holds=False,
+    attribution="legacy",
+)
+
+# Other implementations (kernel-facts.md 7), each from its own file.
 ZCORE = zcore.profile(ZIRCON_2025)
 ECLIPSE = eclipse.profile(ZCORE)
 SEL4ZIRCON = sel4zircon.profile(ZIRCON_2025)
 
 PROFILES: dict[str, Profile] = {
-    p.name: p for p in (DOC, ZIRCON_2023, ZIRCON_2025, ZCORE, ECLIPSE, SEL4ZIRCON)}
+    p.name: p for p in (DOC, ZIRCON_2023, ZIRCON_2024, ZIRCON_2025, ZCORE, ECLIPSE, SEL4ZIRCON)}

@@ -80,6 +80,24 @@ SOURCES: MappingProxyType[str, Source] = MappingProxyType({
     "z23/cow": Source(_FUCHSIA_23, _K + "vm/vm_cow_pages.cc", "1aa74e42"),
     "z23/syscall": Source(_FUCHSIA_23, _K + "lib/syscalls/vmo.cc",
                           "11dbe3e4c12e8328c1e423e8a88c124e901a8ce7"),
+    # Copy-on-write families and attribution (issue 11): share-count and legacy kernels.
+    "z24/cow_share": Source(_MIST_24, _K + "vm/vm_cow_pages.cc", "d3d27672"),
+    "z24/cow_legacy": Source(_MIST_24, _K + "vm/vm_cow_pages.cc", "00d05a78"),
+    "z24/attribution": Source(_MIST_24, _K + "vm/include/vm/attribution.h", "7ebf345f"),
+    "z24/object_h": Source(_MIST_24, "zircon/system/public/zircon/syscalls/object.h",
+                           "2b2b8bde"),
+    "z24.rfc0254": Source(_MIST_24, "docs/contribute/governance/rfcs/"
+                          "0254_changing_attribution_for_copy_on_write_pages.md", "f8c15098"),
+    "z24/clone_tests": Source(_MIST_24, "zircon/system/utest/core/vmo/vmo-clone2.cc",
+                              "5d70ed15"),
+    "z24/clone_tests_legacy": Source(_MIST_24, "zircon/system/utest/core/vmo/vmo-clone2.cc",
+                                     "4239412c"),
+    "z24/zero_tests": Source(_MIST_24, "zircon/system/utest/core/vmo/vmo-zero.cc", "7b976c04"),
+    "z24/pager_tests": Source(_MIST_24, "zircon/system/utest/core/pager/pager.cc", "687f9a1b"),
+    "z24/snapshot_tests": Source(_MIST_24, "zircon/system/utest/core/pager/snapshot.cc",
+                                 "2b2b8bde"),
+    "z24/kernel_tests": Source(_MIST_24, _K + "vm/unittests/vmo_unittest.cc", "1dab957b"),
+    "z24a.cow": Source("artem/fuchsia-mirror", _K + "vm/vm_cow_pages.cc", "1bbe0de4"),
     # Other implementations.
     "zcore/syscall": Source("rcore-os/zCore", "zircon-syscall/src/vmo.rs", "43ff1c9d"),
     "zcore/paged": Source("rcore-os/zCore", "zircon-object/src/vm/vmo/paged.rs", "43ff1c9d"),
@@ -95,6 +113,7 @@ SOURCES: MappingProxyType[str, Source] = MappingProxyType({
     "notes/spec": Source("this repository", "notes/spec-design.md", ""),
     "notes/syscalls": Source("this repository", "notes/syscall-facts.md", ""),
     "notes/impl": Source("this repository", "notes/implementations.md", ""),
+    "notes/cow": Source("this repository", "notes/cow.md", ""),
 })
 
 # Headings of docs/kernel-facts.md, in order, each with a short introduction.
@@ -117,6 +136,8 @@ SECTIONS: MappingProxyType[str, str] = MappingProxyType({
     "zx_vmo_get_size and zx_vmo_set_size": "",
     "Handles": "zx_handle_duplicate and zx_handle_close.",
     "ZX_INFO_VMO": "",
+    "Copy-on-write families": "Hidden nodes, who sees which page, children that read "
+                              "through a pager-backed parent (notes/cow.md).",
     "Pager calls": "zx_pager_create, zx_pager_create_vmo, zx_pager_supply_pages, "
                    "zx_pager_op_range(FAIL).",
     "zCore (profile zcore)": "rcore-os/zCore, a Rust re-implementation of Zircon. Each fact "
@@ -384,6 +405,51 @@ def _facts() -> list[Fact]:
         ("info.committed_bytes", "ZX_INFO_VMO reports the size and the committed bytes: "
          "COMMIT raises them, DECOMMIT, whole-page ZERO of a root and a discard lower them.",
          ("z25/object", "z25/cow")))
+    sec("Copy-on-write families",
+        ("cow.hidden_node", "SNAPSHOT moves the original's pages into a new hidden node; the "
+         "original and the new child both hang from it (both eras).",
+         ("z24/cow_share", "z24/cow_legacy")),
+        ("cow.lookup", "A lookup walks up from a VMO to the first node holding the offset (a "
+         "page or a zero marker), within each node's window on its parent.",
+         ("z24/cow_share",), True),
+        ("cow.fork", "A write to a page a VMO sees in a hidden node copies it into the "
+         "writer, or moves it there when no other VMO sees it.", ("z24/cow_share",)),
+        ("cow.zero", "ZERO of a page a child sees in a hidden node leaves a zero marker in "
+         "the child; the page loses that sharer and is freed with its last one.",
+         ("z24/cow_share", "z24/zero_tests")),
+        ("cow.merge", "Closing releases what a VMO holds; a hidden node left with one child "
+         "merges into it: the pages the child sees become its own, the rest are freed; "
+         "zeroed offsets stay zero.", ("z24/cow_share", "z24/zero_tests")),
+        ("cow.resize", "Shrinking a VMO clamps the window through which each direct child "
+         "sees it; regrowing never widens it again.", ("z24/cow_share", "z24/pager_tests")),
+        ("cow.copy_down.2023", "Legacy kernels copy a forked or zeroed page into each "
+         "hidden node between its holder and the VMO where the other side still sees it.",
+         ("z24/cow_legacy", "z24/zero_tests")),
+        ("cow.unidirectional", "AT_LEAST_ON_WRITE under a pager-backed root, and "
+         "SNAPSHOT_MODIFIED of the root itself, give a child that reads through its parent; "
+         "elsewhere they become a snapshot.", ("z24/cow_share",)),
+        ("cow.read_through", "A child reading through sees its parent's later writes where "
+         "it has not forked; its reads page in at the root, where the pages land and may "
+         "be evicted.", ("z24/pager_tests", "z24/snapshot_tests")),
+        ("cow.through_fork", "A write or COMMIT in a child reading through pages the root in "
+         "first, then copies the page into the child.", ("z24/pager_tests",)),
+        ("decommit.after_merge", "DECOMMIT is refused on every node with a parent, an "
+         "original under a live snapshot's hidden node too, and allowed again once the "
+         "hidden node merged back (2024a, legacy and share-count kernels).",
+         ("z24a.cow", "z24/cow_legacy", "z24/cow_share")),
+        ("info.attribution.2025", "Share counts: committed and populated bytes count every "
+         "page a VMO sees, private bytes those no other VMO sees, scaled bytes P/k for a page "
+         "k VMOs see, with its truncated 63-bit fraction in the fractional fields.",
+         ("z24/cow_share", "z24/object_h", "z24.rfc0254", "z24/clone_tests")),
+        ("info.attribution.legacy", "Legacy attribution (2023, 2024a): each shared page "
+         "counts for one VMO; a transition kernel reads 0 in the private and scaled fields "
+         "and UINT64_MAX in the fractional ones.",
+         ("z24/cow_legacy", "z24/attribution", "z24.rfc0254", "z24/clone_tests_legacy")),
+        ("info.slices", "Slices and references report no memory of their own.",
+         ("z24/kernel_tests",)),
+        ("info.through_child", "A child reading through counts only the pages it forked or "
+         "committed; the root's pages are the root's alone.",
+         ("z24/kernel_tests", "z24/pager_tests"), True))
     sec("Pager calls",
         ("pager.create", "zx_pager_create makes a pager.", ("z25/pager_syscall",)),
         ("pager.handle", "A pager call's pager handle must name a pager (BAD_HANDLE, "
@@ -487,6 +553,14 @@ def _facts() -> list[Fact]:
         ("sel4zircon.decommit.rounds_out", "sel4zircon's DECOMMIT rounds the range out to "
          "whole pages instead of requiring alignment.", ("sel4zircon/syscall",)))
     sec("Project decisions",
+        ("decision.cow.legacy_owner", "Under legacy attribution a shared page counts for "
+         "the oldest living VMO that sees it.", ("notes/cow", "z24.rfc0254")),
+        ("decision.cow.one_shape", "Every SNAPSHOT makes a hidden node in both eras; the "
+         "counts depend only on who sees which page.", ("notes/cow",), True),
+        ("decision.cow.fraction", "The scaled fraction is summed per page, each page's "
+         "share P * 2^63 / k truncated on its own.", ("notes/cow",), True),
+        ("decision.cow.through_zero", "ZERO in a child reading through leaves a zero "
+         "marker and commits nothing.", ("notes/cow",), True),
         ("decision.reclaim.anonymous", "Reclaim takes nothing from an anonymous VMO: the "
          "trace format's reclaim is about discardable and pager-backed VMOs.",
          ("format", "notes/spec")),
@@ -494,7 +568,7 @@ def _facts() -> list[Fact]:
          "spec's state; only the part within S is modelled.", ("notes/impl",)),
         ("decision.info.bounds", "For slices, references and copy-on-write VMOs the spec "
          "bounds committed bytes instead of pinning them: attribution varies by era.",
-         ("notes/syscalls", "notes/spec")))
+         ("notes/syscalls", "notes/spec"), True))
     return out
 
 

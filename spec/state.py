@@ -101,6 +101,21 @@ class Pager:
     """A pager object. Its VMOs hold its id; they are detached once it is destroyed."""
 
 
+class Node(NamedTuple):
+    """A node of a copy-on-write family (notes/cow.md): a visible VMO in one, or a hidden
+    node the kernel made on SNAPSHOT. A visible VMO's own pages are its Memory.committed;
+    a hidden node's are `pages`. The chain (`parent`) is structure; the rest is data."""
+
+    parent: int | None  # the node above: hidden, or a visible VMO read through; None on top
+    window: Word  # where this node's byte 0 lies in the parent's offsets (page-aligned)
+    limit: Word  # how many bytes from `window` it may see of the parent (shrinks clamp it)
+    pages: PageSet  # a hidden node's pages; unused (empty) for a visible VMO
+    zeros: PageSet  # zero markers: pages that read zero here whatever lies above
+    hidden: bool
+    shared: bool  # a visible VMO under a hidden node since a SNAPSHOT (its link up keeps no
+    # VMO alive); False for a child that reads through a visible parent
+
+
 class Handle(NamedTuple):
     obj: int
     rights: Word
@@ -113,6 +128,9 @@ class State(NamedTuple):
     handles: Mapping[str, Handle]
     objects: Mapping[int, Object]
     next_obj: int
+    # Copy-on-write families (spec/cow.py): the visible VMOs in a family (by object id)
+    # and hidden nodes (negative ids: they are not objects).
+    nodes: Mapping[int, Node] = MappingProxyType({})
 
     def vmo(self, obj: int) -> Vmo:
         """The VMO `obj` (callers have checked the handle's type)."""
@@ -121,7 +139,7 @@ class State(NamedTuple):
     def with_object(self, obj: int, value: Object) -> State:
         objects = dict(self.objects)
         objects[obj] = value
-        return State(self.handles, MappingProxyType(objects), self.next_obj)
+        return State(self.handles, MappingProxyType(objects), self.next_obj, self.nodes)
 
     def with_vmo_memory(self, obj: int, memory: Memory) -> State:
         return self.with_object(obj, self.vmo(obj).with_memory(memory))
@@ -132,7 +150,10 @@ class State(NamedTuple):
             del handles[name]
         else:
             handles[name] = handle
-        return State(MappingProxyType(handles), self.objects, self.next_obj)
+        return State(MappingProxyType(handles), self.objects, self.next_obj, self.nodes)
+
+    def with_nodes(self, nodes: Mapping[int, Node]) -> State:
+        return self._replace(nodes=MappingProxyType(dict(nodes)))
 
     def graph(self) -> nx.DiGraph:
         """The object graph: an edge from each child to its parent, labelled by role."""

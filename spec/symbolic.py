@@ -211,3 +211,20 @@ class Symbolic(Values):
 
     def pages_first_out(self, s: Any, lo: Any, hi: Any) -> Any:
         return self._first(s, lo, hi, False)
+
+    # -- copy-on-write families ----------------------------------------------------------
+    def pages_runs(self, s: Any) -> list[tuple[Any, Any]]:
+        raise TypeError("a symbolic page set has no runs")
+
+    def pages_up(self, s: Any, d: Any) -> Any:
+        i = z3.BitVec("i", 64)
+        return z3.Lambda([i], z3.And(z3.UGE(i, word(d)), s[i - word(d)]))
+
+    def pages_down(self, s: Any, d: Any) -> Any:
+        i = z3.BitVec("i", 64)
+        return z3.Lambda([i], z3.And(z3.ULE(i, i + word(d)), s[i + word(d)]))
+
+    def bytes_overlay(self, m: Any, pages: Any, src: Any, shift: Any) -> Any:
+        i = z3.BitVec("i", 64)
+        return z3.Lambda([i], z3.If(pages[z3.UDiv(i, self.page)], src[i + word(shift)], m[i]))
+

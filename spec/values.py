@@ -168,6 +168,50 @@ class Values(ABC):
         """The lowest page of [lo, hi) not in s, or hi when there is none."""
 
 
+    # -- copy-on-write families (spec/cow.py): generic, through the operations above --
+    def pages_inter(self, s: PageSet, t: PageSet) -> PageSet:
+        """The pages in both s and t."""
+        return self.pages_diff(s, self.pages_diff(s, t))
+
+    def pages_runs(self, s: PageSet) -> list[tuple[Word, Word]]:
+        """The maximal runs [a, b) of s (Concrete only: a z3 set has no runs)."""
+        top = (U64_MAX + 1) // self.page_size()
+        out: list[tuple[Word, Word]] = []
+        lo = 0
+        while lo < top:
+            a = self.pages_first_in(s, lo, top)
+            if a >= top:
+                break
+            b = self.pages_first_out(s, a, top)
+            out.append((a, b))
+            lo = b
+        return out
+
+    def page_size(self) -> int:
+        return int(getattr(self, "page", 4096))
+
+    def pages_up(self, s: PageSet, d: Word) -> PageSet:
+        """s with every page moved up by d pages (a child's pages as its parent's)."""
+        out = self.pages_empty()
+        for a, b in self.pages_runs(s):
+            out = self.pages_add(out, a + d, b + d)
+        return out
+
+    def pages_down(self, s: PageSet, d: Word) -> PageSet:
+        """s with every page moved down by d pages; pages below d drop out."""
+        out = self.pages_empty()
+        for a, b in self.pages_runs(s):
+            if b > d:
+                out = self.pages_add(out, max(a, d) - d, b - d)
+        return out
+
+    def bytes_overlay(self, m: ByteMap, pages: PageSet, src: ByteMap, shift: Word) -> ByteMap:
+        """m with the bytes of every page in `pages` read from src at (index + shift)."""
+        p = self.page_size()
+        for a, b in self.pages_runs(pages):
+            m = self.bytes_splice(m, a * p, b * p, src, shift)
+        return m
+
 # ======================================================================================
 # Concrete backend
 # ======================================================================================

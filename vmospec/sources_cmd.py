@@ -44,9 +44,9 @@ documents and the reader rely on that no rung cites.
 - `zcore` is zircon-2025 but for the `zcore.` facts; `eclipse` is `zcore` but for the
   `eclipse.` facts; `sel4zircon` is zircon-2025 but for the `sel4zircon.` facts.
 
-No `zircon-2024` profile exists: the 2024 trees agree with 2025 on everything a trace
-can observe here except where a fact says "2024 on" or "from 2024b" (then 2024 sides
-with 2025).
+- `zircon-2024` is the 2024a kernel (artem/fuchsia-mirror): 2025's facts where a fact
+  says "2024 on", 2023's up-front ZERO checks, no PREFETCH, and legacy attribution
+  (`info.attribution.legacy`); where nothing is said of 2024 it sides with 2025.
 """
 
 _PAGE_INTRO = f"""\

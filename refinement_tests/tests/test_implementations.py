@@ -249,11 +249,12 @@ def test_zcore_zero_checks_before_zeroing() -> None:
 def test_kinds_and_default_prove_set(capsys: pytest.CaptureFixture[str],
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     kinds = {p.name: p.kind for p in PROFILES.values()}
-    assert kinds == {"doc": "doc", "zircon-2023": "era", "zircon-2025": "era",
+    assert kinds == {"doc": "doc", "zircon-2023": "era", "zircon-2024": "era",
+                     "zircon-2025": "era",
                      "zcore": "implementation", "eclipse": "implementation",
                      "sel4zircon": "implementation"}
     # the eras and the doc run Zircon's own code: no overrides
-    for era in (ZIRCON_2023, ZIRCON_2025, PROFILES["doc"]):
+    for era in (ZIRCON_2023, PROFILES["zircon-2024"], ZIRCON_2025, PROFILES["doc"]):
         assert (era.overrides, era.lacks) == (overrides.NONE, ())
     for name in IMPLEMENTATIONS:
         assert PROFILES[name].overrides != overrides.NONE
@@ -272,7 +273,7 @@ def test_kinds_and_default_prove_set(capsys: pytest.CaptureFixture[str],
     main(["prove", "--only", "rights", "--json"])
     main(["prove", "--only", "rights", "--json", "--profile", "zcore"])
     capsys.readouterr()
-    assert asked == [{"doc", "zircon-2023", "zircon-2025"}, {"zcore"}]
+    assert asked == [{"doc", "zircon-2023", "zircon-2024", "zircon-2025"}, {"zcore"}]
 
 
 def test_zircon_ops_name_no_other_implementation() -> None:

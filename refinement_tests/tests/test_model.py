@@ -109,7 +109,8 @@ SCENARIOS: dict[str, list[dict[str, Any]]] = {
             data=[[1, P], [2, P], [255, 1], [3, P - 1]],
         ),
     ],
-    "snapshot_child_counts_only_its_forks": [
+    # info.attribution.2025: committed_bytes counts every page a VMO sees, shared or not
+    "snapshot_child_sees_shared_pages": [
         _call("vmo_create", size=2 * P, options=[], out="a"),
         _call("vmo_write", vmo="a", offset=0, data=[[1, 2 * P]]),
         _call(
@@ -120,13 +121,14 @@ SCENARIOS: dict[str, list[dict[str, Any]]] = {
             size=2 * P,
             out="c",
         ),
-        _info("c", 0),
+        _info("c", 2 * P),
         _info("a", 2 * P),
         _call("vmo_write", vmo="c", offset=0, data="02"),
-        _info("c", P),
+        _info("c", 2 * P),
         _info("a", 2 * P),
         _op("c", "ZX_VMO_OP_ZERO", P, P),
         _info("c", P),
+        _info("a", 2 * P),
         _call("vmo_read", vmo="a", offset=P, length=1, data="01"),
     ],
 }

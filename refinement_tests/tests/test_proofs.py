@@ -3,7 +3,10 @@ with a counterexample trace that replays, on a deliberately broken spec."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -11,9 +14,13 @@ from proofs.catalogue import CATALOGUE
 from proofs.counterexample import trace_for
 from proofs.prover import Obligation, discharge, obligations, step_paths
 from refinement_tests.checker import check_trace
-from refinement_tests.spec_mutants import MUTANTS
+from refinement_tests.cow_mutants import COW_MUTANTS
+from refinement_tests.spec_mutants import MUTANTS, Mutant
 from refinement_tests.trace import Header, read_trace, step_to_json, write_trace
+from spec import cow
+from spec.explore import Cx
 from spec.profiles import PROFILES
+from spec.state import State
 
 # For each invariant: a broken spec it must catch, and one obligation that catches it.
 BREAKS: dict[str, tuple[str, Obligation]] = {
@@ -41,6 +48,10 @@ BREAKS: dict[str, tuple[str, Obligation]] = {
         "no-wrap-around", "zircon-2025", "anonymous", "a", "COMMIT")),
     "window": ("slice-ignores-window", Obligation(
         "window", "zircon-2025", "slice", "c", "DECOMMIT")),
+    "family-isolation": ("copy-on-write-lost", Obligation(
+        "family-isolation", "zircon-2025", "three-sharer", "c", "vmo_write")),
+    "read-through": ("through-ignores-window", Obligation(
+        "read-through", "zircon-2025", "pager-child", "a", "COMMIT")),
     "snapshot-isolation": ("copy-on-write-lost", Obligation(
         "snapshot-isolation", "zircon-2025", "snapshot", "c", "vmo_write")),
     "status-domain": ("invalid-op-misreported", Obligation(
@@ -48,6 +59,24 @@ BREAKS: dict[str, tuple[str, Obligation]] = {
     "well-formed": ("discard-keeps-pages", Obligation(
         "well-formed", "zircon-2025", "discardable", "a", "reclaim")),
 }
+
+
+_SIGHT = cow.sight
+
+
+def _sight_without_window(cx: Cx, st: State, obj: int) -> Any:
+    """A child reads its parent at its own offsets, as if its window were 0."""
+    seen, through = _SIGHT(cx, st, obj)
+    return seen, None if through is None else (through[0], through[1], 0)
+
+
+# A broken rule only the proof needs (every cow example's read-through child sits at 0).
+def _through_ignores_window() -> AbstractContextManager[Any]:
+    return mock.patch.object(cow, "sight", _sight_without_window)
+
+
+BROKEN: dict[str, Mutant] = {**MUTANTS, **COW_MUTANTS,
+                             "through-ignores-window": _through_ignores_window}
 
 
 def test_catalogue_is_complete() -> None:
@@ -78,7 +107,7 @@ def test_invariant_fails_on_a_broken_spec_with_a_replaying_trace(
     mutant, ob = BREAKS[name]
     step_paths.cache_clear()  # paths explored on the real spec must not be reused
     try:
-        with MUTANTS[mutant]():
+        with BROKEN[mutant]():
             r = discharge(ob)
             assert r.status == "counterexample", (mutant, r)
             steps = trace_for(r)
@@ -89,7 +118,7 @@ def test_invariant_fails_on_a_broken_spec_with_a_replaying_trace(
                                      for s in steps])
     trace = read_trace(path)
     profile = PROFILES[ob.profile]
-    with MUTANTS[mutant]():
+    with BROKEN[mutant]():
         assert check_trace(trace, profile).conforms  # it replays what the broken spec did
     result = check_trace(trace, profile)
     assert not result.conforms, f"{name}: the real spec agrees: {path.read_text()}"

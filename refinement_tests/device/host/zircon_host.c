@@ -220,6 +220,12 @@ struct obj {
   iset_t dirty, always_need;
   obj_t* port;
   uint64_t key;
+  // A child of a pager-backed VMO reads through `thru` (the VMO whose pages it sees)
+  // where it holds nothing: its page n is thru's page n + thru_shift, for n < thru_limit
+  // (kernel-facts 8.3.3). `shared`: it shares pages with a snapshot sibling.
+  obj_t* thru;
+  uint64_t thru_shift, thru_limit;
+  bool shared;
   // port
   packet_node_t* head;
   packet_node_t* tail;
@@ -428,12 +434,27 @@ static void store_write(store_t* s, uint64_t off, const uint8_t* data, uint64_t 
   }
 }
 
-static void store_read(const store_t* s, uint64_t off, uint8_t* out, uint64_t len) {
+// Does owner o read its page n through its parent? (It holds no frame or zero there.)
+static bool reads_through(const obj_t* o, uint64_t n) {
+  return o->thru && n < o->thru_limit && !plist_find(&o->store->pages, n) &&
+         !iset_has(&o->store->zero, n);
+}
+
+// What page n of owner o reads: its own page, or its parent's where it reads through.
+static void obj_read_page(const obj_t* o, uint64_t n, uint8_t* buf) {
+  while (reads_through(o, n)) {
+    n += o->thru_shift;
+    o = o->thru;
+  }
+  store_read_page(o->store, n, buf);
+}
+
+static void obj_read(const obj_t* o, uint64_t off, uint8_t* out, uint64_t len) {
   uint8_t* buf = xrealloc(NULL, K.page);
   while (len) {
     uint64_t n = off / K.page, in = off % K.page;
     uint64_t chunk = K.page - in < len ? K.page - in : len;
-    store_read_page(s, n, buf);
+    obj_read_page(o, n, buf);
     memcpy(out, buf + in, chunk);
     off += chunk;
     out += chunk;
@@ -678,7 +699,10 @@ static uint64_t next_absent(const store_t* s, uint64_t n, uint64_t b, bool skip_
 // for absent pages, one page at a time in ascending order; a failure ends the call and the
 // pages before it stay (nothing is rolled back). `reading` needs no frame where a page
 // reads zero without one (a dirty zero interval), nor outside a pager-backed VMO.
+static zx_status_t commit_through(obj_t* owner, uint64_t a, uint64_t b, bool reading);
+
 static zx_status_t commit_pages(obj_t* owner, uint64_t a, uint64_t b, bool reading) {
+  if (owner->thru) return commit_through(owner, a, b, reading);
   store_t* s = owner->store;
   bool pager = s->base == BASE_PAGER;
   if (reading && !pager) return ZX_OK;
@@ -697,6 +721,32 @@ static zx_status_t commit_pages(obj_t* owner, uint64_t a, uint64_t b, bool readi
     store_materialize(s, n);
   }
   return ZX_OK;
+}
+
+// A child reading through (kernel-facts 8.3.3): a read pages its parent's pages in where
+// the parent lacks them (they land in the root); a write or COMMIT first does the same,
+// then copies each page into the child.
+static zx_status_t commit_through(obj_t* owner, uint64_t a, uint64_t b, bool reading) {
+  store_t* s = owner->store;
+  if (!reading) {
+    uint64_t need = (b - a) - present_in(s, a, b);
+    if (!frames_available(need)) return ZX_ERR_NO_MEMORY;
+  }
+  uint8_t* buf = xrealloc(NULL, K.page);
+  zx_status_t st = ZX_OK;
+  for (uint64_t n = next_absent(s, a, b, reading); n < b && st == ZX_OK;
+       n = next_absent(s, n + 1, b, reading)) {
+    if (reads_through(owner, n)) {
+      st = commit_pages(owner->thru, n + owner->thru_shift, n + owner->thru_shift + 1, true);
+      if (st != ZX_OK || reading) continue;
+      obj_read_page(owner, n, buf);
+      store_write(s, n * K.page, buf, K.page);
+    } else if (!reading) {
+      store_materialize(s, n);
+    }
+  }
+  free(buf);
+  return st;
 }
 
 static void mark_dirty(obj_t* owner, uint64_t a, uint64_t b) {
@@ -823,6 +873,34 @@ static store_t* snapshot_store(const target_t* t, uint64_t offset, uint64_t roun
   return c;
 }
 
+// A snapshot under a pager-backed root (kernel-facts 8.3.2). AT_LEAST_ON_WRITE, and
+// MODIFIED of the root itself, read through the VMO they were taken of. Otherwise the
+// pair shares: the child copies the frames and zero marks of the original in its window
+// and, where the original holds nothing, reads through the original's own parent.
+static void through_child(obj_t* c, const target_t* t, uint64_t offset, uint64_t rounded,
+                          uint32_t kind) {
+  obj_t* o = t->owner;
+  uint64_t vis = t->size - (offset < t->size ? offset : t->size);
+  if (vis > rounded) vis = rounded;
+  uint64_t first = (offset + t->shift) / K.page, npages = vis / K.page;
+  bool one_way = (kind == ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE && !o->shared) ||
+                 (kind == ZX_VMO_CHILD_SNAPSHOT_MODIFIED && !o->parent);
+  if (one_way) {
+    c->store = store_new(BASE_ZERO);
+    c->thru = o;
+    c->thru_shift = first;
+    c->thru_limit = npages;
+    return;
+  }
+  c->store = snapshot_store(t, offset, rounded);
+  c->store->base = BASE_ZERO;  // what the original holds nothing of is read through
+  c->thru = o->thru;
+  c->thru_shift = o->thru_shift + first;
+  c->thru_limit = o->thru_limit > first ? o->thru_limit - first : 0;
+  if (c->thru_limit > npages) c->thru_limit = npages;
+  c->shared = o->shared = true;
+}
+
 zx_status_t zx_vmo_create_child(zx_handle_t handle, uint32_t options, uint64_t offset,
                                 uint64_t size, zx_handle_t* out) {
   lock();
@@ -919,7 +997,11 @@ zx_status_t zx_vmo_create_child(zx_handle_t handle, uint32_t options, uint64_t o
     c->immutable = kind == ZX_VMO_CHILD_SNAPSHOT && (options & ZX_VMO_CHILD_NO_WRITE);
     c->size = rounded;
     c->window = offset;
-    c->store = snapshot_store(&t, offset, rounded);
+    if (t.root->pager_backed) {
+      through_child(c, &t, offset, rounded, kind);
+    } else {
+      c->store = snapshot_store(&t, offset, rounded);
+    }
   }
   *out = handle_new(c, rights);
   unlock();
@@ -1017,7 +1099,7 @@ static zx_status_t zero_partial(target_t* t, uint64_t lo, uint64_t hi) {
     zero = iset_has(&t->owner->dirty, n) && !plist_find(&s->pages, n);
   } else {
     uint8_t* buf = xrealloc(NULL, K.page);
-    store_read_page(s, n, buf);
+    obj_read_page(t->owner, n, buf);
     for (uint64_t i = 0; i < K.page && zero; i++) zero = buf[i] == 0;
     free(buf);
   }
@@ -1055,7 +1137,7 @@ static zx_status_t op_zero(target_t* t, uint64_t offset, uint64_t size) {
     store_t* s = t->owner->store;
     uint64_t a = (lo + t->shift) / K.page, b = (hi + t->shift) / K.page;
     store_release(s, a, b);
-    if (s->base != BASE_ZERO) iset_add(&s->zero, a, b);
+    if (s->base != BASE_ZERO || t->owner->thru) iset_add(&s->zero, a, b);
     mark_dirty(t->owner, a, b);
   }
   return ZX_OK;
@@ -1217,10 +1299,10 @@ zx_status_t zx_vmo_read(zx_handle_t handle, void* buffer, uint64_t offset, size_
   if (st == ZX_OK && len) {
     uint64_t hi = 0;
     ceil_page(offset + len + t.shift, &hi);
-    if (t.owner->pager_backed) {
+    if (t.owner->pager_backed || t.owner->thru) {
       st = commit_pages(t.owner, (offset + t.shift) / K.page, hi / K.page, true);
     }
-    if (st == ZX_OK) store_read(t.owner->store, offset + t.shift, buffer, len);
+    if (st == ZX_OK) obj_read(t.owner, offset + t.shift, buffer, len);
   }
   unlock();
   return st;
@@ -1298,7 +1380,15 @@ zx_status_t zx_vmo_set_size(zx_handle_t handle, uint64_t size) {
   if (s->base != BASE_ZERO) iset_add(&s->zero, a, b);
   mark_dirty(t.owner, a, b);
   o->size = rounded;
-  // set_size.effect: the bytes from the unrounded size to the page end are zeroed as ZERO zeroes
+  // kernel-facts 8.5.1: the windows through which it, and each child reading it, see
+  // their parent are clamped to the new size, never to grow again
+  if (t.owner->thru && t.owner->thru_limit > new_end) t.owner->thru_limit = new_end;
+  for (obj_t* v = K.live; v; v = v->next_live) {
+    if (v->type != OBJ_VMO || v->thru != t.owner) continue;
+    uint64_t room = new_end > v->thru_shift ? new_end - v->thru_shift : 0;
+    if (v->thru_limit > room) v->thru_limit = room;
+  }
+  // sf 3 (9): the bytes from the unrounded size to the page end are zeroed as ZERO zeroes
   // part of a page (a pager page is paged in first)
   if (size % K.page) st = zero_partial(&t, size, rounded);
   unlock();
