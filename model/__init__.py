@@ -1,4 +1,4 @@
-"""A concrete, kernel-like implementation of Zircon's VMO syscalls (see design.md).
+"""A concrete, kernel-like implementation of Zircon's VMO syscalls (docs/architecture.md).
 
 It imports nothing of ours but `spec.abi` (numbers): agreement with the spec then means
 something. Entry point: `model.kernel.Kernel`.

@@ -2,8 +2,8 @@
 
 Each syscall is written the way the kernel's syscall and dispatcher code runs: handle
 lookup, then the checks in the order the kernel makes them, then the work on the VM
-layer (model/vmo.py). The orders are kernel-facts.md (2025) for zx_vmo_op_range and
-notes/syscall-facts.md for the calls around it; "kf" and "sf" comments name the section.
+layer (model/vmo.py). The orders are docs/kernel-facts.md's (2025) for zx_vmo_op_range and
+notes/syscall-facts.md for the calls around it; comments name the fact ids.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ class Kernel:
             "reclaim": self.reclaim,
         }
 
-    # --- the entry point --------------------------------------------------------------------
+    # --- the entry point ----------------------------------------------------------------------
 
     def step(self, name: str, args: Mapping[str, Any]) -> dict[str, Any]:
         """Runs one call or event; returns the observed outcome fields."""
@@ -117,15 +117,16 @@ class Kernel:
 
     def _right_and_ends(self, rights: int, right: int, unchecked: str, offset: int,
                         size: int) -> tuple[int, int] | int:
-        """COMMIT and PREFETCH (kf 3.3 (1)-(3)): the right (unless the broken variant
-        `unchecked` is on), then the end and its round-up; a status if either fails."""
+        """COMMIT and PREFETCH (rights.per_op, commit.bounds, prefetch.bounds): the right
+        (unless the broken variant `unchecked` is on), then the end and its round-up; a
+        status if either fails."""
         if not rights & right and unchecked not in self.broken:
             return abi.ERR_ACCESS_DENIED
         ends = self._rounded_end(offset, size)
         return abi.ERR_OUT_OF_RANGE if ends is None else ends
 
     def _created_size(self, opts: int, size: int) -> tuple[int, int]:
-        """kf 6: RESIZABLE, DISCARDABLE and UNBOUNDED are the options; any other bit, and
+        """create.options: RESIZABLE, DISCARDABLE and UNBOUNDED are the options; any other bit, and
         UNBOUNDED with RESIZABLE, give INVALID_ARGS. The size rounded up to a page
         (OUT_OF_RANGE past 2^64 - 1), or the largest for UNBOUNDED; with the status."""
         if opts & ~_CREATE_OPTIONS or (opts & abi.VMO_UNBOUNDED and opts & abi.VMO_RESIZABLE):
@@ -141,7 +142,7 @@ class Kernel:
         return self.handles.get(name)
 
     def _vmo(self, name: str) -> tuple[int, Handle | None, Vmo | None]:
-        """Handle lookup (BAD_HANDLE), then type (WRONG_TYPE): kf 3.1 steps 1-2."""
+        """Handle lookup (BAD_HANDLE), then type (WRONG_TYPE): prefix.order."""
         h = self._lookup(name)
         if h is None:
             return abi.ERR_BAD_HANDLE, None, None
@@ -166,7 +167,7 @@ class Kernel:
         """The page of vmo's node that holds byte `offset` of the VMO."""
         return vmo.window + offset // self.page_size
 
-    # --- zx_vmo_create -------------------------------------------------------------------------
+    # --- zx_vmo_create ------------------------------------------------------------------------
 
     def vmo_create(self, a: Mapping[str, Any]) -> Outcome:
         opts = a["options"]
@@ -188,21 +189,21 @@ class Kernel:
         self._bind(a["out"], vmo, rights)
         return _st(abi.OK)
 
-    # --- zx_vmo_create_child (sf 1) ----------------------------------------------------------
+    # --- zx_vmo_create_child (child.*) --------------------------------------------------------
 
     def vmo_create_child(self, a: Mapping[str, Any]) -> Outcome:
         opts: int = a["options"]
         offset: int = a["offset"]
-        # sf 1 step 1: the size is rounded before the handle is looked up.
+        # child.size: the size is rounded before the handle is looked up.
         size = self._round_up(a["size"])
         if size is None or size > self.max_size:
             return _st(abi.ERR_OUT_OF_RANGE)
-        # sf 1 step 2
+        # child.no_write_resizable
         if opts & abi.CHILD_NO_WRITE and opts & abi.CHILD_RESIZABLE:
             return _st(abi.ERR_INVALID_ARGS)
         no_write = bool(opts & abi.CHILD_NO_WRITE)
         opts &= ~abi.CHILD_NO_WRITE
-        # sf 1 step 3: a VMO handle with DUPLICATE and READ.
+        # child.rights: a VMO handle with DUPLICATE and READ.
         status, h, parent = self._vmo(a["vmo"])
         if status != abi.OK:
             return _st(status)
@@ -210,7 +211,7 @@ class Kernel:
         need = abi.RIGHT_DUPLICATE | abi.RIGHT_READ
         if h.rights & need != need:
             return _st(abi.ERR_ACCESS_DENIED)
-        # Dispatcher: a discardable parent has no children of any type (kf 5.5).
+        # Dispatcher: a discardable parent has no children of any type (discardable.no_children).
         if parent.tracker is not None:
             return _st(abi.ERR_NOT_SUPPORTED)
         ps = self.page_size
@@ -306,7 +307,7 @@ class Kernel:
             immutable=no_write and snapshot_type == abi.CHILD_SNAPSHOT,
         )
 
-    # --- handles (sf 4) ----------------------------------------------------------------------
+    # --- handles (dup.*, close.*) -------------------------------------------------------------
 
     def handle_duplicate(self, a: Mapping[str, Any]) -> Outcome:
         h = self._lookup(a["handle"])
@@ -332,7 +333,7 @@ class Kernel:
             self.handles.close(name)
         return _st(abi.OK)
 
-    # --- zx_vmo_op_range (kf 3, 4, 5) ---------------------------------------------------------
+    # --- zx_vmo_op_range (prefix.*, commit.* ... prefetch.*) ----------------------------------
 
     def vmo_op_range(self, a: Mapping[str, Any]) -> Outcome:
         status, h, vmo = self._vmo(a["vmo"])
@@ -357,11 +358,11 @@ class Kernel:
             return _st(self._op_hint(vmo, op, offset, size))
         if op == abi.OP_PREFETCH:
             return _st(self._op_prefetch(vmo, rights, offset, size))
-        # kf 3.1 step 3: an unknown op (0, 5, >= 15) is INVALID_ARGS, no right checked.
+        # prefix.ops: an unknown op (0, 5, >= 15) is INVALID_ARGS, no right checked.
         return _st(abi.ERR_INVALID_ARGS)
 
     def _op_commit(self, vmo: Vmo, rights: int, offset: int, size: int) -> int:
-        # kf 3.3 COMMIT (1) WRITE; (3) offset + size, or its round-up, overflows
+        # rights.per_op (COMMIT: WRITE); commit.bounds: offset + size, or its round-up, overflows
         ends = self._right_and_ends(rights, abi.RIGHT_WRITE, "commit_no_rights", offset, size)
         if isinstance(ends, int):
             return ends
@@ -375,13 +376,13 @@ class Kernel:
         # (5) rounded length 0
         if rend <= start:
             return abi.OK
-        # (6) execution: a discarded VMO has nothing to commit into (kf 5.4)
+        # (6) execution: a discarded VMO has nothing to commit into (discard.commit.not_found)
         if vmo.discarded:
             return abi.ERR_NOT_FOUND
         return self.vm.commit(vmo.node, self._node_page(vmo, start), self._node_page(vmo, rend))
 
     def _op_decommit(self, vmo: Vmo, rights: int, offset: int, size: int) -> int:
-        # kf 3.3 DECOMMIT (1)
+        # rights.per_op (DECOMMIT)
         if not rights & abi.RIGHT_WRITE:
             return abi.ERR_ACCESS_DENIED
         # (4)/(5) overflow, past the window or past S (a slice's S is its window)
@@ -408,7 +409,7 @@ class Kernel:
         return abi.OK
 
     def _op_zero(self, vmo: Vmo, rights: int, offset: int, size: int) -> int:
-        # kf 3.3 ZERO 2025: (1) WRITE; no up-front range check.
+        # zero.pieces.2025: WRITE; no up-front range check.
         if not rights & abi.RIGHT_WRITE:
             return abi.ERR_ACCESS_DENIED
         if size == 0:
@@ -450,7 +451,7 @@ class Kernel:
             return abi.ERR_NO_MEMORY
         for whole, lo, hi in pieces:
             if hi > s:
-                return abi.ERR_OUT_OF_RANGE  # finished pieces are not undone (kf 4.3)
+                return abi.ERR_OUT_OF_RANGE  # zero.piece_bounds.2025: kept pieces
             if whole:
                 first, last = self._node_page(vmo, lo), self._node_page(vmo, hi)
                 if "zero_slice_forgets_window" in self.broken:
@@ -468,7 +469,7 @@ class Kernel:
     def _op_lock_family(
         self, vmo: Vmo, rights: int, op: int, offset: int, size: int, a: Mapping[str, Any]
     ) -> Outcome:
-        # kf 3.3 LOCK/TRY_LOCK/UNLOCK (1) READ or WRITE
+        # rights.per_op (LOCK family): READ or WRITE
         if not rights & (abi.RIGHT_READ | abi.RIGHT_WRITE):
             return _st(abi.ERR_ACCESS_DENIED)
         # (2) not discardable
@@ -480,14 +481,14 @@ class Kernel:
             return _st(abi.ERR_OUT_OF_RANGE)
         if (offset != 0 or size != vmo.size) and "lock_range_unchecked" not in self.broken:
             return _st(abi.ERR_OUT_OF_RANGE)
-        # (5) the state transition (kf 5.2)
+        # the state transition (lock.effect, try_lock.effect, unlock.effect)
         if op == abi.OP_TRY_LOCK:
             return _st(tracker.try_lock())
         if op == abi.OP_UNLOCK:
             return _st(tracker.unlock())
         was_discarded = tracker.lock()
         # (6) the buffer is checked only after the lock is taken; failing, it is dropped
-        # again by a real UNLOCK (kf 5.3).
+        # again by a real UNLOCK (lock.bad_buffer).
         if a.get("buffer_size", abi.LOCK_STATE_SIZE) < abi.LOCK_STATE_SIZE or a.get(
             "buffer_null", False
         ):
@@ -506,7 +507,7 @@ class Kernel:
         }
 
     def _op_cache(self, vmo: Vmo, rights: int, op: int, offset: int, size: int) -> int:
-        # kf 3.3 cache ops (1): the CACHE_INVALIDATE gate, before rights
+        # cache.invalidate_gate: the CACHE_INVALIDATE gate, before rights
         if (
             op == abi.OP_CACHE_INVALIDATE
             and not self.config["debugging_syscalls"]
@@ -528,7 +529,7 @@ class Kernel:
         return abi.OK
 
     def _op_hint(self, vmo: Vmo, op: int, offset: int, size: int) -> int:
-        # kf 3.3 hints (1) no rights; (2) a root that is not pager-backed: OK, no checks
+        # hints.non_pager.2025: no rights; a root that is not pager-backed: OK, no checks
         if not vmo.pager_backed:
             return abi.OK
         # (3) u64 overflow
@@ -555,7 +556,7 @@ class Kernel:
             self._mark_root(node, lo, hi, root.dont_need)
             return abi.OK
         # ALWAYS_NEED: fault the visible pages into the root, mark them; per-page errors
-        # are ignored (kf 4.4).
+        # are ignored (always_need.effect).
         for p in self.vm.fault_pages(node, lo, hi):
             if self.pool.available == 0:
                 break  # every later page-in would fail too; ignored either way
@@ -578,7 +579,7 @@ class Kernel:
         marks.add(lo, min(hi, n.size_pages))
 
     def _op_prefetch(self, vmo: Vmo, rights: int, offset: int, size: int) -> int:
-        # kf 3.3 PREFETCH (1) READ; (3) overflow, including the rounded end
+        # prefetch.rights (READ); prefetch.bounds: overflow, including the rounded end
         ends = self._right_and_ends(rights, abi.RIGHT_READ, "prefetch_no_read_check", offset,
                                     size)
         if isinstance(ends, int):
@@ -604,7 +605,7 @@ class Kernel:
                     return status
         return abi.OK
 
-    # --- zx_vmo_read / zx_vmo_write (sf 2) ---------------------------------------------------
+    # --- zx_vmo_read / zx_vmo_write (rw.*) ----------------------------------------------------
 
     def _rw_checks(self, a: Mapping[str, Any], right: int, length: int) -> tuple[int, Vmo | None]:
         status, h, vmo = self._vmo(a["vmo"])
@@ -646,7 +647,7 @@ class Kernel:
             return _st(abi.ERR_NOT_FOUND)
         return _st(self.vm.write(vmo.node, vmo.window * self.page_size + a["offset"], data, length))
 
-    # --- sizes (sf 3) ----------------------------------------------------------------------------
+    # --- sizes (size.get, set_size.*) ---------------------------------------------------------
 
     def vmo_get_size(self, a: Mapping[str, Any]) -> Outcome:
         status, _, vmo = self._vmo(a["vmo"])
@@ -660,7 +661,7 @@ class Kernel:
         if status != abi.OK:
             return _st(status)
         assert h is not None and vmo is not None
-        # sf 3 steps 1-2
+        # set_size.rights, set_size.resize_right
         if not h.rights & abi.RIGHT_WRITE:
             return _st(abi.ERR_ACCESS_DENIED)
         if vmo.resizable and not h.rights & abi.RIGHT_RESIZE:
@@ -699,7 +700,7 @@ class Kernel:
                 return _st(status)
         return _st(abi.OK)
 
-    # --- ZX_INFO_VMO (sf 5) ----------------------------------------------------------------------
+    # --- ZX_INFO_VMO (info.committed_bytes) ---------------------------------------------------
 
     def vmo_info(self, a: Mapping[str, Any]) -> Outcome:
         status, _, vmo = self._vmo(a["vmo"])
@@ -742,7 +743,7 @@ class Kernel:
             return 0, 0, 0
         return self.vm.attributed(vmo.node)
 
-    # --- pager (sf 6) ------------------------------------------------------------------------
+    # --- pager (pager.*) ----------------------------------------------------------------------
 
     def pager_create(self, a: Mapping[str, Any]) -> Outcome:
         self._bind(a["out"], Pager(), abi.DEFAULT_PAGER_RIGHTS)
@@ -785,8 +786,8 @@ class Kernel:
         assert h is not None and vmo is not None
         if not h.rights & abi.RIGHT_WRITE:
             return abi.ERR_ACCESS_DENIED, None, None
-        # Only the VMO that pager_create_vmo made is "created by this pager" (sf 6): not
-        # its children, not even references or slices sharing its pages.
+        # Only the VMO that pager_create_vmo made is "created by this pager"
+        # (pager.op.foreign_vmo): not its children, not even references or slices sharing its pages.
         root = vmo.node
         if vmo.kind is not VmoKind.ROOT or root.source is None or root.source.pager is not pager:
             return abi.ERR_INVALID_ARGS, None, None
@@ -825,7 +826,7 @@ class Kernel:
             root.source.add_failure(lo, lo + length // self.page_size, error)
         return _st(abi.OK)
 
-    # --- the reclaim event -------------------------------------------------------------------
+    # --- the reclaim event --------------------------------------------------------------------
 
     def reclaim(self, a: Mapping[str, Any]) -> Outcome:
         _, _, vmo = self._vmo(a["vmo"])
@@ -834,8 +835,8 @@ class Kernel:
             return nothing
         ps = self.page_size
         if vmo.tracker is not None:
-            # kf 5.2: only a Reclaimable VMO is discarded, and (2024 on) only when reclaim
-            # reaches a committed page of it.
+            # reclaim.discards, reclaim.first_page: only a Reclaimable VMO is discarded,
+            # and (2024 on) only when reclaim reaches a committed page of it.
             if vmo.tracker.reclaimable() and vmo.node.pages:
                 freed = self.vm.discard(vmo.node)
                 vmo.tracker.discarded()

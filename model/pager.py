@@ -18,7 +18,7 @@ __all__ = ["PageSource", "Pager", "PendingFailure", "page_content_byte"]
 
 
 def page_content_byte(page: int) -> int:
-    """The byte a pager fills page `page` of its VMO with (trace-format.md)."""
+    """The byte a pager fills page `page` of its VMO with (docs/trace-format.md)."""
     return (page + 1) % 256
 
 
@@ -63,7 +63,7 @@ class PageSource:
 
 class Pager(KernelObject):
     """A pager object. When its last handle goes, its page sources are detached: later
-    page requests on their VMOs fail with BAD_STATE (kernel-facts 6)."""
+    page requests on their VMOs fail with BAD_STATE (pager.detached)."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -42,6 +42,6 @@ VARIANTS: dict[str, str] = {
     "set_size_tail_kept": "an unaligned zx_vmo_set_size that does not grow the VMO leaves "
     "the bytes past the new size in its last page (only a growing resize zeroes them)",
     "commit_maps_zero_page": "COMMIT leaves pages that read zero on the shared zero page "
-    "instead of giving them frames, so committed_bytes misses them (kf 4.1: a commit is "
+    "instead of giving them frames, so committed_bytes misses them (commit.effect: a commit is "
     "never deduped to the zero page)",
 }

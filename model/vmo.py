@@ -187,7 +187,7 @@ class DiscardState(enum.Enum):
 
 
 class DiscardableTracker:
-    """kernel-facts 5.1/5.2: a state and a lock count (>= 1 exactly when Unreclaimable)."""
+    """discardable.states: a state and a lock count (>= 1 exactly when Unreclaimable)."""
 
     def __init__(self, broken: frozenset[str]) -> None:
         self.state = DiscardState.UNSET
@@ -440,7 +440,7 @@ class Vm:
                 continue
             status, _ = self.own_page(node, p, dirty=False)
             if status != abi.OK:
-                return status  # pages committed so far stay committed (kf 4.1)
+                return status  # pages committed so far stay committed (commit.effect)
         return abi.OK
 
     def free_range(self, node: PageNode, lo: int, hi: int) -> None:
@@ -453,7 +453,7 @@ class Vm:
         self.free_range(node, lo, hi)
 
     def zero_whole_pages(self, node: PageNode, lo: int, hi: int) -> None:
-        """ZERO of whole pages (kf 4.3): the node's own pages go; if something under the
+        """ZERO of whole pages (zero.effect): the node's own pages go; if something under the
         node could still show content (a parent, or the pager), a zero interval hides it."""
         self.free_range(node, lo, hi)
         if node.parent is not None or node.source is not None:
@@ -594,7 +594,7 @@ class Vm:
         return evicted
 
     def discard(self, node: PageNode) -> int:
-        """A discard frees every page of the VMO (kf 5.4); returns the frames freed."""
+        """A discard frees every page of the VMO (discard.effect); returns the frames freed."""
         n = len(node.pages)
         if "discard_keeps_pages" in self.broken:
             return n

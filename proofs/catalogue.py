@@ -192,7 +192,7 @@ def on_shapes(shapes: set[str], inner: Scope) -> Scope:
     return lambda step, shape, h: shape.name in shapes and inner(step, shape, h)
 
 
-# -- rights (page RIGHTS; kernel-facts 3.2) -----------------------------------------------------
+# -- rights (page.rights.sufficient, rights.per_op) -------------------------------------------
 
 R, W = abi.RIGHT_READ, abi.RIGHT_WRITE
 NEEDS: dict[str, tuple[int, ...]] = {  # any one of these rights is enough
@@ -203,7 +203,7 @@ NEEDS: dict[str, tuple[int, ...]] = {  # any one of these rights is enough
     "vmo_read": (R,), "vmo_write": (W,), "vmo_set_size": (W,),
 }
 
-# page ERRORS: the statuses the reference page lists for each op.
+# page.errors.listed: the statuses the reference page lists for each op.
 _GENERAL = {OK, ERR_BAD_HANDLE, ERR_WRONG_TYPE, ERR_ACCESS_DENIED, ERR_OUT_OF_RANGE}
 PAGE_STATUSES: dict[str, set[int]] = {
     "COMMIT": _GENERAL | {ERR_NO_MEMORY, ERR_BAD_STATE, ERR_IO, ERR_IO_DATA_INTEGRITY},
@@ -234,12 +234,12 @@ def lacks(c: Ctx, rights: tuple[int, ...]) -> Formula:
 
 @invariant("decommit-zeroes",
            "After a successful DECOMMIT the range reads zero and holds no pages.",
-           "page DECOMMIT: release a range of pages, which resets that range's bytes to 0",
+           "page.decommit.resets",
            on_shapes({"anonymous", "resizable", "discardable", "slice", "reference"},
-                     labels("DECOMMIT")))  # kf 4.2: NOT_SUPPORTED on clones and pager VMOs
+                     labels("DECOMMIT")))  # decommit.cow_or_pager
 def decommit_zeroes(c: Ctx) -> tuple[Formula, Formula]:
     if c.profile.decommit_support == "page" and c.shape.name == "reference":
-        return False, True  # page: a VMO with a non-slice child cannot DECOMMIT at all
+        return False, True  # page.decommit.supported_only
     owner, shift = c.owner(c.post)
     end, ovf = c.end()
     x = shift + c.i
@@ -251,7 +251,7 @@ def decommit_zeroes(c: Ctx) -> tuple[Formula, Formula]:
 
 @invariant("zero-zeroes",
            "After a successful ZERO the range reads zero and every other byte is unchanged.",
-           "page ZERO: resets the range of bytes to 0, semantically equivalent to writing 0's",
+           "page.zero.resets",
            labels("ZERO"))
 def zero_zeroes(c: Ctx) -> tuple[Formula, Formula]:
     owner, shift = c.owner(c.post)
@@ -265,7 +265,7 @@ def zero_zeroes(c: Ctx) -> tuple[Formula, Formula]:
 @invariant("frame",
            "No op changes bytes, commit state or lock state outside its effective (rounded) "
            "range and what its description allows.",
-           "page: each op acts on the range offset..offset+size; kf 4 (rounding)",
+           "page.description.range, conv.rounded_out",
            op_range_steps)
 def frame(c: Ctx) -> tuple[Formula, Formula]:
     owner, shift = c.owner(c.post)
@@ -301,7 +301,7 @@ def frame(c: Ctx) -> tuple[Formula, Formula]:
 @invariant("content-preserved",
            "COMMIT, the cache ops, DONT_NEED, ALWAYS_NEED, PREFETCH and TRY_LOCK never change "
            "what any byte reads.",
-           "page: COMMIT commits pages; cache ops and hints change no data; kf 4.4",
+           "cache.effect, dont_need.effect, always_need.effect, prefetch.non_pager",
            labels(*CONTENT_PRESERVING))
 def content_preserved(c: Ctx) -> tuple[Formula, Formula]:
     same = []
@@ -321,7 +321,7 @@ UNCOMMITTED_ZERO = ["uncommitted pages read zero", "nothing committed past the s
 @invariant("uncommitted-zero",
            "Uncommitted pages read zero (outside pager-backed VMOs and snapshot clones), and "
            "committed bytes never exceed the size rounded up to pages.",
-           "page ZERO: de-duping to shared zero pages; kf 6 (committed_bytes)",
+           "page.zero.dedupe, info.committed_bytes",
            every_step)
 def uncommitted_zero(c: Ctx) -> tuple[Formula, Formula]:
     return True, _clauses_after(c, UNCOMMITTED_ZERO)
@@ -330,16 +330,16 @@ def uncommitted_zero(c: Ctx) -> tuple[Formula, Formula]:
 # Where a failing step leaves a documented partial effect (notes/proofs.md).
 def _partial_effect(c: Ctx) -> bool:
     if c.step.label == "ZERO" and c.profile.zero_checks == "pieces":
-        return c.status in (ERR_OUT_OF_RANGE, ERR_BAD_STATE)  # kf 4.3: pieces stay done
+        return c.status in (ERR_OUT_OF_RANGE, ERR_BAD_STATE)  # zero.piece_bounds.2025
     if c.step.label == "LOCK (bad buffer)" and c.profile.lock_buffer_rule == "after_lock":
-        return c.status == ERR_INVALID_ARGS  # kf 5.3: lock, then unlock
+        return c.status == ERR_INVALID_ARGS  # lock.bad_buffer: lock, then unlock
     return False
 
 
 @invariant("errors-atomic",
            "A step that fails leaves the state unchanged, except the documented partial "
            "effects (ZERO in pieces, LOCK's buffer check).",
-           "page RETURN VALUE: a negative error value is returned; kf 4.1, 4.3, 5.3",
+           "page.return_value, commit.effect, zero.piece_bounds.2025, lock.bad_buffer",
            every_step)
 def errors_atomic(c: Ctx) -> tuple[Formula, Formula]:
     if c.step.call == "reclaim" or c.status == OK or _partial_effect(c):
@@ -350,14 +350,14 @@ def errors_atomic(c: Ctx) -> tuple[Formula, Formula]:
 @invariant("rights",
            "Without the right an op needs, nothing changes and the status is ACCESS_DENIED "
            "or an error checked earlier.",
-           "page RIGHTS; kf 3.2",
+           "page.rights.sufficient, rights.per_op",
            lambda step, shape, h: step.label in NEEDS)
 def rights(c: Ctx) -> tuple[Formula, Formula]:
     earlier = {ERR_ACCESS_DENIED, ERR_BAD_HANDLE, ERR_WRONG_TYPE}
     if c.step.label == "CACHE_INVALIDATE":
-        earlier.add(ERR_NOT_SUPPORTED)  # kf 3.3: the debug gate comes first
+        earlier.add(ERR_NOT_SUPPORTED)  # cache.invalidate_gate: the debug gate comes first
     if c.step.label == "PREFETCH" and not c.profile.prefetch:
-        earlier.add(ERR_INVALID_ARGS)  # kf 3.1 (3): an op the kernel does not know
+        earlier.add(ERR_INVALID_ARGS)  # prefix.order: an op the kernel does not know
     return lacks(c, NEEDS[c.step.label]), c.z.And(c.status in earlier, c.unchanged())
 
 
@@ -369,7 +369,7 @@ def _tracker(c: Ctx) -> Any:
 
 @invariant("lock-prevents-discard",
            "While the lock count is above zero, reclaim discards nothing.",
-           "page LOCK: preventing them from being discarded by the kernel; kf 5.2",
+           "page.lock.prevents_discard, reclaim.not_eligible",
            on_shapes({"discardable"}, labels("reclaim")))
 def lock_prevents_discard(c: Ctx) -> tuple[Formula, Formula]:
     t = _tracker(c)
@@ -379,14 +379,14 @@ def lock_prevents_discard(c: Ctx) -> tuple[Formula, Formula]:
 @invariant("discard-visible",
            "After a discard, TRY_LOCK fails, LOCK reports the discarded range and reads zero, "
            "and reads, writes and COMMIT fail, until the VMO is locked again.",
-           "page TRY_LOCK: fails with UNAVAILABLE; page LOCK: returns the discarded range; "
-           "kf 5.4 (a COMMIT, read or write of nothing is not a use)",
+           "page.try_lock.unavailable, page.lock.discarded_range, discard.commit.not_found, "
+           "discard.read_write.not_found",
            on_shapes({"discardable"}, labels("TRY_LOCK", "LOCK", "vmo_read", "vmo_write",
                                              "COMMIT")))
 def discard_visible(c: Ctx) -> tuple[Formula, Formula]:
     discarded = c.z.word(_tracker(c).state) == DISCARDED
     if c.step.label != "LOCK":
-        # kf 3.3: an empty COMMIT succeeds before the discard is looked at
+        # commit.empty: an empty COMMIT succeeds before the discard is looked at
         return c.z.And(discarded, c.length != 0), c.status != OK
     if c.status != OK:
         return False, True
@@ -398,7 +398,7 @@ def discard_visible(c: Ctx) -> tuple[Formula, Formula]:
 @invariant("lock-counting",
            "UNLOCK without a matching LOCK or TRY_LOCK is BAD_STATE (or an earlier error) and "
            "changes nothing.",
-           "page ERRORS: BAD_STATE, UNLOCK and the VMO was not previously locked",
+           "page.errors.unlock_not_locked",
            on_shapes({"discardable"}, labels("UNLOCK")))
 def lock_counting(c: Ctx) -> tuple[Formula, Formula]:
     unlocked = c.z.word(_tracker(c).count) == 0
@@ -411,7 +411,7 @@ def lock_counting(c: Ctx) -> tuple[Formula, Formula]:
 @invariant("no-wrap-around",
            "No op acts on a range whose end overflows 64 bits: such a call fails or changes "
            "nothing.",
-           "page ERRORS: OUT_OF_RANGE, an invalid memory range",
+           "page.errors.out_of_range",
            lambda step, shape, h: step.call in (OP_RANGE, "vmo_read", "vmo_write"))
 def no_wrap_around(c: Ctx) -> tuple[Formula, Formula]:
     _end, ovf = c.end()
@@ -420,7 +420,7 @@ def no_wrap_around(c: Ctx) -> tuple[Formula, Formula]:
 
 @invariant("window",
            "Slices and references act on their parent's window, and only on it.",
-           "kf 4.1-4.2: a slice or reference acts on the parent's shared pages",
+           "child.shared_pages",
            on_shapes({"slice", "reference"},
                      lambda step, shape, h: h == "c" and step.call in (OP_RANGE, "vmo_write")))
 def window(c: Ctx) -> tuple[Formula, Formula]:
@@ -444,7 +444,7 @@ def window(c: Ctx) -> tuple[Formula, Formula]:
 @invariant("snapshot-isolation",
            "After a snapshot, writes, ZERO and DECOMMIT on one side are not visible on the "
            "other.",
-           "zx_vmo_create_child SNAPSHOT; kf 6",
+           "child.effect",
            on_shapes({"snapshot"}, labels("vmo_write", "ZERO", "DECOMMIT")))
 def snapshot_isolation(c: Ctx) -> tuple[Formula, Formula]:
     # The other side: every other VMO that holds its own pages (in the shape, the one
@@ -495,7 +495,7 @@ def family_isolation(c: Ctx) -> tuple[Formula, Formula]:
 
 @invariant("status-domain",
            "Each op returns only statuses the reference page lists for it.",
-           "page ERRORS",
+           "page.errors.listed",
            lambda step, shape, h: step.label in PAGE_STATUSES)
 def status_domain(c: Ctx) -> tuple[Formula, Formula]:
     if c.status == ANY_ERROR:  # the page is silent: any failure is a listed one or not
@@ -506,7 +506,7 @@ def status_domain(c: Ctx) -> tuple[Formula, Formula]:
 @invariant("well-formed",
            "Well-formedness of the state is inductive: every step preserves every clause "
            "(those of uncommitted-zero are proved there).",
-           "proofs/wellformed.py (kf 5.1, 6; trace-format pager content)",
+           "discardable.states, create.effect, pager.supply.effect",
            every_step)
 def well_formed_inductive(c: Ctx) -> tuple[Formula, Formula]:
     return True, _clauses_after(c, [n for n in CLAUSES if n not in UNCOMMITTED_ZERO])

@@ -3,8 +3,8 @@ witnesses of those that are no proof obligation.
 
 Beyond the shapes' own handles, each op is also tried through an invalid handle and
 through a pager's handle (where the handle and the op are checked matters: which error
-wins, or an implementation that decodes the op first, kf 7.1 (1)), and op 5, the
-historic LOOKUP, which proofs/steps.py leaves out.
+wins, or an implementation that decodes the op first, zcore.op_range.decode_first), and
+op 5, the historic LOOKUP, which proofs/steps.py leaves out.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ PAGER = "p"  # the pager shape's handle to the pager itself
 EXTRA_HANDLES = (INVALID, PAGER)
 
 # Ops the proof steps leave out, which an implementation may answer differently: op 5,
-# the historic LOOKUP (sel4zircon: NOT_SUPPORTED, kf 7.4 (5)).
+# the historic LOOKUP (sel4zircon: NOT_SUPPORTED, sel4zircon.op5.not_supported).
 EXTRA_OPS = {"historic op 5": abi.OP_LOOKUP_HISTORIC}
 
 

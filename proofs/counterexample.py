@@ -50,7 +50,7 @@ def trace_for(result: Result) -> list[Recorded]:
     _contents(b, ob.shape, m)
     step = STEP_BY_LABEL[ob.step]
     if step.call == "reclaim" and ob.shape == "discardable" and m("S_a", PAGE):
-        # reclaim discards only a VMO that holds a page (kf 5.2, 2024 on); where in the
+        # reclaim discards only a VMO that holds a page (reclaim.first_page); where in the
         # VMO the model has it is not part of the claim
         page = m("at_page", 0) if m("at_page", 0) < m("S_a", PAGE) // PAGE else 0
         b.add("vmo_op_range", vmo="a", op=abi.OP_COMMIT, offset=page * PAGE, size=PAGE,

@@ -16,8 +16,8 @@ tried with each option bit: where the two profiles set a shape up differently, t
 class of its own, and the shape's other steps are not compared (the state it needs is one
 profile cannot reach). A panic (spec.op_range.PANIC: no status comes back) is one class
 per step and rule, whatever the other profile returns there. Each class names the stated
-items of an implementation profile that explain it (`items`): those its rule cites ("kf
-7.N (k)"), and those the profile's `lacks` gives for the rung the other profile took.
+facts of an implementation profile that explain it (`items`): the ids its rule cites
+(`zcore.*`, ...), and those the profile's `lacks` gives for the rung the other profile took.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ from spec.explore import ANY_ERROR
 from spec.explore import Path as SpecPath
 from spec.outcome import PANIC, Between, Outcome, status_name
 from spec.profiles import PROFILES
+from spec.sources import explain, ids
 
 Key = tuple[str, int, int, str, str]
 
@@ -102,10 +103,12 @@ class DiffClass:
         return explained_by(self.a, self.rule_a, self.b, self.rule_b)
 
     def summary(self) -> str:
-        why = f" [explained by {', '.join(self.items)}]" if self.items else ""
+        shown = {*ids(self.rule_a), *ids(self.rule_b)}
+        items = [i if i in shown else explain(i) for i in self.items]
+        why = f" [explained by {'; '.join(items)}]" if items else ""
         return (f"{self.step}: {self.a} {_outcome_text(self.outcomes_a)} "
-                f"({self.rule_a}) / {self.b} {_outcome_text(self.outcomes_b)} "
-                f"({self.rule_b}){why}")
+                f"({explain(self.rule_a)}) / {self.b} {_outcome_text(self.outcomes_b)} "
+                f"({explain(self.rule_b)}){why}")
 
     def trace_steps(self) -> list[Recorded]:
         note = (f"{self.a} gives {_outcome_text(self.outcomes_a)}; {self.b} gives "
@@ -148,33 +151,28 @@ def _allows(statuses: set[int], s: int) -> bool:
     return PANIC in statuses if s == PANIC else allows(statuses, s)
 
 
-_CITATION = re.compile(r"kf (7\.\d) ((?:\(\d+\)(?:-\(\d+\))?(?:, )?)+)")
-_ITEM = re.compile(r"\((\d+)\)(?:-\((\d+)\))?")
+# Facts of an implementation profile have ids that start with its name (spec/sources.py).
+_IMPLEMENTATIONS = frozenset(p.name for p in PROFILES.values() if p.kind == "implementation")
 
 
 def citations(rule: str) -> list[str]:
-    """The items of kernel-facts.md section 7 a rule cites: "kf 7.1 (6)-(7)" gives
-    ["kf 7.1 (6)", "kf 7.1 (7)"]."""
-    out = []
-    for m in _CITATION.finditer(rule):
-        for i in _ITEM.finditer(m.group(2)):
-            lo = int(i.group(1))
-            hi = int(i.group(2) or lo)
-            out += [f"kf {m.group(1)} ({n})" for n in range(lo, hi + 1)]
-    return out
+    """The implementation facts a rule cites (ids such as "zcore.range.unbounded")."""
+    return [i for i in ids(rule) if i.split(".")[0] in _IMPLEMENTATIONS]
 
 
 def explained_by(a: str, rule_a: str, b: str, rule_b: str) -> list[str]:
-    """The stated items of implementation profiles a class is attributable to: those an
-    implementation's own rule cites, and those its `lacks` gives for the other's rule."""
+    """The facts of implementation profiles a class is attributable to: those an
+    implementation's own rule cites, and those its `lacks` gives for a rung the other
+    profile took (matched by id)."""
     items: list[str] = []
     for me, mine, theirs in ((a, rule_a, rule_b), (b, rule_b, rule_a)):
         prof = PROFILES[me]
         if prof.kind != "implementation":
             continue
         items += citations(mine)
-        items += [item for rung, item in prof.lacks if theirs.startswith(rung)]
-    return sorted(set(items), key=lambda x: (x.split()[1], int(x.split()[2].strip("()"))))
+        taken = set(ids(theirs))
+        items += [item for rung, item in prof.lacks if rung in taken]
+    return sorted(set(items))
 
 
 def compatible(s: int, t: int) -> bool:

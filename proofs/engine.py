@@ -51,7 +51,7 @@ def symbolic_root(page: int, kind: Kind, handle: str = "a") -> RootVmo:
         lock_state = z3.BitVec("tracker_state", 64)
         lock_count = z3.BitVec("lock_count", 64)
         tracker = Tracker(lock_state, lock_count)
-        # kf 5.1: four states; the count is >= 1 exactly in Unreclaimable
+        # discardable.states: four states; the count is >= 1 exactly in Unreclaimable
         facts += [z3.ULE(lock_state, 3),
                   (lock_state == UNRECLAIMABLE) == z3.UGE(lock_count, 1),
                   z3.Implies(lock_state != UNRECLAIMABLE, lock_count == 0)]

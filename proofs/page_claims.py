@@ -1,6 +1,6 @@
 """The reference page as separate claims, and where two of them cannot both hold.
 
-Each claim encodes one statement of seeds/vmo_op_range.md, on its own: the ops it
+Each claim encodes one statement of the reference page (docs/page-index.md), on its own: the ops it
 speaks of, the condition under which it applies (over one zx_vmo_op_range call on a
 proof shape's symbolic state: rights, sizes, offset, size, buffer, VMO kind, lock
 state) and what it requires of the outcome there:
@@ -22,8 +22,8 @@ error), so no third table can drift from them.
 claims about that op, whether there is an input where both apply and no outcome
 (status, whether pages get committed) meets both requirements. Each such pair is found
 once, on the simplest shape, with a minimal witness (proofs/witness.py) replayed on
-the concrete spec under `doc`. A claim's `source` quotes a short phrase of the page to
-locate the sentence it encodes.
+the concrete spec under `doc`. A claim's `cites` names the page-index ids of the
+sentences it encodes.
 """
 
 from __future__ import annotations
@@ -121,8 +121,8 @@ def _root(st: State, vmo: Vmo) -> Vmo:
 
 
 def _decommit_supported(st: State, obj: int) -> bool:
-    """page DECOMMIT: "only supported for vmos created from zx_vmo_create(), which do not
-    have non-slice children, and for slice children of such vmos"."""
+    """page.decommit.supported_only: zx_vmo_create VMOs without non-slice children, and
+    their slices."""
     vmo = st.vmo(obj)
     base_id = vmo.parent if vmo.role == SLICE and vmo.parent is not None else obj
     base = st.vmo(base_id)
@@ -275,7 +275,7 @@ class Claim:
     """One statement of the page: where it applies, and what it requires there."""
 
     id: str
-    source: str  # the section, and a short quoted phrase to find the sentence by
+    cites: str  # the page sentences it encodes: ids of docs/page-index.md
     ops: frozenset[int]
     when: Callable[[Call], Flag]
     requires: Requirement
@@ -307,9 +307,17 @@ _OP_TEXT_RIGHTS = {COMMIT: RIGHT_WRITE, DECOMMIT: RIGHT_WRITE, ZERO: RIGHT_WRITE
                    LOCK: RIGHT_READ | RIGHT_WRITE, TRY_LOCK: RIGHT_READ | RIGHT_WRITE,
                    UNLOCK: RIGHT_READ | RIGHT_WRITE, SYNC: RIGHT_READ,
                    INVALIDATE: RIGHT_WRITE, CLEAN: RIGHT_READ, CLEAN_INVALIDATE: RIGHT_READ}
-_OP_QUOTE = {LOCK: "Requires the **ZX_RIGHT_READ** or **ZX_RIGHT_WRITE** right",
-             TRY_LOCK: "Requires the **ZX_RIGHT_READ** or **ZX_RIGHT_WRITE** right",
-             UNLOCK: "Requires the **ZX_RIGHT_READ** or **ZX_RIGHT_WRITE** right"}
+# The page-index ids of the DESCRIPTION's and the RIGHTS section's rights sentences.
+_OP_TEXT_CITES = {COMMIT: "page.commit.rights", DECOMMIT: "page.decommit.rights",
+                  ZERO: "page.zero.rights", LOCK: "page.lock.rights",
+                  TRY_LOCK: "page.try_lock.rights", UNLOCK: "page.unlock.rights",
+                  SYNC: "page.cache_sync.rights", INVALIDATE: "page.cache_invalidate.rights",
+                  CLEAN: "page.cache_clean.rights",
+                  CLEAN_INVALIDATE: "page.cache_clean_invalidate.rights"}
+_RIGHTS_CITES = {COMMIT: "page.rights.commit", DECOMMIT: "page.rights.decommit",
+                 SYNC: "page.rights.cache_sync", INVALIDATE: "page.rights.cache_invalidate",
+                 CLEAN: "page.rights.cache_clean",
+                 CLEAN_INVALIDATE: "page.rights.cache_clean_invalidate"}
 
 
 def _name(op: int) -> str:
@@ -323,22 +331,14 @@ def _slug(op: int) -> str:
 def _rights_claims() -> list[Claim]:
     out = []
     for op, r in _OP_TEXT_RIGHTS.items():
-        right = "READ" if r == RIGHT_READ else "WRITE" if r == RIGHT_WRITE else "READ or WRITE"
-        quote = _OP_QUOTE.get(op, f"Requires the **ZX_RIGHT_{right}** right")
-        slug = "read-or-write" if " or " in right else right.lower()
-        out.append(Claim(f"{_slug(op)}-requires-{slug}",
-                         f"DESCRIPTION, {_name(op)}: \"{quote}\"", _ops(op), _always,
-                         NeedsRight(r)))
+        slug = "read" if r == RIGHT_READ else "write" if r == RIGHT_WRITE else "read-or-write"
+        out.append(Claim(f"{_slug(op)}-requires-{slug}", _OP_TEXT_CITES[op], _ops(op),
+                         _always, NeedsRight(r)))
     for op, r in RIGHTS_SECTION.items():
-        right = "READ" if r == RIGHT_READ else "WRITE"
-        out.append(Claim(f"rights-{_slug(op)}",
-                         f"RIGHTS: \"If *op* is **ZX_VMO_OP_{_name(op)}**, *handle* must be "
-                         f"... and have **ZX_RIGHT_{right}**\"", _ops(op), _always,
+        out.append(Claim(f"rights-{_slug(op)}", _RIGHTS_CITES[op], _ops(op), _always,
                          NeedsRight(r)))
     out.append(Claim(
-        "rights-sufficient",
-        "RIGHTS (the rights each op needs; ops it does not name need none) with ERRORS: "
-        "\"**ZX_ERR_ACCESS_DENIED** *handle* does not have sufficient rights\"",
+        "rights-sufficient", "page.rights.sufficient",
         PAGE_OPS, lambda c: z3.Not(c.lacks(RIGHTS_SECTION[c.op]))
         if c.op in RIGHTS_SECTION else True, Never(frozenset({ERR_ACCESS_DENIED}))))
     return out
@@ -347,40 +347,37 @@ def _rights_claims() -> list[Claim]:
 def _description_claims() -> list[Claim]:
     return [
         Claim("decommit-supported-only",
-              "DESCRIPTION, DECOMMIT: \"This is only supported for vmos created from "
-              "[`zx_vmo_create()`], which do not have non-slice children\"",
+              "page.decommit.supported_only",
               _ops(DECOMMIT), lambda c: not c.decommit_supported, Fails(ERR_NOT_SUPPORTED)),
         Claim("decommit-page-aligned",
-              "DESCRIPTION, DECOMMIT: \"Provided range must be page aligned.\"",
+              "page.decommit.aligned",
               _ops(DECOMMIT), lambda c: z3.Not(c.aligned()), Fails(ERR_INVALID_ARGS)),
         Claim("lock-guaranteed-ok",
-              "DESCRIPTION, LOCK: \"Guaranteed to successfully lock the VMO and return "
-              "**ZX_OK** if the arguments are valid\"",
+              "page.lock.guaranteed_ok",
               _ops(LOCK), _lock_args_valid, Returns(OK)),
         Claim("lock-commits-nothing",
-              "DESCRIPTION, LOCK: \"Note that locking itself does not commit any pages\"",
+              "page.lock.commits_nothing",
               _ops(LOCK), _always, NoCommit()),
         Claim("try-lock-commits-nothing",
-              "DESCRIPTION, TRY_LOCK: \"Note that locking itself does not commit any pages\"",
+              "page.try_lock.commits_nothing",
               _ops(TRY_LOCK), _always, NoCommit()),
         Claim("try-lock-unavailable",
-              "DESCRIPTION, TRY_LOCK: \"will fail with **ZX_ERR_UNAVAILABLE** otherwise\"",
+              "page.try_lock.unavailable",
               _ops(TRY_LOCK), lambda c: z3.And(c.discardable, c.discarded),
               Fails(ERR_UNAVAILABLE)),
         Claim("try-lock-succeeds-only-undiscarded",
-              "DESCRIPTION, TRY_LOCK: \"Will only succeed if the range has not already been "
-              "discarded\"", _ops(TRY_LOCK), lambda c: c.discarded, Never(frozenset({OK}))),
+              "page.try_lock.only_undiscarded", _ops(TRY_LOCK), lambda c: c.discarded,
+              Never(frozenset({OK}))),
         Claim("dont-need-trivially-succeeds",
-              "DESCRIPTION, DONT_NEED: \"trivially succeeds for other VMOs\"",
+              "page.dont_need.trivially_succeeds",
               _ops(DONT_NEED), lambda c: not c.pager_backed, Returns(OK)),
         Claim("dont-need-commits-nothing",
-              "DESCRIPTION, DONT_NEED: \"no new pages will be committed as a result of this "
-              "op\"", _ops(DONT_NEED), _always, NoCommit()),
+              "page.dont_need.commits_nothing", _ops(DONT_NEED), _always, NoCommit()),
         Claim("always-need-trivially-succeeds",
-              "DESCRIPTION, ALWAYS_NEED: \"trivially succeeds for other VMOs\"",
+              "page.always_need.trivially_succeeds",
               _ops(ALWAYS_NEED), lambda c: not c.pager_backed, Returns(OK)),
         Claim("buffer-unused",
-              "DESCRIPTION: \"*buffer* and *buffer_size* are currently unused.\"",
+              "page.description.buffer_unused",
               PAGE_OPS, _buffer_alone_invalid, Never(frozenset({ERR_INVALID_ARGS}))),
     ]
 
@@ -401,48 +398,38 @@ def _buffer_alone_invalid(c: Call) -> Flag:
 def _errors_claims() -> list[Claim]:
     return [
         Claim("errors-out-of-range",
-              "ERRORS: \"**ZX_ERR_OUT_OF_RANGE** An invalid memory range specified by "
-              "*offset* and *size*\"", PAGE_OPS, lambda c: c.range_invalid(),
+              "page.errors.out_of_range", PAGE_OPS, lambda c: c.range_invalid(),
               Fails(ERR_OUT_OF_RANGE)),
         Claim("errors-invalid-op",
-              "ERRORS: \"**ZX_ERR_INVALID_ARGS** ... *op* is not a valid operation\"",
+              "page.errors.invalid_op",
               frozenset(s.op for s in STEPS if s.op is not None) - PAGE_OPS, _always,
               Fails(ERR_INVALID_ARGS)),
         Claim("errors-cache-size-zero",
-              "ERRORS: \"**ZX_ERR_INVALID_ARGS** ... *size* is zero and *op* is a cache "
-              "operation\"", CACHE_OPS, lambda c: c.size == 0, Fails(ERR_INVALID_ARGS)),
+              "page.errors.cache_size_zero", CACHE_OPS, lambda c: c.size == 0,
+              Fails(ERR_INVALID_ARGS)),
         Claim("errors-decommit-unaligned",
-              "ERRORS: \"**ZX_ERR_INVALID_ARGS** ... *op* was **ZX_VMO_OP_DECOMMIT** and "
-              "range was not page aligned\"", _ops(DECOMMIT), lambda c: z3.Not(c.aligned()),
+              "page.errors.decommit_unaligned", _ops(DECOMMIT), lambda c: z3.Not(c.aligned()),
               Fails(ERR_INVALID_ARGS)),
         Claim("errors-invalid-buffer",
-              "ERRORS: \"**ZX_ERR_INVALID_ARGS** *buffer* is an invalid pointer (if required "
-              "by the operation)\"; LOCK: \"*buffer* should point to a `zx_vmo_lock_state_t`\"",
+              "page.errors.invalid_buffer, page.lock.buffer",
               _ops(LOCK), lambda c: not c.buffer_ok, Fails(ERR_INVALID_ARGS)),
         Claim("errors-not-discardable",
-              "ERRORS: \"**ZX_ERR_NOT_SUPPORTED** *op* was **ZX_VMO_OP_LOCK**, "
-              "**ZX_VMO_OP_TRY_LOCK** or **ZX_VMO_OP_UNLOCK** and the VMO is not "
-              "discardable\"", LOCK_OPS, lambda c: not c.discardable,
+              "page.errors.not_discardable", LOCK_OPS, lambda c: not c.discardable,
               Fails(ERR_NOT_SUPPORTED)),
         Claim("errors-decommit-not-allowed",
-              "ERRORS: \"**ZX_ERR_NOT_SUPPORTED** ... *op* was **ZX_VMO_OP_DECOMMIT** and the "
-              "underlying VMO does not allow decommiting\"", _ops(DECOMMIT),
+              "page.errors.decommit_not_allowed", _ops(DECOMMIT),
               lambda c: not c.decommit_supported, Fails(ERR_NOT_SUPPORTED)),
         Claim("errors-unavailable",
-              "ERRORS: \"**ZX_ERR_UNAVAILABLE** *op* was **ZX_VMO_OP_TRY_LOCK**, the VMO was "
-              "discardable and the VMO has been discarded\"", _ops(TRY_LOCK),
+              "page.errors.unavailable", _ops(TRY_LOCK),
               lambda c: z3.And(c.discardable, c.discarded), Fails(ERR_UNAVAILABLE)),
         Claim("errors-unlock-not-locked",
-              "ERRORS: \"**ZX_ERR_BAD_STATE** ... *op* was **ZX_VMO_OP_UNLOCK**, the VMO is "
-              "discardable and the VMO was not previously locked\"", _ops(UNLOCK),
+              "page.errors.unlock_not_locked", _ops(UNLOCK),
               lambda c: z3.And(c.discardable, z3.Not(c.locked)), Fails(ERR_BAD_STATE)),
         Claim("errors-no-memory",
-              "ERRORS: \"**ZX_ERR_NO_MEMORY** Allocations to commit pages for "
-              "**ZX_VMO_OP_COMMIT** or **ZX_VMO_OP_ZERO** failed\"", _ops(COMMIT, ZERO),
+              "page.errors.no_memory", _ops(COMMIT, ZERO),
               _always, MayInstead(frozenset({ERR_NO_MEMORY}))),
         Claim("errors-pager-commit",
-              "ERRORS: \"**ZX_ERR_BAD_STATE** *op* was **ZX_VMO_OP_COMMIT**, the VMO is "
-              "backed by a pager\" (and **ZX_ERR_IO**, **ZX_ERR_IO_DATA_INTEGRITY**)",
+              "page.errors.pager_commit, page.errors.pager_io, page.errors.pager_data",
               _ops(COMMIT), lambda c: c.pager_backed,
               MayInstead(frozenset({ERR_BAD_STATE, ERR_IO, ERR_IO_DATA_INTEGRITY}))),
     ]

@@ -1,4 +1,4 @@
-"""Object shapes the proofs quantify over (design.md, principle 5).
+"""Object shapes the proofs quantify over (docs/architecture.md, rule 5).
 
 A shape fixes the structure: which VMOs exist, which is a slice, reference or snapshot
 of which, and which handles name them. Everything else is a z3 unknown: sizes,

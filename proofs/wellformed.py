@@ -88,7 +88,7 @@ def clean_pager_pages_read_pager_content(st: State, page: int, i: Any) -> Any:
 
 
 def tracker_consistent(st: State, page: int, i: Any) -> Any:
-    """kf 5.1: four states; the lock count is >= 1 exactly in Unreclaimable; a discarded
+    """discardable.states: four states; the lock count is >= 1 exactly in Unreclaimable; a discarded
     VMO holds no page and reads zero."""
     lg = logic_for(i)
     out = []

@@ -276,7 +276,7 @@ def tracker(b: StepAdder, m: Mapping[str, Any]) -> None:
             b.add("vmo_op_range", op=abi.OP_TRY_LOCK, note="the witness's lock count", **lock)
     elif state in (RECLAIMABLE, DISCARDED):
         if state == DISCARDED and lock["size"]:
-            # reclaim discards only a VMO holding a page (kf 5.2, 2024 on)
+            # reclaim discards only a VMO holding a page (reclaim.first_page)
             b.add("vmo_op_range", op=abi.OP_COMMIT, vmo="a", offset=0,
                   size=min(lock["size"], PAGE), note="a page for reclaim to discard")
         b.add("vmo_op_range", op=abi.OP_LOCK, note="the witness's tracker state", **lock)

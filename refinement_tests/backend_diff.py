@@ -49,6 +49,7 @@ from refinement_tests.stepper import render_value
 from spec import abi
 from spec.outcome import status_name
 from spec.profiles import Profile
+from spec.sources import explain
 
 __all__ = ["BackendDiff", "DivergenceClass", "backend_diff", "classify", "known_classes",
            "to_json", "write_witnesses"]
@@ -111,7 +112,7 @@ class DivergenceClass:
             body = f"{profile} allows {want}; {backend} gives {seen}"
         else:
             body = f"{profile} allows {allowed}; {backend} returns {self.observed}"
-        rules = "; ".join(self.rules) or "no rule"
+        rules = "; ".join(explain(r) for r in self.rules) or "no rule"
         return f"{what}: {body} ({rules})"
 
 

@@ -38,7 +38,7 @@ __all__ = [
     "status_label",
 ]
 
-# Every call and event of trace-format.md.
+# Every call and event of docs/trace-format.md.
 CALLS: tuple[str, ...] = (
     "vmo_create", "vmo_create_child", "handle_duplicate", "handle_close", "vmo_op_range",
     "vmo_read", "vmo_write", "vmo_get_size", "vmo_set_size", "vmo_info", "pager_create",

@@ -100,7 +100,7 @@ def _anonymous() -> dict[str, Any]:
 
 
 def _discardable() -> dict[str, Any]:
-    """One 1-page discardable VMO `v`: its lock machine (kf 5.1) under every call."""
+    """One 1-page discardable VMO `v`: its lock machine (discardable.states) under every call."""
     v = "v"
     return {"name": "discardable",
             "setup": [{"call": "vmo_create", "size": P, "options": ["ZX_VMO_DISCARDABLE"],

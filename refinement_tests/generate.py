@@ -5,7 +5,7 @@ names it bound, to what kind of VMO or pager, with which rights, of roughly whic
 and whether the call that bound them should have succeeded. Later steps mostly name live
 handles, and draw offsets and sizes from the values where the semantics change (0, 1,
 page-1, page, page+1, size-page, size, size+1, 2^63, 2^64-1, unaligned ones) rather
-than uniform noise. It covers every call and event of trace-format.md, handles with
+than uniform noise. It covers every call and event of docs/trace-format.md, handles with
 reduced rights (handle_duplicate), every kind of VMO a v1 trace can create (plain,
 resizable, discardable, UNBOUNDED, pager-backed, slices, references, snapshots,
 AT_LEAST_ON_WRITE and MODIFIED snapshots, NO_WRITE children), invalid and OR-ed op
@@ -620,7 +620,7 @@ class _Gen:
 
     def _child_ok(self, po: _Obj | None, ph: _Handle | None, opts: int, offset: int,
                   size: int, s: int) -> bool:
-        """Should zx_vmo_create_child succeed (sf 1, roughly)?"""
+        """Should zx_vmo_create_child succeed (child.*, roughly)?"""
         p = self.p
         rounded = _round_up(size, p)
         need = abi.RIGHT_DUPLICATE | abi.RIGHT_READ

@@ -48,7 +48,7 @@ def _vmo_with(st: State, want: Callable[[Vmo], bool]) -> Vmo | None:
 
 
 def tracker(st: State, v: Concrete) -> str:
-    """The discardable tracker's state (kf 5.1), or `closed` once the VMO is gone."""
+    """The discardable tracker's state (discardable.states), or `closed` once the VMO is gone."""
     o = _vmo_with(st, lambda o: o.tracker is not None)
     if o is None or o.tracker is None:
         return "closed"

@@ -18,18 +18,25 @@ from spec.abi import ERR_INTERNAL, ERR_INVALID_ARGS, ERR_NOT_SUPPORTED, ERR_WRON
 from spec.explore import Cx, Rung
 from spec.objects import Target, memory, with_memory
 from spec.outcome import Outcome
+from spec.sources import ids
 from spec.state import DISCARDED, RECLAIMABLE, SNAPSHOT, UNRECLAIMABLE, State, Tracker
 
 Mutant = Callable[[], AbstractContextManager[None]]
 
 
+def _cites(why: str, cited: tuple[str, ...]) -> bool:
+    return any(i in cited or any(c.endswith(".") and i.startswith(c) for c in cited)
+               for i in ids(why))
+
+
 @contextmanager
-def _drop_rungs(*fragments: str) -> Iterator[None]:
-    """Guards whose source mentions any fragment are gone."""
+def _drop_rungs(*cited: str) -> Iterator[None]:
+    """Guards that cite any of these fact ids (or, for a name ending in ".", any id of
+    that topic) are gone."""
     ladder, first = Cx.ladder, Cx.first
 
     def keep(rungs: tuple[Rung, ...]) -> tuple[Rung, ...]:
-        return tuple(r for r in rungs if not any(f in r[2] for f in fragments))
+        return tuple(r for r in rungs if not _cites(r[2], cited))
 
     with mock.patch.object(Cx, "ladder", lambda self, *r: ladder(self, *keep(r))), \
             mock.patch.object(Cx, "first", lambda self, *r: first(self, *keep(r))):
@@ -37,13 +44,12 @@ def _drop_rungs(*fragments: str) -> Iterator[None]:
 
 
 @contextmanager
-def _retarget(status: int, *fragments: str) -> Iterator[None]:
-    """Guards whose source mentions any fragment report `status` instead."""
+def _retarget(status: int, *cited: str) -> Iterator[None]:
+    """Guards that cite any of these fact ids (as in _drop_rungs) report `status`."""
     ladder, first = Cx.ladder, Cx.first
 
     def swap(rungs: tuple[Rung, ...]) -> tuple[Rung, ...]:
-        return tuple((status, r[1], r[2]) if any(f in r[2] for f in fragments) else r
-                     for r in rungs)
+        return tuple((status, r[1], r[2]) if _cites(r[2], cited) else r for r in rungs)
 
     with mock.patch.object(Cx, "ladder", lambda self, *r: ladder(self, *swap(r))), \
             mock.patch.object(Cx, "first", lambda self, *r: first(self, *swap(r))):
@@ -197,38 +203,47 @@ _REAL_READ = calls.vmo_read
 _REAL_CLOSE = calls.handle_close
 
 MUTANTS: dict[str, Mutant] = {
-    "no-rights-checks": lambda: _drop_rungs("requires ZX_RIGHT", "needs ZX_RIGHT",
-                                            "needs the right", "needs DUPLICATE", "kf 3.2"),
-    "bad-handle-misreported": lambda: _retarget(ERR_WRONG_TYPE, "BAD_HANDLE", "handle lookup",
-                                                "pager handle", "VMO handle"),
-    "invalid-op-misreported": lambda: _retarget(ERR_NOT_SUPPORTED, "op is not a valid operation"),
-    "commit-unbounded": lambda: _drop_rungs("COMMIT (3)-(4)"),
-    "decommit-unaligned-ok": lambda: _drop_rungs("DECOMMIT (8)"),
-    "decommit-anywhere": lambda: _drop_rungs("DECOMMIT (4)-(5)", "DECOMMIT (7)"),
+    "no-rights-checks": lambda: _drop_rungs(
+        "page.commit.rights", "page.decommit.rights", "page.zero.rights", "page.lock.rights",
+        "page.try_lock.rights", "page.unlock.rights", "page.cache_sync.rights",
+        "page.cache_invalidate.rights", "page.cache_clean.rights",
+        "page.cache_clean_invalidate.rights", "prefetch.rights", "rw.rights",
+        "set_size.rights", "set_size.resize_right", "dup.rights", "child.rights",
+        "pager.op.vmo_rights", "sel4zircon.rights.write_all", "eclipse.cache.rights"),
+    "bad-handle-misreported": lambda: _retarget(
+        ERR_WRONG_TYPE, "page.errors.bad_handle", "prefix.handle_lookup", "handle.lookup",
+        "pager.handle", "pager.op.vmo_handle"),
+    "invalid-op-misreported": lambda: _retarget(ERR_NOT_SUPPORTED, "page.errors.invalid_op"),
+    "commit-unbounded": lambda: _drop_rungs("commit.bounds"),
+    "decommit-unaligned-ok": lambda: _drop_rungs("decommit.aligned"),
+    "decommit-anywhere": lambda: _drop_rungs("decommit.bounds.2025", "decommit.bounds.2023",
+                                             "decommit.cow_or_pager"),
     "decommit-keeps-bytes": _patch(op_range, "release_bytes", _decommit_keeps_bytes),
     "commit-does-nothing": _patch(op_range, "commit_pages", _commit_nothing),
     "zero-whole-pages-off-by-one": _patch(op_range, "zero_whole_pages", _whole_pages_short),
-    "zero-pieces-unchecked": lambda: _drop_rungs("ZERO piece past S", "ZERO overflow"),
+    "zero-pieces-unchecked": lambda: _drop_rungs("zero.overflow.2025"),
     "lock-count-not-kept": _patch(op_range, "_locked", _locked_without_count),
-    "lock-any-range": lambda: _drop_rungs("range other than (0, S)"),
-    "lock-family-misreported": lambda: _retarget(ERR_INVALID_ARGS, "not discardable"),
-    "unlock-unbalanced-ok": lambda: _drop_rungs("UNLOCK of a VMO not locked"),
-    "try-lock-ignores-discard": lambda: _drop_rungs("UNAVAILABLE once discarded"),
-    "discarded-still-readable": lambda: _drop_rungs("of a discarded VMO"),
+    "lock-any-range": lambda: _drop_rungs("lock.whole_range"),
+    "lock-family-misreported": lambda: _retarget(ERR_INVALID_ARGS, "page.errors.not_discardable"),
+    "unlock-unbalanced-ok": lambda: _drop_rungs("page.errors.unlock_not_locked"),
+    "try-lock-ignores-discard": lambda: _drop_rungs("page.try_lock.unavailable"),
+    "discarded-still-readable": lambda: _drop_rungs("discard.commit.not_found",
+                                                   "discard.read_write.not_found"),
     "reclaim-ignores-lock": _patch(calls, "reclaim", _reclaim_ignores_lock),
-    "cache-size-zero-ok": lambda: _drop_rungs("size 0 cache op"),
-    "cache-invalidate-ungated": lambda: _drop_rungs("debugging syscalls are off"),
-    "cache-unbounded": lambda: _drop_rungs("page: OUT_OF_RANGE"),
-    "hints-unbounded": lambda: _drop_rungs("DONT_NEED: not in bounds", "ALWAYS_NEED: not in bounds",
-                                           "DONT_NEED (3)", "ALWAYS_NEED (3)"),
-    "prefetch-unbounded": lambda: _drop_rungs("PREFETCH (3)-(5)"),
+    "cache-size-zero-ok": lambda: _drop_rungs("page.errors.cache_size_zero"),
+    "cache-invalidate-ungated": lambda: _drop_rungs("cache.invalidate_gate"),
+    "cache-unbounded": lambda: _drop_rungs("page.errors.out_of_range"),
+    "hints-unbounded": lambda: _drop_rungs("dont_need.bounds", "always_need.bounds",
+                                           "hints.overflow"),
+    "prefetch-unbounded": lambda: _drop_rungs("prefetch.bounds"),
     "read-returns-zeros": _patch(calls, "vmo_read", _read_zeros),
     "close-keeps-handle": _patch(calls, "handle_close", _close_keeps_handle),
-    "child-errors-misreported": lambda: _retarget(ERR_INTERNAL, "sf 1:", "kf 5.5"),
-    "pager-errors-misreported": lambda: _retarget(ERR_INTERNAL, "sf 6:"),
-    "create-errors-misreported": lambda: _retarget(ERR_INTERNAL, "kf 6:"),
-    "resize-errors-misreported": lambda: _retarget(ERR_INTERNAL, "sf 3:"),
-    "handle-errors-misreported": lambda: _retarget(ERR_INTERNAL, "sf 4:"),
+    "child-errors-misreported": lambda: _retarget(ERR_INTERNAL, "child.",
+                                                    "discardable.no_children"),
+    "pager-errors-misreported": lambda: _retarget(ERR_INTERNAL, "pager."),
+    "create-errors-misreported": lambda: _retarget(ERR_INTERNAL, "create."),
+    "resize-errors-misreported": lambda: _retarget(ERR_INTERNAL, "set_size."),
+    "handle-errors-misreported": lambda: _retarget(ERR_INTERNAL, "handle.lookup", "dup.", "close."),
     "reversed-precedence": _reversed_precedence,
     "commit-one-page-too-many": _patch(op_range, "commit_pages", _commit_one_page_more),
     "commit-clears-bytes": _patch(op_range, "commit_pages", _commit_clears_bytes),

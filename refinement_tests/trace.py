@@ -1,4 +1,4 @@
-"""Reading and writing vmo-trace v1 files (see trace-format.md).
+"""Reading and writing vmo-trace v1 files (see docs/trace-format.md).
 
 A trace is JSON Lines: a header, then one step per line. Reading goes in two passes
 per line: the shipped JSON Schema checks structure (fields, types, ranges), then the

@@ -1,6 +1,7 @@
 """Numbers of the Zircon ABI that traces and the spec speak: ops, statuses, rights, options.
 
-Values come from kernel-facts.md section 2 (zircon/types.h, errors.h, rights.h).
+Values are Zircon's public ABI: zircon/types.h, errors.h, rights.h (docs/kernel-facts.md,
+sources z24.types and z24.rights).
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ STATUSES: dict[str, int] = {
 }
 STATUS_NAMES: dict[int, str] = {v: k for k, v in STATUSES.items()}
 
-# Failure codes a pager may hand to ZX_PAGER_OP_FAIL (kernel-facts 6).
+# Failure codes a pager may hand to ZX_PAGER_OP_FAIL (pager.fail.codes).
 PAGER_FAIL_STATUSES = frozenset(
     {ERR_IO, ERR_IO_DATA_INTEGRITY, ERR_BAD_STATE, ERR_NO_SPACE, ERR_BUFFER_TOO_SMALL}
 )

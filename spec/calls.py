@@ -1,7 +1,8 @@
 """The VMO syscalls a trace needs around zx_vmo_op_range, and the `reclaim` event.
 
-Sources: kernel-facts.md section 6 ("kf 6") and notes/syscall-facts.md ("sf N"), which
-records what the 2025 kernel and its tests do for these calls. Every profile uses the
+Sources: the ids of docs/kernel-facts.md (spec/sources.py), backed by
+notes/syscall-facts.md, which records what the 2025 kernel and its tests do for these
+calls. Every profile uses the
 kernel's behaviour here: the reference page covers zx_vmo_op_range only.
 """
 
@@ -94,8 +95,9 @@ def _fresh_memory(cx: Cx, pager: bool) -> Memory:
 
 def max_size(page: int) -> int:
     """The largest VMO, VmObjectPaged::MAX_SIZE = VmPageList::MAX_SIZE: the u64 range
-    rounded down to a whole pair of page-list nodes (2 * 16 pages). sf 1, 3 and 6 name
-    the limit; the value is the page list's (unconfirmed, and the same in model/)."""
+    rounded down to a whole pair of page-list nodes (2 * 16 pages). create.size,
+    child.size, set_size.max_size and pager.create_vmo.size name the limit; the value is the page
+    list's (unconfirmed, and the same in model/)."""
     granule = 32 * page
     return (abi.U64_MAX // granule) * granule
 
@@ -113,16 +115,16 @@ def _too_big(cx: Cx, rounded: Word) -> Word:
 
 def vmo_create(cx: Cx, st: State, size: Word, options: int, out: str) -> Outcome:
     allowed, unknown = cx.profile.overrides.create_options or (
-        abi.VMO_RESIZABLE | abi.VMO_DISCARDABLE | abi.VMO_UNBOUNDED, "kf 6: unknown create option")
+        abi.VMO_RESIZABLE | abi.VMO_DISCARDABLE | abi.VMO_UNBOUNDED, "create.options")
     rounded, ovf = _create_size(cx, size, options)
     status = cx.first(
-        # kf 6: any other bit (TRAP_DIRTY included) is INVALID_ARGS
+        # create.options: any other bit (TRAP_DIRTY included) is INVALID_ARGS
         (ERR_INVALID_ARGS, lambda: options & ~allowed != 0, unknown),
         (ERR_INVALID_ARGS,
          lambda: options & abi.VMO_UNBOUNDED != 0 and options & abi.VMO_RESIZABLE != 0,
-         "kf 6: UNBOUNDED with RESIZABLE"),
+         "create.unbounded_resizable"),
         (ERR_OUT_OF_RANGE, lambda: cx.v.or_(ovf, _too_big(cx, rounded)),
-         "kf 6: size rounds past 2^64 or past MAX_SIZE"),
+         "create.size"),
     )
     if status is not None:
         return Outcome(status, st)
@@ -136,34 +138,34 @@ def vmo_create(cx: Cx, st: State, size: Word, options: int, out: str) -> Outcome
         marks=None, cow=False,
     )
     rights = abi.DEFAULT_VMO_RIGHTS | (abi.RIGHT_RESIZE if resizable else 0)
-    cx.why = "kf 6: zx_vmo_create"
+    cx.why = "create.effect"
     return Outcome(OK, _new_object(st, vmo, out, rights))
 
 
 def pager_create(cx: Cx, st: State, out: str) -> Outcome:
-    cx.why = "sf 6: zx_pager_create"
+    cx.why = "pager.create"
     return Outcome(OK, _new_object(st, Pager(), out, abi.DEFAULT_PAGER_RIGHTS))
 
 
 def pager_create_vmo(cx: Cx, st: State, pager: str, options: int, size: Word, out: str) -> Outcome:
-    # sf 6 step 5: TRAP_DIRTY is split off, then zx_vmo_create's flag parser runs
-    # (kf 6: UNBOUNDED with RESIZABLE is refused there too); step 6 refuses DISCARDABLE.
+    # pager.create_vmo.options: TRAP_DIRTY is split off, then zx_vmo_create's flag parser runs
+    # (create.unbounded_resizable there too); then pager.create_vmo.discardable.
     allowed = abi.VMO_RESIZABLE | abi.VMO_TRAP_DIRTY | abi.VMO_UNBOUNDED | abi.VMO_DISCARDABLE
     bad, h = _pager_handle(st, pager)
     rounded, ovf = _create_size(cx, size, options)
     status = cx.first(
-        (bad or 0, lambda: bad is not None, "sf 6: pager handle"),
+        (bad or 0, lambda: bad is not None, "pager.handle"),
         (ERR_ACCESS_DENIED,
          lambda: h is not None and cx.v.not_(cx.v.has_bits(h.rights, abi.RIGHT_ATTACH_VMO)),
-         "sf 6: pager_create_vmo needs ATTACH_VMO"),
-        (ERR_INVALID_ARGS, lambda: options & ~allowed != 0, "sf 6: (5) unknown pager VMO option"),
+         "pager.create_vmo.rights"),
+        (ERR_INVALID_ARGS, lambda: options & ~allowed != 0, "pager.create_vmo.options"),
         (ERR_INVALID_ARGS,
          lambda: options & abi.VMO_UNBOUNDED != 0 and options & abi.VMO_RESIZABLE != 0,
-         "sf 6: (5) UNBOUNDED with RESIZABLE (kf 6)"),
-        (ERR_OUT_OF_RANGE, lambda: ovf, "sf 6: (5) size rounds past 2^64"),
+         "pager.create_vmo.options, create.unbounded_resizable"),
+        (ERR_OUT_OF_RANGE, lambda: ovf, "pager.create_vmo.size"),
         (ERR_INVALID_ARGS, lambda: options & abi.VMO_DISCARDABLE != 0,
-         "sf 6: (6) a pager VMO cannot be DISCARDABLE"),
-        (ERR_OUT_OF_RANGE, lambda: _too_big(cx, rounded), "sf 6: (6) size past MAX_SIZE"),
+         "pager.create_vmo.discardable"),
+        (ERR_OUT_OF_RANGE, lambda: _too_big(cx, rounded), "pager.create_vmo.size"),
     )
     if status is not None:
         return Outcome(status, st)
@@ -177,12 +179,12 @@ def pager_create_vmo(cx: Cx, st: State, pager: str, options: int, size: Word, ou
         memory=_fresh_memory(cx, True), tracker=None, marks=marks, cow=False,
     )
     rights = abi.DEFAULT_VMO_RIGHTS | (abi.RIGHT_RESIZE if resizable else 0)
-    cx.why = "sf 6: zx_pager_create_vmo"
+    cx.why = "pager.create_vmo.effect"
     return Outcome(OK, _new_object(st, vmo, out, rights))
 
 
 # ----------------------------------------------------------------------------------------
-# zx_vmo_create_child (sf 1)
+# zx_vmo_create_child (child.*)
 # ----------------------------------------------------------------------------------------
 
 _SNAPSHOTS = abi.CHILD_SNAPSHOT | abi.CHILD_SNAPSHOT_AT_LEAST_ON_WRITE | abi.CHILD_SNAPSHOT_MODIFIED
@@ -199,7 +201,7 @@ def _child_type(options: int) -> int | None:
     if types == 0 or types & (types - 1):
         return None  # no type, or two of them
     if types == abi.CHILD_SLICE and options != abi.CHILD_SLICE:
-        return None  # sf 1: SLICE takes no other bit
+        return None  # child.options: SLICE takes no other bit
     if types == abi.CHILD_REFERENCE and options & ~(abi.CHILD_REFERENCE | abi.CHILD_RESIZABLE):
         return None
     return types
@@ -213,7 +215,7 @@ def vmo_create_child(
     bad, h = _vmo_handle(st, vmo)
     parent = st.vmo(h.obj) if h is not None else None
     t = target(cx, st, h.obj, h.rights) if h is not None else None
-    # sf 1 step 2: NO_WRITE is taken out of the options before the type is decided.
+    # child.options: NO_WRITE is taken out of the options before the type is decided.
     kind = _child_type(options & ~abi.CHILD_NO_WRITE)
     end, end_ovf = v.add(offset, rounded)
     no_write_resizable = options & abi.CHILD_NO_WRITE and options & abi.CHILD_RESIZABLE
@@ -223,8 +225,9 @@ def vmo_create_child(
     of_slice = parent is not None and parent.role == SLICE
 
     def unidirectional() -> bool:
-        """sf 1: only under a pager-backed root: AT_LEAST_ON_WRITE always, MODIFIED of
-        the root's own pages (through a slice or reference of it too)."""
+        """child.snapshot.slice_unidirectional: only under a pager-backed root:
+        AT_LEAST_ON_WRITE always, MODIFIED of the root's own pages (through a slice or
+        reference of it too)."""
         assert t is not None
         return t.root.kind.pager_backed and (
             kind == abi.CHILD_SNAPSHOT_AT_LEAST_ON_WRITE
@@ -238,44 +241,44 @@ def vmo_create_child(
 
     rungs: list[Rung] = [
         (ERR_OUT_OF_RANGE, lambda: v.or_(ovf, _too_big(cx, rounded)),
-         "sf 1: child size rounds past 2^64 or MAX_SIZE (checked first)"),
-        (ERR_INVALID_ARGS, lambda: bool(no_write_resizable), "sf 1: NO_WRITE with RESIZABLE"),
-        (bad or 0, lambda: bad is not None, "kf 3.1: handle lookup"),
+         "child.size"),
+        (ERR_INVALID_ARGS, lambda: bool(no_write_resizable), "child.no_write_resizable"),
+        (bad or 0, lambda: bad is not None, "prefix.handle_lookup"),
         (ERR_ACCESS_DENIED,
          lambda: v.not_(v.has_bits(h.rights if h else 0, RIGHT_DUPLICATE | RIGHT_READ)),
-         "sf 1: the parent handle needs DUPLICATE and READ"),
+         "child.rights"),
         (ERR_NOT_SUPPORTED, lambda: parent is not None and parent.kind.discardable,
-         "kf 5.5: a discardable VMO has no children"),
-        (ERR_INVALID_ARGS, lambda: kind is None, "sf 1: invalid child options"),
-        # sf 1 slice (1)-(4)
+         "discardable.no_children"),
+        (ERR_INVALID_ARGS, lambda: kind is None, "child.options"),
+        # child.slice.*
         (ERR_INVALID_ARGS, lambda: is_slice and v.not_(v.aligned(offset, p)),
-         "sf 1: slice offset not page-aligned"),
+         "child.slice.aligned"),
         (ERR_INVALID_ARGS,
          lambda: is_slice and v.or_(end_ovf, v.ult(t.size if t else 0, end)),
-         "sf 1: a slice must fit in its parent"),
+         "child.slice.bounds"),
         (ERR_NOT_SUPPORTED, lambda: is_slice and parent is not None and parent.kind.resizable,
-         "sf 1: slice of a resizable VMO"),
-        # sf 1 reference (1)-(4)
+         "child.slice.resizable"),
+        # child.reference.*
         (ERR_INVALID_ARGS, lambda: is_reference and v.or_(v.ne(offset, 0), v.ne(size, 0)),
-         "sf 1: a reference takes offset 0 and size 0"),
+         "child.reference.range"),
         (ERR_NOT_SUPPORTED, lambda: is_reference and parent is not None
          and (of_slice or parent.kind.contiguous),
-         "sf 1: reference of a slice or contiguous VMO"),
+         "child.reference.parent_kind"),
         (ERR_NOT_SUPPORTED, lambda: is_reference and options & abi.CHILD_RESIZABLE != 0
          and parent is not None and not parent.kind.resizable,
-         "sf 1: resizable reference of a fixed-size VMO"),
-        # sf 1 snapshot family (2)-(8), in the kernel's order
+         "child.reference.resizable"),
+        # child.snapshot.*, in the kernel's order
         (ERR_INVALID_ARGS, lambda: snap and v.not_(v.aligned(offset, p)),
-         "sf 1: snapshot offset not page-aligned"),
+         "child.snapshot.aligned"),
         (ERR_OUT_OF_RANGE, lambda: snap and of_slice and v.ult(t.size if t else 0, end),
-         "sf 1: (4) the range must fit the slice it is taken of"),
-        (ERR_OUT_OF_RANGE, lambda: snap and end_ovf, "sf 1: (4) offset + size overflows"),
+         "child.snapshot.slice_bounds"),
+        (ERR_OUT_OF_RANGE, lambda: snap and end_ovf, "child.snapshot.overflow"),
         (ERR_NOT_SUPPORTED, lambda: kind == abi.CHILD_SNAPSHOT and t is not None
-         and t.root.kind.pager_backed, "sf 1: (6) SNAPSHOT of a pager VMO"),
+         and t.root.kind.pager_backed, "child.snapshot.pager"),
         (ERR_INVALID_ARGS, lambda: snap and projected_overflow(),
-         "sf 1: (7) the range overflows projected onto the root"),
+         "child.snapshot.root_overflow"),
         (ERR_NOT_SUPPORTED, lambda: snap and of_slice and not unidirectional(),
-         "sf 1: (8) a snapshot of a slice needs a unidirectional clone"),
+         "child.snapshot.slice_unidirectional"),
     ]
     status = cx.first(*rungs)
     if status is not None:
@@ -298,7 +301,7 @@ def vmo_create_child(
                     None, None, None, False)
     else:
         # A snapshot reads as the parent did when it was taken; past the parent's end,
-        # zero (sf 1). Copy-on-write sharing is how the kernel gets there.
+        # zero (child.effect). Copy-on-write sharing is how the kernel gets there.
         src = memory(st, t)
         visible = v.umin(v.sub(t.size, v.umin(offset, t.size)), rounded)
         content = v.bytes_splice(v.bytes_const(0), 0, visible, src.content,
@@ -316,15 +319,15 @@ def vmo_create_child(
             and owner_node.shared)
         oid = st.next_obj
         st = _new_object(st, child, out, rights)
-        cx.why = "sf 1: zx_vmo_create_child"
+        cx.why = "child.effect"
         return Outcome(OK, cow.snapshot(cx, st, t.owner, oid, v.add(offset, t.shift)[0],
                                         visible, not through))
-    cx.why = "sf 1: zx_vmo_create_child"
+    cx.why = "child.effect"
     return Outcome(OK, _new_object(st, child, out, rights))
 
 
 # ----------------------------------------------------------------------------------------
-# Handles (sf 4)
+# Handles (handle.lookup, dup.*, close.*)
 # ----------------------------------------------------------------------------------------
 
 
@@ -333,33 +336,33 @@ def handle_duplicate(cx: Cx, st: State, handle: str, rights: Word, out: str) -> 
     h = st.handles.get(handle)
     same = not v.symbolic and rights == abi.RIGHT_SAME_RIGHTS
     status = cx.first(
-        (ERR_BAD_HANDLE, lambda: h is None, "sf 4: handle lookup"),
+        (ERR_BAD_HANDLE, lambda: h is None, "handle.lookup"),
         (ERR_ACCESS_DENIED, lambda: v.not_(v.has_bits(h.rights if h else 0, RIGHT_DUPLICATE)),
-         "sf 4: duplicating needs ZX_RIGHT_DUPLICATE"),
+         "dup.rights"),
         (ERR_INVALID_ARGS,
          lambda: not same and v.ne(v.bit_and(rights, h.rights if h else 0), rights),
-         "sf 4: the new rights must be a subset"),
+         "dup.subset"),
     )
     if status is not None:
         return Outcome(status, st)
     assert h is not None
-    cx.why = "sf 4: zx_handle_duplicate"
+    cx.why = "dup.effect"
     return Outcome(OK, st.with_handle(out, Handle(h.obj, h.rights if same else rights)))
 
 
 def handle_close(cx: Cx, st: State, handle: str) -> Outcome:
     if handle == "$invalid":
-        cx.why = "sf 4: closing ZX_HANDLE_INVALID succeeds"
+        cx.why = "close.invalid"
         return Outcome(OK, st)
     if handle not in st.handles:
-        cx.why = "sf 4: closing an unknown handle"
+        cx.why = "close.unknown"
         return Outcome(ERR_BAD_HANDLE, st)
-    cx.why = "sf 4: zx_handle_close; the kernel frees what nothing keeps alive"
+    cx.why = "close.effect"
     return Outcome(OK, cow.closed(cx, st.with_handle(handle, None).collected()))
 
 
 # ----------------------------------------------------------------------------------------
-# zx_vmo_read, zx_vmo_write, size (sf 2, 3)
+# zx_vmo_read, zx_vmo_write, size (rw.*, read.*, write.*, size.*, set_size.*)
 # ----------------------------------------------------------------------------------------
 
 
@@ -371,17 +374,17 @@ def _rw_target(
     end, ovf = v.add(offset, length)
     t = target(cx, st, h.obj, h.rights) if h is not None else None
     status = cx.first(
-        (bad or 0, lambda: bad is not None, "kf 3.1: handle lookup"),
+        (bad or 0, lambda: bad is not None, "prefix.handle_lookup"),
         (ERR_ACCESS_DENIED, lambda: v.not_(v.has_bits(t.rights if t else 0, right)),
-         f"sf 2: {name} needs the right"),
+         "rw.rights"),
         (ERR_OUT_OF_RANGE, lambda: v.or_(ovf, v.ult(t.size if t else 0, end)),
-         f"sf 2: {name} range not within the size"),
-        # sf 2 (5): a zero-length access returns OK before any page is looked up, which
-        # is where a discarded VMO answers NOT_FOUND (kf 5.4)
+         "rw.bounds"),
+        # rw.bounds: a zero-length access returns OK before any page is looked up, which
+        # is where a discarded VMO answers NOT_FOUND (discard.read_write.not_found)
         (ERR_NOT_FOUND,
          lambda: t is not None and t.vmo.tracker is not None
          and v.and_(is_discarded(cx, t.vmo), v.ne(length, 0)),
-         f"kf 5.4: {name} of a discarded VMO"),
+         "discard.read_write.not_found"),
     )
     return status, t, end
 
@@ -391,7 +394,7 @@ def vmo_read(cx: Cx, st: State, vmo: str, offset: Word, length: Word) -> Outcome
     if status is not None:
         return Outcome(status, st)
     assert t is not None
-    if _paged_in(st, t) and cx.when(cx.v.ult(offset, end)):  # sf 2: nothing to fetch for 0
+    if _paged_in(st, t) and cx.when(cx.v.ult(offset, end)):  # read.effect: nothing to fetch for 0
         a, b = owner_pages(cx, t, offset, end)
         st, status = commit_pages(cx, st, t, a, b, reading=True)
         if status != OK:
@@ -400,7 +403,7 @@ def vmo_read(cx: Cx, st: State, vmo: str, offset: Word, length: Word) -> Outcome
     if t.owner in st.nodes:
         content = cow.view(cx, st, t.owner)
     data = cx.v.bytes_read(content, cx.v.add(offset, t.shift)[0], length)
-    cx.why = "sf 2: zx_vmo_read"
+    cx.why = "read.effect"
     return Outcome(OK, st, MappingProxyType({"data": data}))
 
 
@@ -428,13 +431,13 @@ def vmo_write(cx: Cx, st: State, vmo: str, offset: Word, data: object, length: W
         a, b = owner_pages(cx, t, offset, end)
         st, status = commit_pages(cx, st, t, a, b)
         if status != OK:
-            # sf 2: the pages before the one that failed are written; nothing is undone
+            # write.effect: the pages before the one that failed are written; nothing is undone
             stop = v.pages_first_out(memory(st, t).committed, a, b)
             cut = v.umin(end, v.sub(v.mul_to(stop, p), t.shift))
             if cx.when(v.ult(offset, cut)):
                 st = write_bytes(cx, st, t, offset, data, end, cut)
             return Outcome(status, st)
-    cx.why = "sf 2: zx_vmo_write"
+    cx.why = "write.effect"
     st = write_bytes(cx, st, t, offset, data, end)
     return Outcome(OK, cow.normalize(cx, st) if t.owner in st.nodes else st)
 
@@ -444,7 +447,7 @@ def vmo_get_size(cx: Cx, st: State, vmo: str) -> Outcome:
     if bad is not None:
         return Outcome(bad, st)
     assert h is not None
-    cx.why = "sf 3: zx_vmo_get_size needs no right"
+    cx.why = "size.get"
     return Outcome(OK, st, MappingProxyType({"size": target(cx, st, h.obj, h.rights).size}))
 
 
@@ -466,23 +469,23 @@ def vmo_set_size(cx: Cx, st: State, vmo: str, size: Word) -> Outcome:
         return v.and_(v.ult(t.size if t else 0, rounded), o)
 
     status = cx.first(
-        (bad or 0, lambda: bad is not None, "kf 3.1: handle lookup"),
+        (bad or 0, lambda: bad is not None, "prefix.handle_lookup"),
         (ERR_ACCESS_DENIED, lambda: v.not_(v.has_bits(t.rights if t else 0, RIGHT_WRITE)),
-         "sf 3: set_size needs ZX_RIGHT_WRITE"),
+         "set_size.rights"),
         (ERR_ACCESS_DENIED,
          lambda: resizable and v.not_(v.has_bits(t.rights if t else 0, abi.RIGHT_RESIZE)),
-         "sf 3: a resizable VMO needs ZX_RIGHT_RESIZE"),
-        (ERR_OUT_OF_RANGE, lambda: ovf, "sf 3: (4) size rounds past 2^64"),
-        (ERR_UNAVAILABLE, lambda: not resizable, "sf 3: (5) the VMO is not resizable"),
-        (ERR_OUT_OF_RANGE, lambda: _too_big(cx, rounded), "sf 3: (6) size past MAX_SIZE"),
+         "set_size.resize_right"),
+        (ERR_OUT_OF_RANGE, lambda: ovf, "set_size.overflow"),
+        (ERR_UNAVAILABLE, lambda: not resizable, "set_size.not_resizable"),
+        (ERR_OUT_OF_RANGE, lambda: _too_big(cx, rounded), "set_size.max_size"),
         (ERR_INVALID_ARGS, projected_overflow,
-         "sf 3: (8) growing, the end overflows projected onto the root"),
+         "set_size.root_overflow"),
     )
     if status is not None:
         return Outcome(status, st)
     assert t is not None
     mem = memory(st, t)
-    # sf 3: the pages between the old and the new size are freed (shrinking) or appear
+    # set_size.effect: the pages between the old and the new size are freed (shrinking) or appear
     # as zero (growing: for a pager VMO too, without asking the pager); shrinking frees
     # the tail, so growing again reads zero there.
     old_end, new_end = v.add(t.size, t.shift)[0], v.add(rounded, t.shift)[0]
@@ -493,9 +496,9 @@ def vmo_set_size(cx: Cx, st: State, vmo: str, size: Word) -> Outcome:
     st = mark_dirty(cx, st, t.owner, v.div_to(lo, p), v.div_to(hi, p))  # not the pager's
     st = st.with_object(obj, st.vmo(obj)._replace(size=rounded))
     st = cow.resized(cx, st, t.owner, rounded)
-    cx.why = "sf 3: zx_vmo_set_size"
+    cx.why = "set_size.effect"
     if cx.when(v.not_(v.aligned(size, p))):
-        # sf 3 (9): the bytes from the unrounded size to the page end are zeroed as ZERO
+        # set_size.effect: the bytes from the unrounded size to the page end are zeroed as ZERO
         # zeroes part of a page: in place, a pager page paged in first (and dirty after)
         st, status = zero_partial_page(cx, st, t, size, rounded)
         return Outcome(status, st)
@@ -517,7 +520,7 @@ def vmo_info(cx: Cx, st: State, vmo: str) -> Outcome:
     if bad is not None:
         return Outcome(bad, st)
     assert h is not None
-    cx.why = "kf 6: ZX_INFO_VMO"
+    cx.why = "info.committed_bytes"
     t = target(cx, st, h.obj, h.rights)
     out = {"size": t.size, "flags": info_flags(st, t.obj)}
     out.update(zip(("committed_bytes", "populated_bytes", *_ATTRIBUTION),
@@ -551,7 +554,7 @@ def _memory_fields(cx: Cx, st: State, t: Target) -> tuple[object, ...]:
 
 
 # ----------------------------------------------------------------------------------------
-# Pager supply and fail (sf 6)
+# Pager supply and fail (pager.op.*, pager.supply.*, pager.fail.*)
 # ----------------------------------------------------------------------------------------
 
 
@@ -565,22 +568,22 @@ def _pager_range(
     end, ovf = v.add(offset, length)
     status = cx.first(
         (ERR_INVALID_ARGS, lambda: v.not_(v.and_(v.aligned(offset, p), v.aligned(length, p))),
-         "sf 6: offset and length must be page-aligned (checked before the handles)"),
-        (pbad or 0, lambda: pbad is not None, "sf 6: pager handle"),
+         "pager.op.aligned"),
+        (pbad or 0, lambda: pbad is not None, "pager.handle"),
         (ERR_ACCESS_DENIED,
          lambda: v.not_(v.has_bits(ph.rights if ph else 0, abi.RIGHT_MANAGE_VMO)),
-         "sf 6: the pager handle needs MANAGE_VMO"),
-        (vbad or 0, lambda: vbad is not None, "sf 6: VMO handle"),
+         "pager.op.rights"),
+        (vbad or 0, lambda: vbad is not None, "pager.op.vmo_handle"),
         (ERR_ACCESS_DENIED, lambda: v.not_(v.has_bits(vh.rights if vh else 0, RIGHT_WRITE)),
-         "sf 6: the VMO handle needs ZX_RIGHT_WRITE"),
+         "pager.op.vmo_rights"),
         (ERR_INVALID_ARGS,
          lambda: t is None or t.vmo.marks is None or ph is None or t.vmo.marks.pager != ph.obj,
-         "sf 6: the VMO is not backed by this pager"),
+         "pager.op.foreign_vmo"),
         *extra,
         (ERR_OUT_OF_RANGE, lambda: v.or_(ovf, v.ult(t.size if t else 0, end)),
-         "sf 6: range not within the VMO"),
+         "pager.op.bounds"),
         (ERR_BAD_STATE, lambda: t is not None and pager_detached(st, t.vmo),
-         "sf 6: detached VMO"),
+         "pager.op.detached"),
     )
     return status, t
 
@@ -588,7 +591,7 @@ def _pager_range(
 def pager_supply_pages(
     cx: Cx, st: State, pager: str, vmo: str, offset: Word, length: Word
 ) -> Outcome:
-    empty: list[Rung] = [(OK, lambda: cx.v.eq(length, 0), "sf 6: supplying nothing is OK")]
+    empty: list[Rung] = [(OK, lambda: cx.v.eq(length, 0), "pager.supply.empty")]
     status, t = _pager_range(cx, st, pager, vmo, offset, length, empty)
     if status is not None:
         return Outcome(status, st)
@@ -596,12 +599,12 @@ def pager_supply_pages(
     v = cx.v
     a, b = owner_pages(cx, t, offset, v.add(offset, length)[0])
     mem = memory(st, t)
-    # sf 6: supply never overwrites what the VMO holds; a dirty page (written, or a zero
-    # interval) keeps its content and stays without a page if it had none
+    # pager.supply.effect: supply never overwrites what the VMO holds; a dirty page
+    # (written, or a zero interval) keeps its content and stays without a page if it had none
     supplied = v.pages_add(v.pages_empty(), a, b)
     if t.vmo.marks is not None:
         supplied = v.pages_diff(supplied, t.vmo.marks.dirty)
-    cx.why = "sf 6: supplied pages become present with the format's content"
+    cx.why = "pager.supply.effect"
     return Outcome(OK, with_memory(st, t, Memory(mem.content,
                                                  v.pages_union(mem.committed, supplied))))
 
@@ -610,7 +613,7 @@ def pager_fail(
     cx: Cx, st: State, pager: str, vmo: str, offset: Word, length: Word, error: int
 ) -> Outcome:
     extra: list[Rung] = [(ERR_INVALID_ARGS, lambda: error not in abi.PAGER_FAIL_STATUSES,
-                          "sf 6: ZX_PAGER_OP_FAIL accepts five error codes")]
+                          "pager.fail.codes")]
     status, t = _pager_range(cx, st, pager, vmo, offset, length, extra)
     if status is not None:
         return Outcome(status, st)
@@ -620,12 +623,12 @@ def pager_fail(
         raise TypeError("pager_fail takes concrete offsets")
     fail = (offset // p, (offset + length) // p, error)
     marks = t.vmo.marks._replace(fails=(*t.vmo.marks.fails, fail))
-    cx.why = "trace-format: the range fails once, when next requested"
+    cx.why = "pager.fail.effect"
     return Outcome(OK, st.with_object(t.obj, t.vmo._replace(marks=marks)))
 
 
 # ----------------------------------------------------------------------------------------
-# The reclaim event (trace-format.md; kf 5, 6)
+# The reclaim event (docs/trace-format.md; reclaim.*)
 # ----------------------------------------------------------------------------------------
 
 
@@ -638,8 +641,9 @@ def reclaim(cx: Cx, st: State, vmo: str) -> Outcome:
     owner = st.vmo(t.owner)
     mem = memory(st, t)
     if owner.tracker is not None:
-        # kf 5.2: only a Reclaimable VMO is discarded; a locked one never is
-        # zircon-2025 (kf 5.2, 2024 on): the discard happens when reclaim reaches the
+        # reclaim.discards, reclaim.not_eligible: only a Reclaimable VMO is discarded; a
+        # locked one never is
+        # zircon-2025 (reclaim.first_page): the discard happens when reclaim reaches the
         # VMO's first committed page, so a VMO holding none is not discarded.
         reclaimable = v.eq(owner.tracker.state, RECLAIMABLE)
         if cx.profile.discard_needs_page:
@@ -647,21 +651,22 @@ def reclaim(cx: Cx, st: State, vmo: str) -> Outcome:
                                  v.pages_any(mem.committed, 0, v.div_to(owner.size, p)))
         if cx.when(reclaimable):
             freed = v.mul_to(v.pages_count(mem.committed, 0, v.div_to(owner.size, p)), p)
-            cx.why = "kf 5.2: reclaim discards a Reclaimable VMO"
+            cx.why = "reclaim.discards, discard.effect"
             return Outcome(OK, discard(cx, st, t.owner),
                            MappingProxyType({"discarded": True, "evicted_bytes": freed}))
-        cx.why = "kf 5.2: reclaim does not discard a VMO that is locked or never was"
+        cx.why = ("reclaim.not_eligible, reclaim.first_page" if cx.profile.discard_needs_page
+                  else "reclaim.not_eligible")
         return Outcome(OK, st, MappingProxyType({"discarded": False, "evicted_bytes": 0}))
     if owner.marks is None:
-        cx.why = "reclaim: anonymous memory is not reclaimed here"
+        cx.why = "decision.reclaim.anonymous"
         return Outcome(OK, st, MappingProxyType({"discarded": False, "evicted_bytes": 0}))
-    # kf 6: clean, unpinned pages may be evicted, DONT_NEED pages first, ALWAYS_NEED kept.
+    # reclaim.evicts: clean, unpinned pages may be evicted, DONT_NEED pages first, ALWAYS_NEED kept.
     marks = owner.marks
     clean = v.pages_diff(v.pages_diff(mem.committed, marks.dirty), marks.always_need)
     dont_need = v.pages_diff(clean, v.pages_diff(clean, marks.dont_need))
     evicted = cx.choose((v.pages_empty(), dont_need, clean))
     count = v.mul_to(v.pages_count(evicted, 0, v.div_to(owner.size, p)), p)
     committed = v.pages_diff(mem.committed, evicted)
-    cx.why = "kf 6: reclaim evicts clean pager pages (none, DONT_NEED ones, or all)"
+    cx.why = "reclaim.evicts"
     return Outcome(OK, with_memory(st, t, Memory(mem.content, committed)),
                    MappingProxyType({"discarded": False, "evicted_bytes": count}))

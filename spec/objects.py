@@ -89,8 +89,8 @@ def owner_of(st: State, obj: int) -> int:
 
 def has_live_snapshot_child(st: State, obj: int) -> bool:
     """A snapshot was taken of `obj`, directly or through a reference or slice sharing
-    its pages, and lives: the kernel has put a hidden node above obj's pages (kf 3.3
-    DECOMMIT (7))."""
+    its pages, and lives: the kernel has put a hidden node above obj's pages
+    (decommit.cow_or_pager)."""
     return any(
         isinstance(o, Vmo) and o.role == SNAPSHOT and o.parent is not None
         and owner_of(st, o.parent) == obj
@@ -102,7 +102,7 @@ def merged_to_root(st: State, obj: int) -> bool:
     """A snapshot whose original is gone: no handle names the root it was taken of (or
     the references it was taken through), and nothing else hangs from them. The kernel's
     hidden node, left with this one child, has merged into it, and with no node above it
-    the child is a root now (kf 4.2: the merge; model/DECISIONS.md)."""
+    the child is a root now (decommit.cow_or_pager: the merge; model/DECISIONS.md)."""
     o = st.vmo(obj)
     if o.role != SNAPSHOT or o.parent is None:
         return False
@@ -127,7 +127,8 @@ def merged_to_root(st: State, obj: int) -> bool:
 
 def root_offset(cx: Cx, st: State, obj: int) -> Word:
     """Where byte 0 of `obj` lies in the root of its tree: the sum of the windows up the
-    chain (sf 1 snapshot step 7, sf 3 step 8 project ranges onto the root). A snapshot
+    chain (child.snapshot.root_overflow and set_size.root_overflow project ranges onto
+    the root). A snapshot
     merged into the root's place starts at 0."""
     total: Word = 0
     while True:

@@ -1,11 +1,11 @@
 """zx_vmo_op_range: one transition function per op, each a ladder of guards then its effect.
 
-Above each rung is its source: "page" quotes the reference page (seeds/vmo_op_range.md),
-"kf" names a section of kernel-facts.md. The code is the 2025 kernel's; the profile
-decides which rungs exist where eras differ, their order of precedence, and what the
-page leaves open. Another implementation's departures are not here: its profile's
-overrides (spec/overrides.py, spec/implementations/) replace the common prefix or an
-op's function.
+Each rung and effect cites the ids of the facts it encodes (spec/sources.py; the page's
+sentences in docs/page-index.md, kernel facts in docs/kernel-facts.md). The code is the
+2025 kernel's; the profile decides which rungs exist where eras differ, their order of
+precedence, and what the page leaves open. Another implementation's departures are not
+here: its profile's overrides (spec/overrides.py, spec/implementations/) replace the
+common prefix or an op's function.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def op_range(
     cx: Cx, st: State, handle: str, op: int, offset: Word, size: Word,
     buffer_size: int, buffer_null: bool,
 ) -> Outcome:
-    """The common prefix (kf 3.1): handle, type, op decode; then the op's own chain."""
+    """The common prefix (prefix.order): handle, type, op decode; then the op's own chain."""
     h = st.handles.get(handle)
     obj = st.objects.get(h.obj) if h is not None else None
     over = cx.profile.overrides
@@ -98,13 +98,14 @@ def _prefix(
     offset: Word, size: Word,
 ) -> tuple[int | None, OpFn | None]:
     """The common prefix's ladder: its status (None: go on) and the op's function."""
+    undecoded = "page.errors.invalid_op, prefix.ops"
     if op == abi.OP_PREFETCH and not cx.profile.prefetch:
-        fn = None
-    # page ERRORS: the handle, then "op is not a valid operation"; kf 3.1 (3): no right is
-    # checked first
+        fn, undecoded = None, "page.errors.invalid_op, prefetch.dispatched"
+    if cx.profile.precedence == "any":
+        undecoded = "page.errors.invalid_op"  # the page: no kernel's op table
+    # the handle, its type, then the op (prefix.order): no right is checked first
     return cx.ladder(bad_handle(h), wrong_type(obj), (
-        ERR_INVALID_ARGS, lambda: fn is None,
-        "page: INVALID_ARGS, op is not a valid operation")), fn
+        ERR_INVALID_ARGS, lambda: fn is None, undecoded)), fn
 
 
 # ----------------------------------------------------------------------------------------
@@ -121,27 +122,27 @@ def commit(
     hi, ovf_round = v.ceil_to(end, p)
     rungs: list[Rung] = [
         requires(cx, t, RIGHT_WRITE, "COMMIT"),
-        # kf 3.3 COMMIT (2); the page never mentions physical VMOs
-        physical(cx, t, "kf 3.3 COMMIT (2): physical VMO"),
-        # kf 3.3 COMMIT (3)-(4): the rounded-out range must lie within S, without overflow
+        # the page never mentions physical VMOs
+        physical(cx, t, "commit.physical"),
+        # the rounded-out range must lie within S, without overflow
         (ERR_OUT_OF_RANGE, lambda: v.or_(ovf, ovf_round, v.ult(t.size, hi)),
-         "page: OUT_OF_RANGE, invalid range; kf 3.3 COMMIT (3)-(4)"),
+         "page.errors.out_of_range, commit.bounds"),
     ]
     if cx.profile.empty_range_early_ok:
-        # kf 3.3 COMMIT (5): a rounded length of 0 succeeds before any work
-        rungs.append((OK, lambda: v.eq(lo, hi), "kf 3.3 COMMIT (5): empty rounded range"))
-    rungs.append(discarded(cx, t, "kf 5.4: COMMIT of a discarded VMO -> NOT_FOUND"))
+        # a rounded length of 0 succeeds before any work
+        rungs.append((OK, lambda: v.eq(lo, hi), "commit.empty"))
+    rungs.append(discarded(cx, t, "discard.commit.not_found"))
     status = cx.ladder(*rungs)
     return fail_or(cx, st, status, lambda: commit_range(cx, st, t, lo, hi))
 
 
 def commit_range(cx: Cx, st: State, t: Target, lo: Word, hi: Word) -> Outcome:
-    """kf 4.1: COMMIT's effect on the page-rounded range [lo, hi)."""
+    """commit.effect: COMMIT's effect on the page-rounded range [lo, hi)."""
     if out_of_memory(cx):
         return Outcome(ERR_NO_MEMORY, st)
     a, b = owner_pages(cx, t, lo, hi)
     st2, s = commit_pages(cx, st, t, a, b)
-    cx.why = cx.why or "kf 4.1: COMMIT"
+    cx.why = cx.why or "commit.effect"
     return Outcome(s, st2)
 
 
@@ -155,7 +156,8 @@ def decommit(
 ) -> Outcome:
     v, p, prof = cx.v, cx.page, cx.profile
     trim = prof.decommit_bounds == "trim"
-    # 2023 trims an over-long range to S; a slice forwards the trimmed size (kf 4.2).
+    # 2023 trims an over-long range to S; a slice forwards the trimmed size
+    # (decommit.bounds.2023).
     room = v.sub(t.size, offset)
     trimmed = v.ite(v.ult(room, size), room, size) if trim else size
     align_size = trimmed if (not trim or t.vmo.role == SLICE) else size
@@ -168,59 +170,61 @@ def decommit(
             *decommit_support(cx, st, t, trimmed),
             (ERR_INVALID_ARGS,
              lambda: v.not_(v.and_(v.aligned(offset, p), v.aligned(align_size, p))),
-             "kf 3.3 DECOMMIT (8): offset and size must be page-aligned"),
+             "decommit.aligned"),
         ]
     else:
         rungs += [
             # page: "only supported for vmos created from zx_vmo_create(), which do not
             # have non-slice children, and for slice children of such vmos"
             (ERR_NOT_SUPPORTED, lambda: _page_forbids_decommit(st, t),
-             "page DECOMMIT: only zx_vmo_create VMOs without non-slice children, and their slices"),
+             "page.decommit.supported_only"),
             # page ERRORS: "An invalid memory range specified by offset and size."
-            (ERR_OUT_OF_RANGE, lambda: v.or_(ovf, v.ult(t.size, end)), "page: OUT_OF_RANGE"),
+            (ERR_OUT_OF_RANGE, lambda: v.or_(ovf, v.ult(t.size, end)), "page.errors.out_of_range"),
             # page: "Provided range must be page aligned."
             (ERR_INVALID_ARGS,
              lambda: v.not_(v.and_(v.aligned(offset, p), v.aligned(size, p))),
-             "page DECOMMIT: range must be page aligned"),
+             "page.decommit.aligned"),
         ]
     status = cx.ladder(*rungs)
     return fail_or(cx, st, status, lambda: decommit_range(cx, st, t, offset, end))
 
 
 def decommit_kind(cx: Cx, st: State, t: Target) -> list[Rung]:
-    """kf 3.3 DECOMMIT (2)-(3): the kinds of VMO the kernel refuses, before any bounds."""
+    """decommit.physical, decommit.contiguous: the kinds of VMO the kernel refuses, before
+    any bounds."""
     loaning = cx.config.get("page_loaning", False)
     owner = st.vmo(t.owner)
     return [
-        (ERR_NOT_SUPPORTED, lambda: t.vmo.kind.physical, "kf 3.3 DECOMMIT (2): physical"),
+        (ERR_NOT_SUPPORTED, lambda: t.vmo.kind.physical, "decommit.physical"),
         (ERR_NOT_SUPPORTED, lambda: owner.kind.contiguous and not loaning,
-         "kf 3.3 DECOMMIT (3): contiguous without page loaning"),
+         "decommit.contiguous"),
     ]
 
 
 def decommit_bounds(cx: Cx, t: Target, offset: Word, end: Word, ovf: Word) -> Rung:
-    """kf 3.3 DECOMMIT (4)-(5): the range lies within S (2023: its offset does, and the
+    """decommit.bounds.2025: the range lies within S (2023: its offset does, and the
     rest is trimmed)."""
     v = cx.v
     if cx.profile.decommit_bounds == "trim":
         return (ERR_OUT_OF_RANGE, lambda: v.ult(t.size, offset),
-                "kf 3.3 DECOMMIT (4)-(5): range not within S (2023 trims)")
+                "decommit.bounds.2023")
     return (ERR_OUT_OF_RANGE, lambda: v.or_(ovf, v.ult(t.size, end)),
-            "kf 3.3 DECOMMIT (4)-(5): range not within S")
+            "decommit.bounds.2025")
 
 
 def decommit_support(cx: Cx, st: State, t: Target, size: Word) -> list[Rung]:
-    """kf 3.3 DECOMMIT (6)-(7): an empty range succeeds, then the kernel's support rule."""
+    """decommit.empty, decommit.cow_or_pager: an empty range succeeds, then the kernel's
+    support rule."""
     return [
-        (OK, lambda: cx.v.eq(size, 0), "kf 3.3 DECOMMIT (6): size 0 succeeds early"),
+        (OK, lambda: cx.v.eq(size, 0), "decommit.empty"),
         (ERR_NOT_SUPPORTED, lambda: _decommit_unsupported(st, t),
-         "kf 3.3 DECOMMIT (7): a COW clone, a VMO with a live snapshot child, or pager-backed"),
+         "decommit.cow_or_pager"),
     ]
 
 
 def decommit_range(cx: Cx, st: State, t: Target, lo: Word, hi: Word) -> Outcome:
-    """kf 4.2: the range [lo, hi) reads zero and its pages are freed."""
-    cx.why = cx.why or "kf 4.2: DECOMMIT frees the range"
+    """decommit.effect: the range [lo, hi) reads zero and its pages are freed."""
+    cx.why = cx.why or "decommit.effect"
     return Outcome(OK, release_bytes(cx, st, t, lo, hi))
 
 
@@ -253,12 +257,11 @@ def zero(
     end, ovf = v.add(offset, size)
     rungs = zero_rights_and_kind(cx, t)
     if cx.profile.zero_checks == "upfront":
-        # page: OUT_OF_RANGE for an invalid range; kf 3.3 ZERO 2023 (4)
-        rungs.append((ERR_OUT_OF_RANGE, lambda: past_end(cx, t, offset, size),
-                      "page: OUT_OF_RANGE; kf 3.3 ZERO 2023 (4): range not within S"))
+                rungs.append((ERR_OUT_OF_RANGE, lambda: past_end(cx, t, offset, size),
+                      "page.errors.out_of_range, zero.bounds.2023"))
     else:
         # notes/spec-design.md decision 10: a u64 overflow is refused before any piece.
-        rungs.append((ERR_OUT_OF_RANGE, lambda: ovf, "kf 7.1 (14): ZERO overflow -> OUT_OF_RANGE"))
+        rungs.append((ERR_OUT_OF_RANGE, lambda: ovf, "zero.overflow.2025"))
     status = cx.ladder(*rungs)
     return fail_or(cx, st, status, lambda: zero_range(cx, st, t, offset, end))
 
@@ -268,17 +271,17 @@ def zero_rights_and_kind(cx: Cx, t: Target) -> list[Rung]:
     uncached one."""
     rungs = [
         requires(cx, t, RIGHT_WRITE, "ZERO"),
-        physical(cx, t, "kf 3.3 ZERO (2): physical VMO"),
+        physical(cx, t, "zero.physical"),
     ]
     if cx.profile.zero_checks == "upfront" and cx.profile.precedence == "first":
         rungs.append((ERR_BAD_STATE, lambda: not t.vmo.kind.cached,
-                      "kf 3.3 ZERO 2023 (3): uncached VMO"))
+                      "zero.uncached.2023"))
     return rungs
 
 
 def zero_range(cx: Cx, st: State, t: Target, offset: Word, end: Word) -> Outcome:
-    """ZERO's effect (or NO_MEMORY where the profile allows). kf 5.4: ZERO of a discarded
-    VMO succeeds, but each piece still checks its bounds first (VmObjectPaged::
+    """ZERO's effect (or NO_MEMORY where the profile allows). discard.zero.ok: ZERO of a
+    discarded VMO succeeds, but each piece still checks its bounds first (VmObjectPaged::
     ZeroPartialPage, ZeroRangeInternal): its pieces find nothing to zero."""
     if out_of_memory(cx):
         return Outcome(ERR_NO_MEMORY, st)
@@ -286,7 +289,7 @@ def zero_range(cx: Cx, st: State, t: Target, offset: Word, end: Word) -> Outcome
 
 
 def _zero_pieces(cx: Cx, st: State, t: Target, offset: Word, end: Word) -> Outcome:
-    """kf 4.3: a partial head page, then whole pages, then a partial tail page; each piece
+    """zero.pieces.2025: a partial head page, then whole pages, then a partial tail page; each piece
     is checked against S on its own (2025), and a finished piece is not undone."""
     v, p = cx.v, cx.page
     up, up_ovf = v.ceil_to(offset, p)
@@ -298,19 +301,19 @@ def _zero_pieces(cx: Cx, st: State, t: Target, offset: Word, end: Word) -> Outco
         (head_end, whole_end, False),
         (whole_end, end, True),
     )
-    cx.why = "kf 4.3: ZERO"
+    cx.why = "zero.pieces.2025, zero.effect"
     discarded = is_discarded(cx, t.vmo)
     for lo, hi, partial in pieces:
         if not cx.when(v.ult(lo, hi)):
             continue
         if cx.when(v.ult(t.size, hi)):
-            cx.why = "kf 4.3: a ZERO piece past S -> OUT_OF_RANGE; earlier pieces stay done"
+            cx.why = "zero.piece_bounds.2025"
             return Outcome(ERR_OUT_OF_RANGE, st)
         if not t.vmo.kind.cached and partial:
-            cx.why = "kf 4.3: bytes of an uncached VMO cannot be written -> BAD_STATE"
+            cx.why = "zero.uncached.2025"
             return Outcome(ERR_BAD_STATE, st)
         if cx.when(discarded):
-            cx.why = "kf 5.4: a discarded VMO holds nothing to zero"
+            cx.why = "discard.zero.ok"
             continue
         if partial:
             st, status = zero_partial_page(cx, st, t, lo, hi)
@@ -322,8 +325,16 @@ def _zero_pieces(cx: Cx, st: State, t: Target, offset: Word, end: Word) -> Outco
 
 
 # ----------------------------------------------------------------------------------------
-# LOCK, TRY_LOCK, UNLOCK (kf 3.3 and 5)
+# LOCK, TRY_LOCK, UNLOCK (lock.*, try_lock.*, unlock.*)
 # ----------------------------------------------------------------------------------------
+
+
+# The page's rights sentence of each op of the LOCK family.
+_LOCK_RIGHTS = {"LOCK": "page.lock.rights", "TRY_LOCK": "page.try_lock.rights",
+                "UNLOCK": "page.unlock.rights"}
+# Each op's sentence saying the whole VMO should be (un)locked at once.
+_WHOLE_VMO = {"LOCK": "page.lock.whole_vmo", "TRY_LOCK": "page.try_lock.whole_vmo",
+              "UNLOCK": "page.unlock.whole_vmo"}
 
 
 def _lock_rungs(cx: Cx, t: Target, offset: Word, size: Word, name: str) -> list[Rung]:
@@ -332,20 +343,19 @@ def _lock_rungs(cx: Cx, t: Target, offset: Word, size: Word, name: str) -> list[
         # page: "Requires the ZX_RIGHT_READ or ZX_RIGHT_WRITE right."
         (ERR_ACCESS_DENIED,
          lambda: v.not_(v.or_(v.has_bits(t.rights, RIGHT_READ), v.has_bits(t.rights, RIGHT_WRITE))),
-         f"page {name}: requires ZX_RIGHT_READ or ZX_RIGHT_WRITE"),
+         _LOCK_RIGHTS[name]),
         # page ERRORS: "NOT_SUPPORTED op was LOCK, TRY_LOCK or UNLOCK and the VMO is not
         # discardable"
         (ERR_NOT_SUPPORTED, lambda: not t.vmo.kind.discardable,
-         f"page: NOT_SUPPORTED, {name} on a VMO that is not discardable"),
-        # page: OUT_OF_RANGE for an invalid range; kf 3.3 LOCK (3)
-        (ERR_OUT_OF_RANGE, lambda: past_end(cx, t, offset, size), "page: OUT_OF_RANGE"),
+         "page.errors.not_discardable, lock.not_discardable"),
+        (ERR_OUT_OF_RANGE, lambda: past_end(cx, t, offset, size), "page.errors.out_of_range"),
     ]
     whole = lambda: v.or_(v.ne(offset, 0), v.ne(size, t.size))  # noqa: E731
     if cx.profile.lock_range_rule == "out_of_range":
-        rungs.append((ERR_OUT_OF_RANGE, whole, "kf 3.3 LOCK (4): range other than (0, S)"))
+        rungs.append((ERR_OUT_OF_RANGE, whole, "lock.whole_range"))
     else:
         # page: the entire VMO "should" be locked at once; what happens otherwise is open
-        rungs.append((Maybe(ANY_ERROR), whole, "page: the whole VMO should be locked (open)"))
+        rungs.append((Maybe(ANY_ERROR), whole, _WHOLE_VMO[name]))
     return rungs
 
 
@@ -359,7 +369,7 @@ def _with_tracker(st: State, t: Target, tracker: Tracker) -> State:
 
 
 def _locked(cx: Cx, tr: Tracker) -> Tracker:
-    """LOCK or TRY_LOCK succeeded: one more lock, Unreclaimable (kf 5.2)."""
+    """LOCK or TRY_LOCK succeeded: one more lock, Unreclaimable (lock.effect)."""
     v = cx.v
     return Tracker(UNRECLAIMABLE, v.ite(v.eq(tr.state, UNRECLAIMABLE), v.add(tr.count, 1)[0], 1))
 
@@ -380,7 +390,7 @@ def lock(
     if cx.profile.lock_buffer_rule == "invalid_args":
         # page ERRORS: "INVALID_ARGS buffer is an invalid pointer (if required by the op)"
         rungs.append((ERR_INVALID_ARGS if bn else Maybe(ERR_INVALID_ARGS),
-                      lambda: bad_buffer, "page: INVALID_ARGS, buffer is an invalid pointer"))
+                      lambda: bad_buffer, "page.errors.invalid_buffer"))
     status = cx.ladder(*rungs)
 
     def effect() -> Outcome:
@@ -388,16 +398,16 @@ def lock(
         was_discarded = v.eq(tr.state, DISCARDED)
         locked = _locked(cx, tr)
         if cx.profile.lock_buffer_rule == "after_lock" and bad_buffer:
-            # kf 5.3: the lock is taken, then a real UNLOCK runs before INVALID_ARGS
-            cx.why = "kf 5.3: LOCK with a bad buffer unlocks again -> INVALID_ARGS"
+            # lock.bad_buffer: the lock is taken, then a real UNLOCK runs before INVALID_ARGS
+            cx.why = "lock.bad_buffer"
             return Outcome(ERR_INVALID_ARGS, _with_tracker(st, t, _unlocked(cx, locked)))
         # page: discarded_offset/size are the range holding discarded pages, else 0;
-        # kf 5.2: a discard covers the whole VMO
+        # lock.effect: a discard covers the whole VMO
         state_out = MappingProxyType({
             "offset": offset, "size": size, "discarded_offset": 0,
             "discarded_size": v.ite(was_discarded, t.size, 0),
         })
-        cx.why = "kf 5.2: LOCK"
+        cx.why = "lock.effect"
         outputs = MappingProxyType({"lock_state": state_out})
         return Outcome(OK, _with_tracker(st, t, locked), outputs)
 
@@ -410,11 +420,11 @@ def try_lock(
     rungs = _lock_rungs(cx, t, offset, size, "TRY_LOCK")
     # page: "will fail with ZX_ERR_UNAVAILABLE" if the range has been discarded
     rungs.append((ERR_UNAVAILABLE, lambda: is_discarded(cx, t.vmo),
-                  "page TRY_LOCK: UNAVAILABLE once discarded"))
+                  "page.try_lock.unavailable"))
     status = cx.ladder(*rungs)
 
     def effect() -> Outcome:
-        cx.why = "kf 5.2: TRY_LOCK"
+        cx.why = "try_lock.effect"
         return Outcome(OK, _with_tracker(st, t, _locked(cx, _tracker(t))))
 
     return fail_or(cx, st, status, effect)
@@ -429,18 +439,18 @@ def unlock(
     # previously locked"
     rungs.append((ERR_BAD_STATE,
                   lambda: t.vmo.tracker is not None and v.ne(t.vmo.tracker.state, UNRECLAIMABLE),
-                  "page: BAD_STATE, UNLOCK of a VMO not locked"))
+                  "page.errors.unlock_not_locked"))
     status = cx.ladder(*rungs)
 
     def effect() -> Outcome:
-        cx.why = "kf 5.2: UNLOCK"
+        cx.why = "unlock.effect"
         return Outcome(OK, _with_tracker(st, t, _unlocked(cx, _tracker(t))))
 
     return fail_or(cx, st, status, effect)
 
 
 # ----------------------------------------------------------------------------------------
-# Cache ops: no state changes (kf 4.4)
+# Cache ops: no state changes (cache.effect)
 # ----------------------------------------------------------------------------------------
 
 # Each cache op: the right it needs, its name, and whether the debugging gate applies.
@@ -454,7 +464,8 @@ CACHE_OPS: dict[int, tuple[int, str, bool]] = {
 
 def cache_size_zero(cx: Cx, size: Word) -> Rung:
     # page ERRORS: "size is zero and op is a cache operation"
-    return (ERR_INVALID_ARGS, lambda: cx.v.eq(size, 0), "page: INVALID_ARGS, size 0 cache op")
+    return (ERR_INVALID_ARGS, lambda: cx.v.eq(size, 0),
+            "page.errors.cache_size_zero, cache.size_zero")
 
 
 def cache_op(
@@ -468,26 +479,31 @@ def cache_op(
     ) -> Outcome:
         rungs: list[Rung] = []
         if gated and cx.profile.cache_invalidate_gate:
-            # kf 3.3 cache ops (1): kernel.enable-debugging-syscalls, checked before rights
             rungs.append((ERR_NOT_SUPPORTED, lambda: not cx.config.get("debugging_syscalls"),
-                          "kf 3.3 CACHE_INVALIDATE (1): debugging syscalls are off"))
+                          "cache.invalidate_gate"))
         rungs += [
             # page RIGHTS: the right each cache op needs
             requires(cx, t, right, name),
-            physical(cx, t, "kf 4.5: cache ops on a physical VMO (2025)"),
+            physical(cx, t, "cache.physical.2025"),
             size_zero(cx, size),
-            (ERR_OUT_OF_RANGE, lambda: past_end(cx, t, offset, size), "page: OUT_OF_RANGE"),
+            (ERR_OUT_OF_RANGE, lambda: past_end(cx, t, offset, size), "page.errors.out_of_range"),
         ]
         status = cx.ladder(*rungs)
         return fail_or(
-            cx, st, status, lambda: unchanged(cx, st, "kf 4.4: cache ops change no state"))
+            cx, st, status, lambda: unchanged(cx, st, "cache.effect"))
 
     run.__name__ = name.lower()
     return run
 
 # ----------------------------------------------------------------------------------------
-# DONT_NEED, ALWAYS_NEED (kf 3.3 hints, 4.4)
+# DONT_NEED, ALWAYS_NEED (hints.*, dont_need.*, always_need.*)
 # ----------------------------------------------------------------------------------------
+
+
+# A hint on a VMO not backed by a pager: the page says it "trivially succeeds", and
+# also that an invalid range is OUT_OF_RANGE.
+_TRIVIAL = {"DONT_NEED": "page.dont_need.trivially_succeeds, page.errors.out_of_range",
+            "ALWAYS_NEED": "page.always_need.trivially_succeeds, page.errors.out_of_range"}
 
 
 def _hint_rungs(cx: Cx, t: Target, offset: Word, size: Word, name: str) -> list[Rung] | None:
@@ -496,13 +512,13 @@ def _hint_rungs(cx: Cx, t: Target, offset: Word, size: Word, name: str) -> list[
     _end, ovf = v.add(offset, size)
     if not t.root.kind.pager_backed:
         if prof.hint_non_pager == "ok":
-            return None  # kf 3.3 hints (2): no argument checks at all
+            return None  # no argument checks at all
         if prof.hint_non_pager == "overflow_checked":
-            return [(ERR_OUT_OF_RANGE, lambda: ovf, "kf 1.2 (2023): hint overflow")]
+            return [(ERR_OUT_OF_RANGE, lambda: ovf, "hints.non_pager.2023")]
         # page: "trivially succeeds for other VMOs", yet OUT_OF_RANGE for invalid ranges
         return [(Maybe(ERR_OUT_OF_RANGE), lambda: past_end(cx, t, offset, size),
-                 f"page {name}: trivially succeeds / OUT_OF_RANGE (open)")]
-    return [(ERR_OUT_OF_RANGE, lambda: ovf, f"kf 3.3 {name} (3): u64 overflow")]
+                 _TRIVIAL[name])]
+    return [(ERR_OUT_OF_RANGE, lambda: ovf, "hints.overflow")]
 
 
 def dont_need(
@@ -511,12 +527,12 @@ def dont_need(
     v, prof = cx.v, cx.profile
     rungs = _hint_rungs(cx, t, offset, size, "DONT_NEED")
     if rungs is None:
-        cx.why = "kf 3.3 hints: not pager-backed, OK"
+        cx.why = "hints.non_pager.2025"
         return Outcome(OK, st)
     if t.root.kind.pager_backed:
-        empty: Rung = (OK, lambda: v.eq(size, 0), "kf 3.3 DONT_NEED: size 0 -> OK")
+        empty: Rung = (OK, lambda: v.eq(size, 0), "dont_need.empty")
         bounds: Rung = (ERR_OUT_OF_RANGE, lambda: past_end(cx, t, offset, size),
-                        "kf 3.3 DONT_NEED: not in bounds")
+                        "dont_need.bounds")
         if prof.precedence == "any":
             rungs.append(bounds)
         elif prof.dont_need_empty_any_offset:
@@ -526,7 +542,7 @@ def dont_need(
     status = cx.ladder(*rungs)
 
     def effect() -> Outcome:
-        cx.why = "kf 4.4: DONT_NEED marks committed root pages"
+        cx.why = "dont_need.effect"
         if t.vmo.marks is None or t.vmo.memory is None:
             return Outcome(OK, st)
         a, b = owner_pages(cx, t, offset, v.add(offset, size)[0])
@@ -542,22 +558,22 @@ def always_need(
     v = cx.v
     rungs = _hint_rungs(cx, t, offset, size, "ALWAYS_NEED")
     if rungs is None:
-        cx.why = "kf 3.3 hints: not pager-backed, OK"
+        cx.why = "hints.non_pager.2025"
         return Outcome(OK, st)
     if t.root.kind.pager_backed:
         rungs.append((ERR_OUT_OF_RANGE, lambda: past_end(cx, t, offset, size),
-                      "kf 3.3 ALWAYS_NEED: not in bounds"))
+                      "always_need.bounds"))
         if cx.profile.empty_range_early_ok:
-            rungs.append((OK, lambda: v.eq(size, 0), "kf 3.3 ALWAYS_NEED: size 0 -> OK"))
+            rungs.append((OK, lambda: v.eq(size, 0), "always_need.empty"))
     status = cx.ladder(*rungs)
 
     def effect() -> Outcome:
-        cx.why = "kf 4.4: ALWAYS_NEED pages in and marks the range"
+        cx.why = "always_need.effect"
         owner = st.vmo(t.owner)
         if owner.marks is None:
             return Outcome(OK, st)
         a, b = owner_pages(cx, t, offset, v.add(offset, size)[0])
-        # kf 3.3: per-page paging errors are ignored; the call still succeeds and the
+        # always_need.effect: per-page paging errors are ignored; the call still succeeds and the
         # pages after a failing one are still paged in
         st2 = page_in_best_effort(cx, st, t, a, b)
         owner = st2.vmo(t.owner)
@@ -569,7 +585,7 @@ def always_need(
 
 
 # ----------------------------------------------------------------------------------------
-# PREFETCH (kf 3.3, 2024b on)
+# PREFETCH (prefetch.*, 2024b on)
 # ----------------------------------------------------------------------------------------
 
 
@@ -581,18 +597,18 @@ def prefetch(
     lo = v.floor_to(offset, p)
     hi, ovf_round = v.ceil_to(end, p)
     rungs: list[Rung] = [
-        (ERR_ACCESS_DENIED, lacks(cx, t, RIGHT_READ), "kf 3.2: PREFETCH needs ZX_RIGHT_READ"),
+        (ERR_ACCESS_DENIED, lacks(cx, t, RIGHT_READ), "prefetch.rights"),
         (ERR_OUT_OF_RANGE, lambda: v.or_(ovf, ovf_round, v.ult(t.size, hi)),
-         "kf 3.3 PREFETCH (3)-(5): rounded range not within S"),
-        (OK, lambda: v.eq(lo, hi), "kf 3.3 PREFETCH (6): empty range"),
+         "prefetch.bounds"),
+        (OK, lambda: v.eq(lo, hi), "prefetch.empty"),
     ]
     status = cx.ladder(*rungs)
 
     def effect() -> Outcome:
         if not t.root.kind.pager_backed or st.vmo(t.owner).marks is None:
-            cx.why = "kf 4.4: PREFETCH only decompresses outside pager-backed VMOs"
+            cx.why = "prefetch.non_pager"
             return Outcome(OK, st)
-        cx.why = "kf 4.4: PREFETCH pages in; pager errors propagate"
+        cx.why = "prefetch.pager"
         a, b = owner_pages(cx, t, lo, hi)
         st2, s = commit_pages(cx, st, t, a, b, reading=True)  # zero intervals stay so
         return Outcome(s, st2)
@@ -614,7 +630,7 @@ _OPS: dict[int, OpFn] = {
 
 
 def discard(cx: Cx, st: State, obj: int) -> State:
-    """The kernel discards a Reclaimable VMO: every page is freed; S is kept (kf 5.4)."""
+    """The kernel discards a Reclaimable VMO: every page is freed; S is kept (discard.effect)."""
     vmo = st.vmo(obj)
     assert vmo.tracker is not None and vmo.memory is not None
     mem = Memory(cx.v.bytes_const(0), cx.v.pages_empty())

@@ -15,8 +15,8 @@ NO_OUTPUTS: Mapping[str, Any] = MappingProxyType({})
 
 # A status the page leaves open: any failure status is allowed there.
 ANY_ERROR = 1 << 40
-# The implementation panics and no status comes back (kf 7.1 (5)). Outside int32, so no
-# trace can record it as a status (trace-format: statuses fit in int32).
+# The implementation panics and no status comes back (zcore.unimplemented.panic). Outside
+# int32, so no trace can record it as a status (docs/trace-format.md: statuses fit in int32).
 PANIC = 1 << 41
 
 

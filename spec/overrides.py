@@ -32,7 +32,7 @@ PrefixFn = Callable[
 
 @dataclass(frozen=True, slots=True)
 class Overrides:
-    # Replaces the kernel's common prefix (kf 3.1: handle, type, op decode).
+    # Replaces the kernel's common prefix (prefix.order: handle, type, op decode).
     prefix: PrefixFn | None = None
     # The ops whose prefix must run even through a valid VMO handle: the replacement
     # decides something for them there (spec/op_range.py skips the prefix otherwise).

@@ -30,8 +30,8 @@ def commit_pages(
     """Make the owner's pages [a, b) committed, in ascending order. A pager-backed page
     that is absent is requested; the first request that fails (a failure the trace
     scripted, or a detached pager: BAD_STATE) fails the call, keeping the pages before
-    it (kernel-facts 4.1: nothing is rolled back). Dirty pages read without the pager
-    (written ones, and zero intervals: kf 4.3), so they are never requested; only a
+    it (commit.effect: nothing is rolled back). Dirty pages read without the pager
+    (written ones, and zero intervals: zero.effect), so they are never requested; only a
     COMMIT (not `reading`: a read, PREFETCH, ALWAYS_NEED) gives a zero interval a page."""
     v = cx.v
     if t.owner in st.nodes:
@@ -55,7 +55,7 @@ def commit_pages(
     if pager_detached(st, owner):
         first = v.pages_first_out(have, a, b)
         if cx.when(v.ult(first, b)):
-            cx.why = "kf 6: a detached page source cannot supply pages -> BAD_STATE"
+            cx.why = "pager.detached"
             stop, status = first, ERR_BAD_STATE
     else:
         for k, (fa, fb, _status) in enumerate(marks.fails):
@@ -70,7 +70,7 @@ def commit_pages(
     st = with_memory(st, t, Memory(mem.content, v.pages_union(mem.committed, fetched)))
     if failing < 0:
         return st, status
-    cx.why = "trace-format: a scripted pager failure, answered once"
+    cx.why = "pager.fail.effect, commit.pager_errors"
     fails = marks.fails[:failing] + marks.fails[failing + 1:]
     st = st.with_object(t.owner, st.vmo(t.owner)._replace(marks=marks._replace(fails=fails)))
     return st, marks.fails[failing][2]
@@ -134,7 +134,7 @@ def release_bytes(cx: Cx, st: State, t: Target, lo: Word, hi: Word) -> State:
 def zero_whole_pages(cx: Cx, st: State, t: Target, lo: Word, hi: Word) -> State:
     """ZERO of whole pages [lo, hi): the bytes read zero. Anonymous and COW pages are
     freed or replaced by zero markers; a contiguous VMO keeps its pages; a pager-backed
-    VMO gets dirty zero intervals and commits nothing (kernel-facts 4.3)."""
+    VMO gets dirty zero intervals and commits nothing (zero.effect)."""
     v, p = cx.v, cx.page
     owner = st.vmo(t.owner)
     mem = memory(st, t)
@@ -160,7 +160,7 @@ def write_bytes(cx: Cx, st: State, t: Target, offset: Word, data: object, end: W
                 cut: Word | None = None) -> State:
     """Bytes written into [offset, end): the pages holding them become committed (and
     dirty, for a pager-backed VMO). The caller has paged absent pager pages in. With
-    `cut`, only the bytes before it land (a write that failed part-way, sf 2)."""
+    `cut`, only the bytes before it land (a write that failed part-way, write.effect)."""
     v = cx.v
     mem = memory(st, t)
     content = v.bytes_write(mem.content, v.add(offset, t.shift)[0], data)
@@ -183,7 +183,7 @@ def _touched(cx: Cx, st: State, t: Target, lo: Word, hi: Word, content: object) 
 
 def zero_partial_page(cx: Cx, st: State, t: Target, lo: Word, hi: Word) -> tuple[State, int]:
     """ZERO of part of one page: nothing if the page already reads zero; otherwise the
-    bytes are written in place, which commits (or forks) that page (kernel-facts 4.3).
+    bytes are written in place, which commits (or forks) that page (zero.effect).
     In a pager-backed VMO only a dirty page without a frame (a zero interval) is known
     to read zero: an absent page's content is the pager's, so it is paged in first."""
     v, p = cx.v, cx.page

@@ -1,13 +1,13 @@
 """Profiles: named choices the one spec reads, one set per kernel era or per document.
 
-A profile is data, never a fork of the op code (design.md, principle 4). Each field is
+A profile is data, never a fork of the op code (docs/architecture.md, rule 4). Each field is
 a choice where the reference page is open, where kernel eras differ, or where another
 implementation departs from Zircon; the comment says which. `doc` allows every outcome
 the reference page allows; `zircon-2023` and `zircon-2025` pin each choice as that kernel
-makes it (kernel-facts.md 1.2). The implementation profiles (`zcore`, `eclipse`,
-`sel4zircon`) are built from their stated behaviours (kernel-facts.md 7) in
-spec/implementations/: where kernel-facts states nothing, they take zircon-2025's
-choice, and where they depart from Zircon's code, their overrides replace it
+makes it (docs/kernel-facts.md: the facts with no era suffix or theirs). The
+implementation profiles (`zcore`, `eclipse`, `sel4zircon`) are built from their facts
+(the ids starting with their name) in spec/implementations/: where those state nothing,
+they take zircon-2025's choice, and where they depart from Zircon's code, their overrides replace it
 (notes/implementations.md).
 """
 
@@ -52,7 +52,7 @@ class Profile:
     # says the whole VMO "should" be locked, so any outcome is open.
     lock_range_rule: Literal["out_of_range", "open"]
     # LOCK's buffer: the kernel locks first, then a bad buffer undoes it with an UNLOCK
-    # (kernel-facts 5.3); the page says an invalid pointer is INVALID_ARGS.
+    # (lock.bad_buffer); the page says an invalid pointer is INVALID_ARGS.
     lock_buffer_rule: Literal["after_lock", "invalid_args"]
     # Hints on a VMO not backed by a pager: "ok" for any arguments (2024 on), or OK with
     # a u64 overflow check (2023), or open (the page: "trivially succeeds", but an invalid
@@ -67,7 +67,7 @@ class Profile:
     # Where it is not, a counterexample is a result to report, not a failure.
     catalogue_holds: bool
     # Reclaim of a Reclaimable discardable VMO: discarded only when reclaim reaches one
-    # of its committed pages (2024 on, kf 5.2), or whatever it holds (2023's minimum-time
+    # of its committed pages (reclaim.first_page), or whatever it holds (2023's minimum-time
     # rule is not modelled; the page describes no reclaim).
     discard_needs_page: bool = False
     # ZX_INFO_VMO of a VMO in a copy-on-write family: share counts (info.attribution.2025,
@@ -97,7 +97,7 @@ class Profile:
 
 DOC = Profile(
     name="doc",
-    summary="exactly what the reference page allows (seeds/vmo_op_range.md)",
+    summary="exactly what the reference page allows (docs/page-index.md)",
     kind="doc",
     precedence="any",
     prefetch=False,
@@ -158,9 +158,9 @@ ZIRCON_2025 = Profile(
     discard_needs_page=True,
 )
 
-# The 2024a kernel (kf 1.1, artem/fuchsia-mirror): 2025's strict DECOMMIT and discard
+# The 2024a kernel (artem/fuchsia-mirror): 2025's strict DECOMMIT and discard
 # trigger, 2023's up-front ZERO checks, no PREFETCH, legacy attribution
-# (info.attribution.legacy: share counts came with RFC-0254, after it). Where kf 1.2
+# (info.attribution.legacy: share counts came with RFC-0254, after it). Where the facts
 # says nothing of 2024 it takes 2025's.
 ZIRCON_2024 = replace(
     ZIRCON_2025,

@@ -1,7 +1,7 @@
 """Rungs and ladder endings that every op's code shares, Zircon's and other kernels'.
 
 A rung is (status, condition, source); `fail_or` ends a ladder: its status, or the
-op's effect when no rung held. The sources follow spec/op_range.py's style.
+op's effect when no rung held. Each cites fact ids (spec/sources.py).
 """
 
 from __future__ import annotations
@@ -44,41 +44,49 @@ def right_name(right: int) -> str:
     return "ZX_RIGHT_READ" if right == RIGHT_READ else "ZX_RIGHT_WRITE"
 
 
+# The page's sentence naming the right each op requires.
+RIGHTS_CITED = {
+    "COMMIT": "page.commit.rights", "DECOMMIT": "page.decommit.rights",
+    "ZERO": "page.zero.rights", "CACHE_SYNC": "page.cache_sync.rights",
+    "CACHE_INVALIDATE": "page.cache_invalidate.rights", "CACHE_CLEAN": "page.cache_clean.rights",
+    "CACHE_CLEAN_INVALIDATE": "page.cache_clean_invalidate.rights",
+}
+
+
 def requires(cx: Cx, t: Target, right: int, name: str) -> Rung:
-    # page: each op's "Requires the ZX_RIGHT_... right."
-    return (ERR_ACCESS_DENIED, lacks(cx, t, right), f"page {name}: requires {right_name(right)}")
+    return (ERR_ACCESS_DENIED, lacks(cx, t, right), RIGHTS_CITED[name])
 
 
 def past_end(cx: Cx, t: Target, offset: Word, size: Word) -> Word:
-    """offset + size overflows u64 or ends past the VMO's size (kf: "in bounds")."""
+    """offset + size overflows u64 or ends past the VMO's size (conv.in_bounds)."""
     end, ovf = cx.v.add(offset, size)
     return cx.v.or_(ovf, cx.v.ult(t.size, end))
 
 
 def bad_handle(h: Handle | None) -> Rung:
-    return (ERR_BAD_HANDLE, lambda: h is None, "page: BAD_HANDLE, handle is not a valid handle")
+    return (ERR_BAD_HANDLE, lambda: h is None, "page.errors.bad_handle")
 
 
 def wrong_type(obj: object) -> Rung:
-    return (ERR_WRONG_TYPE, lambda: isinstance(obj, Pager), "page: WRONG_TYPE, not a VMO handle")
+    return (ERR_WRONG_TYPE, lambda: isinstance(obj, Pager), "page.errors.wrong_type")
 
 
 def physical(cx: Cx, t: Target, why: str) -> Rung:
     if cx.profile.precedence == "any":
-        return (Maybe(ANY_ERROR), lambda: t.vmo.kind.physical, "page silent on physical VMOs")
+        return (Maybe(ANY_ERROR), lambda: t.vmo.kind.physical, "page.silent.physical")
     return (ERR_NOT_SUPPORTED, lambda: t.vmo.kind.physical, why)
 
 
 def discarded(cx: Cx, t: Target, why: str) -> Rung:
     if cx.profile.precedence == "any":
-        return (Maybe(ANY_ERROR), lambda: is_discarded(cx, t.vmo), "page silent on discarded VMOs")
+        return (Maybe(ANY_ERROR), lambda: is_discarded(cx, t.vmo), "page.silent.discarded")
     return (ERR_NOT_FOUND, lambda: is_discarded(cx, t.vmo), why)
 
 
 def out_of_memory(cx: Cx) -> bool:
-    """page ERRORS: "Allocations to commit pages for COMMIT or ZERO failed." Where the
+    """page.errors.no_memory: allocations to commit pages may fail. Where the
     profile allows it, a call whose arguments are valid may fail so, changing nothing."""
     if cx.profile.may_run_out_of_memory and cx.choose((False, True)):
-        cx.why = "page: NO_MEMORY, allocation failed"
+        cx.why = "page.errors.no_memory"
         return True
     return False

@@ -20,7 +20,7 @@ import networkx as nx
 
 from spec.values import ByteMap, PageSet, Word
 
-# Discardable tracker states (kernel-facts 5.1).
+# Discardable tracker states (discardable.states).
 UNSET = 0
 UNRECLAIMABLE = 1
 RECLAIMABLE = 2
@@ -37,7 +37,7 @@ SNAPSHOT = "snapshot"
 
 @dataclass(frozen=True, slots=True)
 class Kind:
-    """What a VMO is; fixed at creation (kernel-facts 1.2, 4.5, 6)."""
+    """What a VMO is; fixed at creation (create.options, child.effect, pager.create_vmo.effect)."""
 
     resizable: bool = False
     discardable: bool = False
@@ -45,7 +45,7 @@ class Kind:
     contiguous: bool = False  # not creatable by a v1 trace; its error paths are in the ops
     physical: bool = False  # likewise
     cached: bool = True  # an uncached VMO takes ZERO's BAD_STATE paths
-    immutable: bool = False  # a SNAPSHOT|NO_WRITE child: ZX_INFO_VMO_IMMUTABLE (sf 1)
+    immutable: bool = False  # a SNAPSHOT|NO_WRITE child: ZX_INFO_VMO_IMMUTABLE (child.effect)
 
 
 class Memory(NamedTuple):

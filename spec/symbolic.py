@@ -156,7 +156,7 @@ class Symbolic(Values):
     def bytes_zero_in(self, m: Any, lo: Any, hi: Any) -> Any:
         # A fresh flag that implies the range reads zero, rather than the quantified
         # formula itself: branching on a quantifier makes z3 slow, and taking the
-        # "not zero" branch when the bytes are zero only commits a page (kf 4.3).
+        # "not zero" branch when the bytes are zero only commits a page (zero.effect).
         z = self.fresh_flag("zero_in")
         i = z3.BitVec("i", 64)
         self.side.append(z3.Implies(z, z3.ForAll([i], z3.Implies(self._in(i, lo, hi), m[i] == 0))))

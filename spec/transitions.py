@@ -1,4 +1,4 @@
-"""The one entry point: apply a call or event, named as in trace-format.md, to a state.
+"""The one entry point: apply a call or event, named as in docs/trace-format.md, to a state.
 
 `args` holds the decoded argument fields of the step (numbers as ints, constants
 resolved, byte data as normalized runs), keyed by the format's field names.

@@ -106,7 +106,7 @@ class Values(ABC):
 
     @abstractmethod
     def bytes_pager(self, page: int) -> ByteMap:
-        """The pager content of trace-format.md: page n reads (n + 1) % 256."""
+        """The pager content of docs/trace-format.md: page n reads (n + 1) % 256."""
 
     @abstractmethod
     def bytes_fill(self, m: ByteMap, lo: Word, hi: Word, byte: int) -> ByteMap:

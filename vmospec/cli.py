@@ -34,6 +34,7 @@ from refinement_tests.trace import (
 from spec.explore import ANY_ERROR
 from spec.outcome import PANIC, status_name
 from spec.profiles import PROFILES, Profile
+from spec.sources import explain
 from vmospec import explore_cmd, hunt_cmd, interrupt, show_cmd, sources_cmd
 from vmospec.interrupt import stop_at_once
 from vmospec.options import MAX_SEED, bounded_int, duration
@@ -103,12 +104,12 @@ def _print_result(r: TraceResult, profile: str) -> None:
     print(f"  observed: {json.dumps(d.observed)}")
     rule = d.expected.get("rule", "")
     expected = {k: x for k, x in d.expected.items() if k != "rule"}
-    print(f"  expected: {json.dumps(expected)}  ({rule})")
+    print(f"  expected: {json.dumps(expected)}  ({explain(rule)})")
     if len(d.allowed) > 1:
         print("  allowed:")
         for a in d.allowed:
             shown = {k: x for k, x in a.items() if k != "rule"}
-            print(f"    {json.dumps(shown)}  ({a.get('rule', '')})")
+            print(f"    {json.dumps(shown)}  ({explain(a.get('rule', ''))})")
     print(f"  replay: vmospec check {d.trace} --profile {profile}")
 
 
@@ -399,7 +400,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                       f"{step.name}: the backend failed: {e}", file=sys.stderr)
                 return EXIT_DIVERGED
             lines.append(step_to_json(step.name, step.kind, step.args, observed, step.note))
-    meta = {k: x for k, x in trace.header.meta.items() if k != "backend"}
+    meta = {k: _portable(x) for k, x in trace.header.meta.items() if k != "backend"}
     header = Header(trace.header.page_size, dict(trace.header.config),
                     {**meta, "backend": backend.name})
     if failed is not None:
@@ -566,7 +567,7 @@ def _print_fuzz(report: Any, coverage: dict[str, Any], replay: str | None) -> No
             print(f"  observed: {json.dumps(_jsonable(d.observed))}")
             for a in d.allowed:
                 shown = {k: x for k, x in a.items() if k != "rule"}
-                print(f"  allowed:  {json.dumps(shown)}  ({a.get('rule', '')})")
+                print(f"  allowed:  {json.dumps(shown)}  ({explain(a.get('rule', ''))})")
         if report.trace_path:
             print(f"  trace: {report.trace_path}")
             print(f"  replay: {replay}")
@@ -600,6 +601,15 @@ def _print_fuzz(report: Any, coverage: dict[str, Any], replay: str | None) -> No
           + (": never " + ", ".join(never[:20]) + (f", ... ({len(never) - 20} more)"
                                                    if len(never) > 20 else "")
              if never else ""))
+
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~-])/(?:[^\s/\"']+/)+([^\s/\"']*)")
+
+
+def _portable(value: object) -> object:
+    """Header metadata as `run` writes it: an absolute path of the machine the trace was
+    made on becomes its last component, so no build machine's path travels along."""
+    return _ABSOLUTE_PATH.sub(r"\1", value) if isinstance(value, str) else value
 
 
 def cmd_profiles(args: argparse.Namespace) -> int:

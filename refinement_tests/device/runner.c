@@ -10,7 +10,7 @@
 //
 // A pager thread answers page requests: page n of a pager-backed VMO holds the byte
 // (n + 1) % 256, and a range a `pager_fail` step scripted is failed once, when it is next
-// requested (trace-format.md).
+// requested (docs/trace-format.md).
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>

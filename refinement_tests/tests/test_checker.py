@@ -309,7 +309,7 @@ def test_divergence_reports_step_line_expected_allowed() -> None:
     assert d.call == "vmo_op_range"
     assert d.observed == {"status": "ZX_OK"}  # outcome fields only: no args, no note
     assert d.expected["status"] == "ZX_ERR_OUT_OF_RANGE"
-    assert "OUT_OF_RANGE" in d.expected["rule"]
+    assert d.expected["rule"] == "page.errors.out_of_range, commit.bounds"
     assert d.allowed == [d.expected]
     assert d.reason == ""
 

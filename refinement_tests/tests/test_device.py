@@ -330,7 +330,7 @@ def test_a_missing_runner_in_fuzz_is_one_line(tmp_path: Path,
 def test_found_by_the_fuzzer_always_need_gives_zero_intervals_no_page(
         asan_runner: Path, tmp_path: Path) -> None:
     """Seed 13 found the host committing a zeroed (dirty) pager page on ALWAYS_NEED; the
-    spec (and kernel-facts 4.3) give a zero interval no page unless COMMIT asks."""
+    spec (and zero.effect) give a zero interval no page unless COMMIT asks."""
     trace = tmp_path / "t.jsonl"
     trace.write_text(
         '{"vmo_trace": 1, "page_size": 4096}\n'

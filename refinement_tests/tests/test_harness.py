@@ -143,12 +143,27 @@ def test_spec_backend_leaves_out_what_the_profile_only_bounds() -> None:
     info = observe(trace, SpecBackend(PROFILES["doc"]))[-1]
     assert info["status"] == abi.OK and info["size"] == 4096
     assert "committed_bytes" not in info  # the page says nothing: doc pins it to 0..S
-    # zircon-2025 knows it exactly (kf 8.1.2): a clone of an empty VMO sees no page
+    # zircon-2025 knows it exactly (info.attribution.2025): a clone of an empty VMO sees no page
     info = observe(trace, SpecBackend(PROFILE))[-1]
     assert info["committed_bytes"] == 0 and info["committed_fractional_scaled_bytes"] == 0
 
 
 # --- vmospec run ----------------------------------------------------------------------------
+
+
+def test_run_does_not_carry_a_machine_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "t.jsonl"
+    src.write_text('{"vmo_trace": 1, "page_size": 4096, "origin": "hand-written from '
+                   '/home/someone/build/facts.md (2025 era)", "notes": "see docs/x.md"}\n'
+                   '{"call": "vmo_create", "size": 4096, "options": [], "out": "a"}\n')
+    out = tmp_path / "observed.jsonl"
+    code, _, err = run_main(capsys, "run", str(src), "--backend", "spec", "--out", str(out))
+    assert code == 0, err
+    meta = read_trace(out).header.meta
+    assert meta["origin"] == "hand-written from facts.md (2025 era)"
+    assert meta["notes"] == "see docs/x.md"  # a relative path is kept
 
 
 def test_run_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,10 +1,7 @@
-"""Other implementations as profiles (kernel-facts.md 7): each profile's stated items
-against what `vmospec diff zircon-2025 <profile>` finds, in both directions, and the
-stated examples of kernel-facts.md replayed as traces under both profiles.
-
-The tables below are typed from kernel-facts.md, independently of the diff: which items
-each implementation states, and which of them a vmo-trace v1 can show in the status of
-one step (what the diff compares). notes/implementations.md says why the others cannot.
+"""Other implementations as profiles (docs/kernel-facts.md, the `zcore.`, `eclipse.` and
+`sel4zircon.` facts): each profile's facts against what `vmospec diff zircon-2025
+<profile>` finds, in both directions, and the stated examples replayed as traces under
+both profiles.
 """
 
 from __future__ import annotations
@@ -23,27 +20,24 @@ from refinement_tests.trace import parse_trace_text, read_trace
 from spec import op_range, overrides
 from spec.outcome import PANIC, status_name
 from spec.profiles import PROFILES, ZIRCON_2023, ZIRCON_2025
+from spec.sources import FACTS
 from vmospec.cli import main
 from vmospec.hunt_cmd import write_trace_file
 
 
-def _items(section: str, numbers: range | list[int]) -> set[str]:
-    return {f"kf {section} ({n})" for n in numbers}
+def _facts(name: str) -> set[str]:
+    return {i for i in FACTS if i.startswith(name + ".")}
 
 
-# Stated items a one-step status diff can show, and the rest with the reason.
-NOT_IN_A_STEP_STATUS = {
-    "kf 7.1 (8)": "DECOMMIT of a physical VMO: no v1 call creates one",
-    "kf 7.1 (9)": "DECOMMIT of a contiguous VMO: no v1 call creates one",
-    "kf 7.1 (11)": "same status, only the effect differs (tested as a trace below)",
-    "kf 7.1 (13)": "ZERO past the end of a physical VMO: no v1 call creates one",
-    "kf 7.4 (8)": "the same outcome as zircon-2025 (it differs from the trimming eras)",
-}
+# The facts each implementation profile rests on, read from the registry (not from the
+# diff): eclipse is zCore but for its own facts and zCore's panics. Background facts are
+# those no vmo-trace v1 step status can show (no call creates a physical or contiguous
+# VMO; the same outcome as zircon-2025); notes/implementations.md says why.
+NOT_IN_A_STEP_STATUS = {i for i, f in FACTS.items() if f.background}
 STATED = {
-    "zcore": _items("7.1", range(1, 16)),
-    # eclipse: zCore's items 1-4 and 6-15, and its own four (kf 7.2)
-    "eclipse": _items("7.1", [1, 2, 3, 4, *range(6, 16)]) | _items("7.2", range(1, 5)),
-    "sel4zircon": _items("7.4", range(1, 11)),
+    "zcore": _facts("zcore"),
+    "eclipse": (_facts("zcore") - {"zcore.unimplemented.panic"}) | _facts("eclipse"),
+    "sel4zircon": _facts("sel4zircon"),
 }
 IMPLEMENTATIONS = sorted(STATED)
 
@@ -104,14 +98,16 @@ def test_a_panic_witness_recorded_under_zcore_has_no_status(tmp_path: Path) -> N
         assert check_trace(read_trace(d.trace), PROFILES["zcore"]).conforms
 
 
-def test_citations_parse_items_and_ranges() -> None:
-    assert citations("kf 7.1 (6)-(7): x") == ["kf 7.1 (6)", "kf 7.1 (7)"]
-    assert citations("kf 7.1 (1), (3): y") == ["kf 7.1 (1)", "kf 7.1 (3)"]
-    assert citations("kf 3.3 COMMIT (5): empty rounded range") == []
+def test_citations_are_the_implementation_ids_a_rule_cites() -> None:
+    assert citations("zcore.op_range.decode_first, zcore.try_lock.undecoded") == [
+        "zcore.op_range.decode_first", "zcore.try_lock.undecoded"]
+    assert citations("page.errors.out_of_range, commit.bounds") == []
+    assert citations("eclipse.cache.rights, sel4zircon.cache.size0_ok") == [
+        "eclipse.cache.rights", "sel4zircon.cache.size0_ok"]
 
 
 # ----------------------------------------------------------------------------------------
-# The stated examples of kernel-facts.md 7.1 and 7.2, as traces: (setup, step, status
+# The stated examples of the implementation facts, as traces: (setup, step, status
 # under the implementation, status under zircon-2025).
 # ----------------------------------------------------------------------------------------
 
@@ -131,50 +127,71 @@ def _op(op: str | int, offset: int, size: int, vmo: str = "a") -> dict[str, obje
 
 
 ZCORE_EXAMPLES = [
-    ("7.1 (1)", [], _op(15, 0, 0, "$invalid"), "ZX_ERR_INVALID_ARGS", "ZX_ERR_BAD_HANDLE"),
-    ("7.1 (2)", ANON, _op("ZX_VMO_OP_DONT_NEED", 0, P), "ZX_ERR_INVALID_ARGS", "ZX_OK"),
-    ("7.1 (3)", ANON, _op("ZX_VMO_OP_TRY_LOCK", 0, P), "ZX_ERR_INVALID_ARGS",
+    ("zcore.op_range.decode_first",
+     [], _op(15, 0, 0, "$invalid"), "ZX_ERR_INVALID_ARGS", "ZX_ERR_BAD_HANDLE"),
+    ("zcore.hints.undecoded",
+     ANON, _op("ZX_VMO_OP_DONT_NEED", 0, P), "ZX_ERR_INVALID_ARGS", "ZX_OK"),
+    ("zcore.try_lock.undecoded", ANON, _op("ZX_VMO_OP_TRY_LOCK", 0, P), "ZX_ERR_INVALID_ARGS",
      "ZX_ERR_NOT_SUPPORTED"),
-    ("7.1 (4)", ANON, _op("ZX_VMO_OP_PREFETCH", 0, P), "ZX_ERR_INVALID_ARGS", "ZX_OK"),
-    ("7.1 (6)", ANON, _op("ZX_VMO_OP_COMMIT", 0, 1), "ZX_ERR_INVALID_ARGS", "ZX_OK"),
-    ("7.1 (7)", ANON, _op("ZX_VMO_OP_COMMIT", 0x2000, 0x1000), "ZX_OK", "ZX_ERR_OUT_OF_RANGE"),
-    ("7.1 (7)", ANON, _op("ZX_VMO_OP_COMMIT", 0x10000, 0), "ZX_OK", "ZX_ERR_OUT_OF_RANGE"),
-    ("7.1 (7)", ANON, _op("ZX_VMO_OP_DECOMMIT", 0x10000, 0x1000), "ZX_OK",
+    ("zcore.prefetch.undecoded",
+     ANON, _op("ZX_VMO_OP_PREFETCH", 0, P), "ZX_ERR_INVALID_ARGS", "ZX_OK"),
+    ("zcore.range.aligned", ANON, _op("ZX_VMO_OP_COMMIT", 0, 1), "ZX_ERR_INVALID_ARGS", "ZX_OK"),
+    ("zcore.range.unbounded",
+     ANON, _op("ZX_VMO_OP_COMMIT", 0x2000, 0x1000), "ZX_OK", "ZX_ERR_OUT_OF_RANGE"),
+    ("zcore.range.unbounded",
+     ANON, _op("ZX_VMO_OP_COMMIT", 0x10000, 0), "ZX_OK", "ZX_ERR_OUT_OF_RANGE"),
+    ("zcore.range.unbounded", ANON, _op("ZX_VMO_OP_DECOMMIT", 0x10000, 0x1000), "ZX_OK",
      "ZX_ERR_OUT_OF_RANGE"),
-    ("7.1 (10)", ANON, _op("ZX_VMO_OP_ZERO", P + 0x1000, 0), "ZX_ERR_OUT_OF_RANGE", "ZX_OK"),
-    ("7.1 (12)", SLICE, _op("ZX_VMO_OP_ZERO", 0, P, "a_slice"), "ZX_ERR_OUT_OF_RANGE",
+    ("zcore.zero.upfront_bounds",
+     ANON, _op("ZX_VMO_OP_ZERO", P + 0x1000, 0), "ZX_ERR_OUT_OF_RANGE", "ZX_OK"),
+    ("zcore.zero.slice_off_by_one",
+     SLICE, _op("ZX_VMO_OP_ZERO", 0, P, "a_slice"), "ZX_ERR_OUT_OF_RANGE",
      "ZX_OK"),
-    ("7.1 (14)", ANON, _op("ZX_VMO_OP_ZERO", 2**64 - 1, 2), "ZX_OK", "ZX_ERR_OUT_OF_RANGE"),
-    ("7.1 (15)", [], {"call": "vmo_create", "size": P, "options": ["ZX_VMO_DISCARDABLE"],
+    ("zcore.zero.wraps", ANON, _op("ZX_VMO_OP_ZERO", 2**64 - 1, 2), "ZX_OK", "ZX_ERR_OUT_OF_RANGE"),
+    ("zcore.create.resizable_only",
+     [], {"call": "vmo_create", "size": P, "options": ["ZX_VMO_DISCARDABLE"],
                       "out": "d"}, "ZX_ERR_INVALID_ARGS", "ZX_OK"),
 ]
 ECLIPSE_EXAMPLES = [
-    ("7.2 (1)", ANON, _op("ZX_VMO_OP_CACHE_SYNC", 0, 0), "ZX_OK", "ZX_ERR_INVALID_ARGS"),
-    ("7.2 (2)", ANON, _op("ZX_VMO_OP_CACHE_INVALIDATE", 0, P), "ZX_OK", "ZX_ERR_NOT_SUPPORTED"),
-    ("7.2 (3)", READ_ONLY, _op("ZX_VMO_OP_CACHE_INVALIDATE", 0, P, "a_ro"),
+    ("eclipse.cache.checked_noop",
+     ANON, _op("ZX_VMO_OP_CACHE_SYNC", 0, 0), "ZX_OK", "ZX_ERR_INVALID_ARGS"),
+    ("eclipse.cache.no_gate",
+     ANON, _op("ZX_VMO_OP_CACHE_INVALIDATE", 0, P), "ZX_OK", "ZX_ERR_NOT_SUPPORTED"),
+    ("eclipse.cache.rights", READ_ONLY, _op("ZX_VMO_OP_CACHE_INVALIDATE", 0, P, "a_ro"),
      "ZX_ERR_ACCESS_DENIED", "ZX_ERR_NOT_SUPPORTED"),
-    ("7.2 (4)", NO_RW, _op("ZX_VMO_OP_LOCK", 0, P, "a_none"), "ZX_ERR_NOT_SUPPORTED",
+    ("eclipse.lock.not_supported",
+     NO_RW, _op("ZX_VMO_OP_LOCK", 0, P, "a_none"), "ZX_ERR_NOT_SUPPORTED",
      "ZX_ERR_ACCESS_DENIED"),
     # zCore's items hold for eclipse too
-    *(e for e in ZCORE_EXAMPLES if e[0] != "7.1 (5)"),
+    *(e for e in ZCORE_EXAMPLES if e[0] != "zcore.unimplemented.panic"),
 ]
 
 
 SEL4_EXAMPLES = [
-    ("7.4 (1)", READ_ONLY, _op("ZX_VMO_OP_CACHE_SYNC", 0, P, "a_ro"), "ZX_ERR_ACCESS_DENIED",
+    ("sel4zircon.rights.write_all",
+     READ_ONLY, _op("ZX_VMO_OP_CACHE_SYNC", 0, P, "a_ro"), "ZX_ERR_ACCESS_DENIED",
      "ZX_OK"),
-    ("7.4 (1)", READ_ONLY, _op("ZX_VMO_OP_DONT_NEED", 0, P, "a_ro"), "ZX_ERR_ACCESS_DENIED",
+    ("sel4zircon.rights.write_all",
+     READ_ONLY, _op("ZX_VMO_OP_DONT_NEED", 0, P, "a_ro"), "ZX_ERR_ACCESS_DENIED",
      "ZX_OK"),
-    ("7.4 (2)", ANON, _op(99, 0, 2 * P), "ZX_ERR_OUT_OF_RANGE", "ZX_ERR_INVALID_ARGS"),
-    ("7.4 (3)", [], _op("ZX_VMO_OP_COMMIT", 2**64 - 1, 2, "$invalid"), "ZX_ERR_OUT_OF_RANGE",
+    ("sel4zircon.op_range.bounds_first",
+     ANON, _op(99, 0, 2 * P), "ZX_ERR_OUT_OF_RANGE", "ZX_ERR_INVALID_ARGS"),
+    ("sel4zircon.op_range.overflow_first",
+     [], _op("ZX_VMO_OP_COMMIT", 2**64 - 1, 2, "$invalid"), "ZX_ERR_OUT_OF_RANGE",
      "ZX_ERR_BAD_HANDLE"),
-    ("7.4 (4)", ANON, _op("ZX_VMO_OP_ZERO", 0, P), "ZX_ERR_INVALID_ARGS", "ZX_OK"),
-    ("7.4 (5)", ANON, _op(5, 0, P), "ZX_ERR_NOT_SUPPORTED", "ZX_ERR_INVALID_ARGS"),
-    ("7.4 (6)", [{"call": "vmo_create", "size": P, "options": ["ZX_VMO_DISCARDABLE"],
+    ("sel4zircon.zero.invalid_args",
+     ANON, _op("ZX_VMO_OP_ZERO", 0, P), "ZX_ERR_INVALID_ARGS", "ZX_OK"),
+    ("sel4zircon.op5.not_supported",
+     ANON, _op(5, 0, P), "ZX_ERR_NOT_SUPPORTED", "ZX_ERR_INVALID_ARGS"),
+    ("sel4zircon.lock.not_supported",
+     [{"call": "vmo_create", "size": P, "options": ["ZX_VMO_DISCARDABLE"],
                   "out": "a"}], _op("ZX_VMO_OP_LOCK", 0, P), "ZX_ERR_NOT_SUPPORTED", "ZX_OK"),
-    ("7.4 (7)", ANON, _op("ZX_VMO_OP_CACHE_CLEAN", 0, 0), "ZX_OK", "ZX_ERR_INVALID_ARGS"),
-    ("7.4 (9)", ANON, _op("ZX_VMO_OP_DECOMMIT", 0x800, 0x100), "ZX_OK", "ZX_ERR_INVALID_ARGS"),
-    ("7.4 (10)", ANON, _op("ZX_VMO_OP_ALWAYS_NEED", 0, P), "ZX_ERR_INVALID_ARGS", "ZX_OK"),
+    ("sel4zircon.cache.size0_ok",
+     ANON, _op("ZX_VMO_OP_CACHE_CLEAN", 0, 0), "ZX_OK", "ZX_ERR_INVALID_ARGS"),
+    ("sel4zircon.decommit.rounds_out",
+     ANON, _op("ZX_VMO_OP_DECOMMIT", 0x800, 0x100), "ZX_OK", "ZX_ERR_INVALID_ARGS"),
+    ("sel4zircon.op_range.undecoded",
+     ANON, _op("ZX_VMO_OP_ALWAYS_NEED", 0, P), "ZX_ERR_INVALID_ARGS", "ZX_OK"),
 ]
 
 
@@ -200,7 +217,8 @@ def test_stated_example(name: str, example: tuple[str, list[dict[str, object]],
 @pytest.mark.parametrize("op", ["ZX_VMO_OP_LOCK", "ZX_VMO_OP_UNLOCK", "ZX_VMO_OP_CACHE_SYNC",
                                 "ZX_VMO_OP_CACHE_CLEAN_INVALIDATE"])
 def test_zcore_panics_whatever_the_rights(op: str) -> None:
-    """kf 7.1 (5): no status comes back, so no recorded status conforms under zcore."""
+    """zcore.unimplemented.panic: no status comes back, so no recorded status conforms
+    under zcore."""
     for setup, h in ((ANON, "a"), (NO_RW, "a_none")):
         for status in ("ZX_OK", "ZX_ERR_NOT_SUPPORTED", "ZX_ERR_ACCESS_DENIED",
                        "ZX_ERR_INVALID_ARGS"):
@@ -212,7 +230,8 @@ def test_zcore_panics_whatever_the_rights(op: str) -> None:
 
 
 def test_zcore_zero_checks_before_zeroing() -> None:
-    """kf 7.1 (11): ZERO(S-0x800, 0x1000) fails with nothing changed under zCore, where
+    """zcore.zero.upfront_bounds: ZERO(S-0x800, 0x1000) fails with nothing changed under
+    zCore, where
     zircon-2025 zeroes [S-0x800, S) first. Same status: a trace shows it by a read."""
     def trace(tail_byte: int) -> str:
         return _trace([

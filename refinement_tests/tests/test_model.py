@@ -109,7 +109,7 @@ SCENARIOS: dict[str, list[dict[str, Any]]] = {
             data=[[1, P], [2, P], [255, 1], [3, P - 1]],
         ),
     ],
-    # kf 8.1.2 share counts: committed_bytes counts every page a VMO sees, shared or not
+    # info.attribution.2025: committed_bytes counts every page a VMO sees, shared or not
     "snapshot_child_sees_shared_pages": [
         _call("vmo_create", size=2 * P, options=[], out="a"),
         _call("vmo_write", vmo="a", offset=0, data=[[1, 2 * P]]),
@@ -340,7 +340,7 @@ def test_huge_vmo_is_cheap() -> None:
 
 
 def test_model_imports_only_spec_abi() -> None:
-    """design.md: model/ may import spec.abi (numbers) and nothing else of ours."""
+    """docs/architecture.md: model/ may import spec.abi (numbers) and nothing else of ours."""
     ours = {"spec", "refinement_tests", "proofs", "vmospec"}
     for path in sorted((ROOT / "model").glob("*.py")):
         tree = ast.parse(path.read_text(), str(path))

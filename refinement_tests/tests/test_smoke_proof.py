@@ -65,7 +65,7 @@ def test_decommit_proof_fails_for_a_broken_decommit() -> None:
 
 
 def test_decommit_proof_finds_the_2023_trim() -> None:
-    """Under zircon-2023 an over-long DECOMMIT is trimmed to S (kernel-facts 4.2), so the
+    """Under zircon-2023 an over-long DECOMMIT is trimmed to S (decommit.bounds.2023), so the
     requested range beyond S is not zeroed: the same claim has a counterexample."""
     verdicts = [prove(h, c)[0] for _, c, h in _decommit_obligations("zircon-2023")
                 if satisfiable(*h)]

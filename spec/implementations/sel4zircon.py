@@ -1,4 +1,5 @@
-"""jsuann/sel4zircon (kf 7.4): a Zircon server on seL4 with the 2018 ABI.
+"""jsuann/sel4zircon (the sel4zircon.* facts of docs/kernel-facts.md): a Zircon server on
+seL4 with the 2018 ABI.
 
 Only zx_vmo_op_range departs: it checks the range's overflow, the handle with WRITE for
 every op, the range's bounds, and only then decodes the op, which has no ZERO, LOCK,
@@ -41,31 +42,31 @@ if TYPE_CHECKING:
 
 
 def profile(zircon_2025: Profile) -> Profile:
-    """Where kf 7.4 states nothing, sel4zircon takes zircon-2025's choice."""
+    """Where the sel4zircon.* facts state nothing, sel4zircon takes zircon-2025's choice."""
     return replace(
         zircon_2025,
         name="sel4zircon",
-        summary="jsuann/sel4zircon (kf 7.4): WRITE for every op, bounds before the op, "
+        summary="jsuann/sel4zircon: WRITE for every op, bounds before the op, "
         "no ZERO, LOCK or hints",
         kind="implementation",
-        prefetch=False,  # kf 7.4 (10)
+        prefetch=False,  # sel4zircon.op_range.undecoded
         catalogue_holds=False,
         overrides=OVERRIDES,
         lacks=(
-            # kf 7.4 (9): DECOMMIT rounds out; (7): a size-0 cache op is a no-op
-            ("kf 3.3 DECOMMIT (8): offset and size must be page-aligned", "kf 7.4 (9)"),
+            # DECOMMIT rounds out
+            ("decommit.aligned", "sel4zircon.decommit.rounds_out"),
         ),
     )
 
 
 # The op switch, where it answers other than Zircon's op would.
 DECODE = {
-    abi.OP_LOOKUP_HISTORIC: (ERR_NOT_SUPPORTED, "kf 7.4 (5): op 5 -> NOT_SUPPORTED"),
-    abi.OP_ZERO: (ERR_INVALID_ARGS, "kf 7.4 (4): sel4zircon has no ZERO -> INVALID_ARGS"),
-    abi.OP_LOCK: (ERR_NOT_SUPPORTED, "kf 7.4 (6): sel4zircon LOCK -> NOT_SUPPORTED"),
-    abi.OP_UNLOCK: (ERR_NOT_SUPPORTED, "kf 7.4 (6): sel4zircon UNLOCK -> NOT_SUPPORTED"),
+    abi.OP_LOOKUP_HISTORIC: (ERR_NOT_SUPPORTED, "sel4zircon.op5.not_supported"),
+    abi.OP_ZERO: (ERR_INVALID_ARGS, "sel4zircon.zero.invalid_args"),
+    abi.OP_LOCK: (ERR_NOT_SUPPORTED, "sel4zircon.lock.not_supported"),
+    abi.OP_UNLOCK: (ERR_NOT_SUPPORTED, "sel4zircon.lock.not_supported"),
 }
-# kf 7.4 (10): the ops the 2018 ABI does not have
+# sel4zircon.op_range.undecoded: the ops the 2018 ABI does not have
 UNDECODED = frozenset({abi.OP_TRY_LOCK, abi.OP_DONT_NEED, abi.OP_ALWAYS_NEED, abi.OP_PREFETCH})
 
 
@@ -73,22 +74,23 @@ def prefix(
     cx: Cx, st: State, h: Handle | None, obj: object, op: int, fn: OpFn | None,
     offset: Word, size: Word,
 ) -> tuple[int | None, OpFn | None]:
-    """kf 7.4: the range's overflow, the handle with WRITE for every op, the range's
+    """sel4zircon.op_range.overflow_first, .rights.write_all, .op_range.bounds_first:
+    the range's overflow, the handle with WRITE for every op, the range's
     bounds, and only then the op decode."""
     v = cx.v
     _end, ovf = v.add(offset, size)
     decoded = DECODE.get(op)
     if decoded is None and (fn is None or op in UNDECODED):
-        decoded = (ERR_INVALID_ARGS, "kf 7.4 (10): sel4zircon does not decode this op")
+        decoded = (ERR_INVALID_ARGS, "sel4zircon.op_range.undecoded")
     rungs: list[Rung] = [
         (ERR_OUT_OF_RANGE, lambda: ovf,
-         "kf 7.4 (3): sel4zircon refuses an overflowing offset+size before the handle"),
+         "sel4zircon.op_range.overflow_first"),
         bad_handle(h), wrong_type(obj),
         (ERR_ACCESS_DENIED, lambda: h is not None and v.not_(v.has_bits(h.rights, RIGHT_WRITE)),
-         "kf 7.4 (1): sel4zircon needs ZX_RIGHT_WRITE for every op"),
+         "sel4zircon.rights.write_all"),
         (ERR_OUT_OF_RANGE,
          lambda: h is not None and past_end(cx, target(cx, st, h.obj, h.rights), offset, size),
-         "kf 7.4 (2): sel4zircon checks offset+size <= S before the op decode"),
+         "sel4zircon.op_range.bounds_first"),
     ]
     if decoded is not None:
         fn = None
@@ -100,7 +102,7 @@ def decommit(
     cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int, _bn: bool
 ) -> Outcome:
     """Zircon's DECOMMIT, but the range is rounded out to whole pages instead of having
-    to be page-aligned (kf 7.4 (9))."""
+    to be page-aligned (sel4zircon.decommit.rounds_out)."""
     v, p = cx.v, cx.page
     end, ovf = v.add(offset, size)
     status = cx.ladder(
@@ -112,14 +114,14 @@ def decommit(
 
     def effect() -> Outcome:
         # its end is within S, which is page-aligned, so rounding up cannot overflow
-        cx.why = "kf 7.4 (9): sel4zircon DECOMMIT rounds the range out"
+        cx.why = "sel4zircon.decommit.rounds_out"
         return decommit_range(cx, st, t, v.floor_to(offset, p), v.ceil_to(end, p)[0])
 
     return fail_or(cx, st, status, effect)
 
 
 def _size_zero_ok(cx: Cx, size: Word) -> Rung:
-    return (OK, lambda: cx.v.eq(size, 0), "kf 7.4 (7): a sel4zircon cache op of size 0 is a no-op")
+    return (OK, lambda: cx.v.eq(size, 0), "sel4zircon.cache.size0_ok")
 
 
 OVERRIDES = Overrides(

@@ -1,6 +1,6 @@
 // A host implementation, for Linux, of the Zircon syscalls the trace runner uses: a third
 // implementation of the zircon-2025 semantics next to the spec and model/, written from
-// kernel-facts.md and notes/syscall-facts.md. notes/device.md lists where it deviates.
+// docs/kernel-facts.md and notes/syscall-facts.md. notes/device.md lists where it deviates.
 //
 // Memory is real OS memory. Every VMO that owns pages has a memfd; each committed page is
 // one page-sized frame slot in it. Freeing a frame punches a hole (fallocate), so the
@@ -502,7 +502,7 @@ static void obj_unref(obj_t* o) {
       iset_free(&o->always_need);
       parent = o->parent;
     } else if (o->type == OBJ_PAGER) {
-      // The pager is gone: its VMOs' page source is detached (kernel-facts 6).
+      // The pager is gone: its VMOs' page source is detached (pager.detached).
       for (obj_t* v = K.live; v; v = v->next_live) {
         if (v->type == OBJ_VMO && v->pager == o) {
           v->pager = NULL;
@@ -601,7 +601,7 @@ static obj_t* owner_of(obj_t* o) {
 
 // A snapshot whose original is gone: nothing but this snapshot keeps the root it was
 // taken of (or the references and slices it was taken through) alive. The kernel's
-// hidden node has merged into it, and it is a root now (kernel-facts 4.2).
+// hidden node has merged into it, and it is a root now (decommit.cow_or_pager).
 static bool merged_to_root(const obj_t* v) {
   if (v->role != ROLE_SNAPSHOT || !v->parent) return false;
   const obj_t* p = v->parent;
@@ -613,7 +613,7 @@ static bool merged_to_root(const obj_t* v) {
   return p->role == ROLE_ROOT && !p->pager_backed;
 }
 
-// Where byte 0 of `o` lies in its root (sf 1 (7), sf 3 (8)), and whether that overflows.
+// Where byte 0 of `o` lies in its root (child.snapshot.root_overflow, set_size.root_overflow), and whether that overflows.
 static bool root_offset(const obj_t* o, uint64_t* out) {
   uint64_t total = 0;
   while (o->parent && !merged_to_root(o)) {
@@ -651,7 +651,7 @@ static zx_status_t request_page(obj_t* vmo, uint64_t page) {
   return r.status;
 }
 
-// Make the owner's pages [a, b) committed (kernel-facts 4.1). A pager root asks its pager
+// Make the owner's pages [a, b) committed (commit.effect). A pager root asks its pager
 // for absent pages, one page at a time in ascending order; a failure ends the call and the
 // pages before it stay (nothing is rolled back). `reading` needs no frame where a page
 // reads zero without one (a dirty zero interval).
@@ -695,7 +695,7 @@ static uint64_t next_absent(const store_t* s, uint64_t n, uint64_t b, bool skip_
   return b;
 }
 
-// Make the owner's pages [a, b) committed (kernel-facts 4.1). A pager root asks its pager
+// Make the owner's pages [a, b) committed (commit.effect). A pager root asks its pager
 // for absent pages, one page at a time in ascending order; a failure ends the call and the
 // pages before it stay (nothing is rolled back). `reading` needs no frame where a page
 // reads zero without one (a dirty zero interval), nor outside a pager-backed VMO.
@@ -818,7 +818,7 @@ zx_status_t zx_vmo_create(uint64_t size, uint32_t options, zx_handle_t* out) {
   (SNAPSHOTS | ZX_VMO_CHILD_SLICE | ZX_VMO_CHILD_REFERENCE | ZX_VMO_CHILD_RESIZABLE | \
    ZX_VMO_CHILD_NO_WRITE)
 
-// The one child type the options name, or 0 for an invalid combination (sf 1).
+// The one child type the options name, or 0 for an invalid combination (child.options).
 static uint32_t child_type(uint32_t options) {
   if (options & ~KNOWN_CHILD) return 0;
   uint32_t types = options & (SNAPSHOTS | ZX_VMO_CHILD_SLICE | ZX_VMO_CHILD_REFERENCE);
@@ -906,7 +906,7 @@ zx_status_t zx_vmo_create_child(zx_handle_t handle, uint32_t options, uint64_t o
   lock();
   uint64_t rounded = 0, end = 0, base = 0, pend = 0;
   bool size_ovf = ceil_page(size, &rounded) || rounded > max_size();
-  uint32_t kind = child_type(options & ~ZX_VMO_CHILD_NO_WRITE);  // sf 1 (2)
+  uint32_t kind = child_type(options & ~ZX_VMO_CHILD_NO_WRITE);  // child.options
   bool is_slice = kind == ZX_VMO_CHILD_SLICE, is_ref = kind == ZX_VMO_CHILD_REFERENCE;
   bool snap = (kind & SNAPSHOTS) != 0;
   bool end_ovf = add_ovf(offset, rounded, &end);
@@ -932,7 +932,7 @@ zx_status_t zx_vmo_create_child(zx_handle_t handle, uint32_t options, uint64_t o
     parent = e->obj;
     bool of_slice = parent->role == ROLE_SLICE;
     bool root_pager = t.root->pager_backed;
-    // sf 1: unidirectional clones exist only under a pager-backed root
+    // child.snapshot.slice_unidirectional: unidirectional clones exist only under a pager-backed root
     bool unidirectional =
         root_pager && (kind == ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE ||
                        (kind == ZX_VMO_CHILD_SNAPSHOT_MODIFIED && !t.owner->parent));
@@ -941,7 +941,7 @@ zx_status_t zx_vmo_create_child(zx_handle_t handle, uint32_t options, uint64_t o
     if (is_slice && offset % K.page) {
       st = ZX_ERR_INVALID_ARGS;
     } else if (is_slice && (end_ovf || t.size < end)) {
-      st = ZX_ERR_INVALID_ARGS;  // sf 1: a slice must lie within its parent
+      st = ZX_ERR_INVALID_ARGS;  // child.slice.bounds: a slice must lie within its parent
     } else if (is_slice && parent->resizable) {
       st = ZX_ERR_NOT_SUPPORTED;
     } else if (is_ref && (offset != 0 || size != 0)) {
@@ -953,15 +953,15 @@ zx_status_t zx_vmo_create_child(zx_handle_t handle, uint32_t options, uint64_t o
     } else if (snap && offset % K.page) {
       st = ZX_ERR_INVALID_ARGS;
     } else if (snap && of_slice && (end_ovf || t.size < end)) {
-      st = ZX_ERR_OUT_OF_RANGE;  // sf 1 (4): within the slice it is taken of
+      st = ZX_ERR_OUT_OF_RANGE;  // child.snapshot.slice_bounds: within the slice it is taken of
     } else if (snap && end_ovf) {
       st = ZX_ERR_OUT_OF_RANGE;
     } else if (kind == ZX_VMO_CHILD_SNAPSHOT && root_pager) {
-      st = ZX_ERR_NOT_SUPPORTED;  // sf 1 (6)
+      st = ZX_ERR_NOT_SUPPORTED;  // child.snapshot.pager
     } else if (snap && projected) {
-      st = ZX_ERR_INVALID_ARGS;  // sf 1 (7)
+      st = ZX_ERR_INVALID_ARGS;  // child.snapshot.root_overflow
     } else if (snap && of_slice && !unidirectional) {
-      st = ZX_ERR_NOT_SUPPORTED;  // sf 1 (8)
+      st = ZX_ERR_NOT_SUPPORTED;  // child.snapshot.slice_unidirectional
     }
   }
   if (st != ZX_OK) {
@@ -993,7 +993,7 @@ zx_status_t zx_vmo_create_child(zx_handle_t handle, uint32_t options, uint64_t o
   } else {
     c->role = ROLE_SNAPSHOT;
     c->resizable = options & ZX_VMO_CHILD_RESIZABLE;
-    // sf 1: IMMUTABLE marks a SNAPSHOT taken with NO_WRITE
+    // child.effect: IMMUTABLE marks a SNAPSHOT taken with NO_WRITE
     c->immutable = kind == ZX_VMO_CHILD_SNAPSHOT && (options & ZX_VMO_CHILD_NO_WRITE);
     c->size = rounded;
     c->window = offset;
@@ -1089,7 +1089,7 @@ static zx_status_t op_decommit(target_t* t, uint64_t offset, uint64_t size) {
 }
 
 // ZERO of part of one page [lo, hi): nothing if the page reads zero already; otherwise the
-// bytes are written in place, which commits (or pages in) that page (kernel-facts 4.3).
+// bytes are written in place, which commits (or pages in) that page (zero.effect).
 static zx_status_t zero_partial(target_t* t, uint64_t lo, uint64_t hi) {
   store_t* s = t->owner->store;
   uint64_t n = (floor_page(lo) + t->shift) / K.page;
@@ -1118,7 +1118,7 @@ static zx_status_t op_zero(target_t* t, uint64_t offset, uint64_t size) {
   uint64_t end, up = 0;
   if (!(t->rights & ZX_RIGHT_WRITE)) return ZX_ERR_ACCESS_DENIED;
   if (add_ovf(offset, size, &end)) return ZX_ERR_OUT_OF_RANGE;
-  bool gone = discarded(t->vmo);  // kernel-facts 5.4: OK, but each piece checks S
+  bool gone = discarded(t->vmo);  // discard.zero.ok: OK, but each piece checks S
   bool up_ovf = ceil_page(offset, &up);
   uint64_t head_end = up_ovf ? end : (up < end ? up : end);
   uint64_t floor_end = floor_page(end);
@@ -1167,7 +1167,7 @@ static zx_status_t op_lock(target_t* t, uint64_t offset, uint64_t size, void* bu
   if (st != ZX_OK) return st;
   bool was = discarded(t->vmo);
   tracker_lock(t->vmo);
-  // kernel-facts 5.3: the lock is taken before the buffer is looked at
+  // lock.bad_buffer: the lock is taken before the buffer is looked at
   if (!buffer || buffer_size < sizeof(zx_vmo_lock_state_t)) {
     tracker_unlock(t->vmo);
     return ZX_ERR_INVALID_ARGS;
@@ -1188,7 +1188,7 @@ static zx_status_t op_cache(target_t* t, uint32_t op, uint64_t offset, uint64_t 
 
 static zx_status_t op_hint(target_t* t, uint32_t op, uint64_t offset, uint64_t size) {
   uint64_t end;
-  if (!t->root->pager_backed) return ZX_OK;  // kernel-facts 3.3 hints (2)
+  if (!t->root->pager_backed) return ZX_OK;  // hints.non_pager.2025
   if (add_ovf(offset, size, &end)) return ZX_ERR_OUT_OF_RANGE;
   if (op == ZX_VMO_OP_DONT_NEED) {
     if (size == 0) return ZX_OK;
@@ -1271,7 +1271,7 @@ zx_status_t zx_vmo_op_range(zx_handle_t handle, uint32_t op, uint64_t offset, ui
         st = op_prefetch(&t, offset, size);
         break;
       default:
-        st = ZX_ERR_INVALID_ARGS;  // kernel-facts 3.1 (3): no right is checked first
+        st = ZX_ERR_INVALID_ARGS;  // prefix.order: no right is checked first
     }
   }
   unlock();
@@ -1288,7 +1288,7 @@ static zx_status_t rw_checks(zx_handle_t handle, zx_rights_t right, uint64_t off
   *t = target_of(e);
   if (!(t->rights & right)) return ZX_ERR_ACCESS_DENIED;
   if (past_end(t, offset, len)) return ZX_ERR_OUT_OF_RANGE;
-  if (discarded(t->vmo) && len != 0) return ZX_ERR_NOT_FOUND;  // sf 2 (5): length 0 first
+  if (discarded(t->vmo) && len != 0) return ZX_ERR_NOT_FOUND;  // rw.bounds: length 0 first
   return ZX_OK;
 }
 
@@ -1318,7 +1318,7 @@ zx_status_t zx_vmo_write(zx_handle_t handle, const void* buffer, uint64_t offset
     st = commit_pages(t.owner, a, hi / K.page, false);
     uint64_t upto = len;
     if (st != ZX_OK) {
-      // sf 2: the pages before the one that failed are written; nothing is undone
+      // write.effect: the pages before the one that failed are written; nothing is undone
       uint64_t stop = a;
       while (stop < hi / K.page && plist_find(&t.owner->store->pages, stop)) stop++;
       uint64_t cut = stop * K.page - t.shift;
@@ -1337,7 +1337,7 @@ zx_status_t zx_vmo_get_size(zx_handle_t handle, uint64_t* size) {
   lock();
   handle_t* e = NULL;
   zx_status_t st = lookup(handle, OBJ_VMO, &e);
-  if (st == ZX_OK) *size = target_of(e).size;  // sf 3: no right is needed
+  if (st == ZX_OK) *size = target_of(e).size;  // size.get: no right is needed
   unlock();
   return st;
 }
@@ -1359,13 +1359,13 @@ zx_status_t zx_vmo_set_size(zx_handle_t handle, uint64_t size) {
     } else if (t.vmo->resizable && !(t.rights & ZX_RIGHT_RESIZE)) {
       st = ZX_ERR_ACCESS_DENIED;
     } else if (ovf) {
-      st = ZX_ERR_OUT_OF_RANGE;  // sf 3 (4)
+      st = ZX_ERR_OUT_OF_RANGE;  // set_size.overflow
     } else if (!t.vmo->resizable) {
-      st = ZX_ERR_UNAVAILABLE;  // sf 3 (5)
+      st = ZX_ERR_UNAVAILABLE;  // set_size.not_resizable
     } else if (rounded > max_size()) {
-      st = ZX_ERR_OUT_OF_RANGE;  // sf 3 (6)
+      st = ZX_ERR_OUT_OF_RANGE;  // set_size.max_size
     } else if (t.size < rounded && (root_offset(o, &base) || add_ovf(base, rounded, &pend))) {
-      st = ZX_ERR_INVALID_ARGS;  // sf 3 (8): growing past 2^64 projected onto the root
+      st = ZX_ERR_INVALID_ARGS;  // set_size.root_overflow: growing past 2^64 projected onto the root
     }
   }
   if (st != ZX_OK) {
@@ -1415,7 +1415,7 @@ zx_status_t zx_object_get_info(zx_handle_t handle, uint32_t topic, void* buffer,
     if (t.root->pager_backed) info.flags |= ZX_INFO_VMO_PAGER_BACKED;
     if (t.vmo->discardable) info.flags |= ZX_INFO_VMO_DISCARDABLE;
     if (t.vmo->immutable) info.flags |= ZX_INFO_VMO_IMMUTABLE;
-    // sf 5: slices and references are attributed nothing; pages count to their owner
+    // decision.info.bounds: slices and references are attributed nothing; pages count to their owner
     if (t.vmo->store) info.committed_bytes = store_committed(t.vmo->store);
     info.populated_bytes = info.committed_bytes;
     memcpy(buffer, &info, sizeof(info));
@@ -1502,13 +1502,13 @@ zx_status_t zx_pager_create_vmo(zx_handle_t pager, uint32_t options, zx_handle_t
     st = ZX_ERR_ACCESS_DENIED;
   } else if (options &
              ~(ZX_VMO_RESIZABLE | ZX_VMO_TRAP_DIRTY | ZX_VMO_UNBOUNDED | ZX_VMO_DISCARDABLE)) {
-    st = ZX_ERR_INVALID_ARGS;  // sf 6 (5): zx_vmo_create's flag parser
+    st = ZX_ERR_INVALID_ARGS;  // pager.create_vmo.options: zx_vmo_create's flag parser
   } else if ((options & ZX_VMO_UNBOUNDED) && (options & ZX_VMO_RESIZABLE)) {
     st = ZX_ERR_INVALID_ARGS;
   } else if (!(options & ZX_VMO_UNBOUNDED) && ceil_page(size, &rounded)) {
     st = ZX_ERR_OUT_OF_RANGE;
   } else if (options & ZX_VMO_DISCARDABLE) {
-    st = ZX_ERR_INVALID_ARGS;  // sf 6 (6): a pager VMO cannot be discardable
+    st = ZX_ERR_INVALID_ARGS;  // pager.create_vmo.discardable: a pager VMO cannot be discardable
   } else if (options & ZX_VMO_UNBOUNDED) {
     rounded = max_size();
   } else if (rounded > max_size()) {
@@ -1531,7 +1531,7 @@ zx_status_t zx_pager_create_vmo(zx_handle_t pager, uint32_t options, zx_handle_t
   return st;
 }
 
-// The checks zx_pager_supply_pages and zx_pager_op_range share (sf 6), up to the point
+// The checks zx_pager_supply_pages and zx_pager_op_range share (pager.op.*), up to the point
 // where the two differ.
 static zx_status_t pager_checks(zx_handle_t pager, zx_handle_t vmo, uint64_t offset,
                                 uint64_t length, handle_t** ve) {
@@ -1628,7 +1628,7 @@ zx_status_t zx_pager_op_range(zx_handle_t pager, uint32_t op, zx_handle_t pager_
   } else if (ve->obj->detached) {
     st = ZX_ERR_BAD_STATE;
   } else {
-    // Only requests outstanding now are failed; nothing is remembered (sf 6).
+    // Only requests outstanding now are failed; nothing is remembered (pager.fail.effect).
     for (request_t* r = K.requests; r; r = r->next) {
       if (r->vmo == ve->obj && !r->done && r->page >= offset / K.page && r->page < end / K.page) {
         r->done = true;
@@ -1656,8 +1656,8 @@ zx_status_t hostzx_reclaim(zx_handle_t vmo, int* was_discarded, uint64_t* evicte
   obj_t* owner = t.owner;
   store_t* s = owner->store;
   if (owner->discardable) {
-    if (owner->tstate == TR_RECLAIMABLE && s->pages.n) {  // kf 5.2: at the first page
-      // kernel-facts 5.4: every page is freed, the size stays
+    if (owner->tstate == TR_RECLAIMABLE && s->pages.n) {  // reclaim.first_page
+      // discard.effect: every page is freed, the size stays
       *evicted_bytes = store_committed(s);
       store_release(s, 0, U64_MAX);
       iset_free(&s->zero);
@@ -1666,7 +1666,7 @@ zx_status_t hostzx_reclaim(zx_handle_t vmo, int* was_discarded, uint64_t* evicte
       *was_discarded = 1;
     }
   } else if (owner->pager_backed) {
-    // kernel-facts 6: clean pages not protected by ALWAYS_NEED are evicted; this host
+    // reclaim.evicts: clean pages not protected by ALWAYS_NEED are evicted; this host
     // evicts all of them (the spec allows none, the DONT_NEED ones, or all).
     uint64_t before = store_committed(s);
     size_t i = 0;

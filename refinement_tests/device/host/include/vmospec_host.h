@@ -21,7 +21,7 @@ zx_status_t hostzx_configure(uint64_t page_size, int debugging_syscalls);
 zx_status_t hostzx_set_memory(uint64_t bytes);
 
 // Memory pressure on one VMO: discard it if it is discardable and unlocked, or evict the
-// clean pages of its pager-backed root (trace-format.md, the reclaim event).
+// clean pages of its pager-backed root (docs/trace-format.md, the reclaim event).
 zx_status_t hostzx_reclaim(zx_handle_t vmo, int* discarded, uint64_t* evicted_bytes);
 
 #endif  // VMOSPEC_HOST_H_

@@ -1,4 +1,4 @@
-// Host build: Zircon status codes (zircon/errors.h values; kernel-facts.md 2.5).
+// Host build: Zircon status codes (zircon/errors.h values; docs/kernel-facts.md).
 #ifndef VMOSPEC_HOST_ZIRCON_ERRORS_H_
 #define VMOSPEC_HOST_ZIRCON_ERRORS_H_
 

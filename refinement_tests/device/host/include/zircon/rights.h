@@ -1,4 +1,4 @@
-// Host build: Zircon rights (zircon/rights.h values; kernel-facts.md 2.3).
+// Host build: Zircon rights (zircon/rights.h values; docs/kernel-facts.md).
 #ifndef VMOSPEC_HOST_ZIRCON_RIGHTS_H_
 #define VMOSPEC_HOST_ZIRCON_RIGHTS_H_
 

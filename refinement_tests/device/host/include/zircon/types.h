@@ -1,5 +1,5 @@
 // Host build: the Zircon types, constants and structures the trace runner uses, with
-// their real names and values (kernel-facts.md section 2, notes/syscall-facts.md), so that
+// their real names and values (docs/kernel-facts.md, notes/syscall-facts.md), so that
 // runner.c compiles unchanged against this header and against the Fuchsia SDK's.
 #ifndef VMOSPEC_HOST_ZIRCON_TYPES_H_
 #define VMOSPEC_HOST_ZIRCON_TYPES_H_
