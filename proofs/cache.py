@@ -20,8 +20,8 @@ decorator, or a factory whose closures are tabled) stays in the skeleton, since 
 effects outlive the call. A function that did not run cannot have influenced the
 formulas, unless it is read as data (by introspection), which this code never does.
 
-Results live in one SQLite file (default `out/prove-cache/results.sqlite`), one row
-per obligation; a stale row is replaced when the obligation is proved again.
+Results live in one SQLite file (default `out/prove-cache/prove-results.sqlite`), one
+row per obligation; a stale row is replaced when the obligation is proved again.
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ class ProofCache:
 
     def __init__(self, directory: Path, rlimit: int) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / "results.sqlite"
+        self.path = directory / "prove-results.sqlite"
         self.db = sqlite3.connect(self.path, timeout=60)
         self.db.execute("CREATE TABLE IF NOT EXISTS results (name TEXT PRIMARY KEY, "
                         "entry TEXT NOT NULL)")
