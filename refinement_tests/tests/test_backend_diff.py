@@ -44,7 +44,7 @@ def _no_write_commit(size: int) -> GenTrace:
 
 def test_a_broken_backend_is_found_once_per_class(tmp_path: Path) -> None:
     backend = ModelBackend(broken={"commit_no_rights"})
-    res = backend_diff(Z25, backend, seconds=3, seed_value=1)
+    res = backend_diff(Z25, backend, seconds=60, max_examples=400, seed_value=1)
     assert res.traces > 0 and res.classes
     keys = [c.key for c in res.classes]
     assert len(keys) == len(set(keys))  # each class once
@@ -64,7 +64,7 @@ def test_a_broken_backend_is_found_once_per_class(tmp_path: Path) -> None:
 
 
 def test_an_implementation_that_is_the_spec_has_no_class() -> None:
-    res = backend_diff(Z25, SpecBackend(Z25), seconds=2, seed_value=3)
+    res = backend_diff(Z25, SpecBackend(Z25), seconds=60, max_examples=200, seed_value=3)
     assert res.traces > 0 and res.classes == []
 
 
@@ -88,8 +88,8 @@ def test_known_disagreements_are_listed_and_labelled(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(bd, "KNOWN", {"planted": Known("avoid", "COMMIT without WRITE")})
     monkeypatch.setattr(known_witnesses, "witness_trace",
                         lambda name: _no_write_commit(P))
-    res = backend_diff(Z25, ModelBackend(broken={"commit_no_rights"}), seconds=3,
-                       seed_value=1)
+    res = backend_diff(Z25, ModelBackend(broken={"commit_no_rights"}), seconds=60,
+                       max_examples=400, seed_value=1)
     labelled = [c for c in res.classes if c.known == "planted"]
     assert labelled and all(c.op == "COMMIT" and c.observed == "OK" for c in labelled)
 
