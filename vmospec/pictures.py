@@ -206,32 +206,64 @@ def _parent(o: Any) -> Any:
     return getattr(o, "parent", None)
 
 
-def draw_state(st: State, page: int, title: str, path: Path) -> tuple[int, int]:
-    """The object graph: every object (children below parents, an edge to the parent
-    labelled by role and window; a pager-backed VMO's edge to its pager), and every
-    handle below, with its rights, pointing at its object."""
+def _up(st: State, key: int) -> int | None:
+    """What a drawn item hangs from: its copy-on-write node's parent when it is in a
+    family (a hidden node, or a visible VMO read through), else its object's parent."""
+    node = st.nodes.get(key)
+    if node is not None and node.parent is not None:
+        return node.parent
+    parent = _parent(st.objects[key]) if key in st.objects else None
+    return parent if parent in st.objects else None
+
+
+def hidden_label(v: Concrete, st: State, nid: int, page: int) -> str:
+    """A hidden node: the pages it holds for the VMOs below it."""
+    n = st.nodes[nid]
+    last = min(int(n.limit) // page, 64) if int(n.limit) else 64
+    held = [p for p in range(last) if v.pages_any(n.pages, p, p + 1)]
+    zeros = [p for p in range(last) if v.pages_any(n.zeros, p, p + 1)]
+    return "\n".join([f"hidden node {-nid}", f"holds pages {held}"]
+                     + ([f"zero markers {zeros}"] if zeros else []))
+
+
+def state_graph(st: State, page: int) -> tuple[nx.DiGraph, dict[str, int]]:
+    """The objects and hidden nodes as a graph (an edge from each to what it hangs
+    from), with each one's depth below its root."""
     v = Concrete(page)
     g = nx.DiGraph()
+    keys = [*st.objects, *(nid for nid, n in st.nodes.items() if n.hidden)]
     level: dict[str, int] = {}
-    for oid, o in st.objects.items():
-        depth, cur = 0, o
-        while _parent(cur) in st.objects:
+    for key in keys:
+        depth, cur = 0, _up(st, key)
+        while cur is not None:
             depth += 1
-            cur = st.objects[_parent(cur)]
-        node = f"o{oid}"
-        g.add_node(node, label=object_label(v, st, oid, page))
-        level[node] = depth
-    for oid, o in st.objects.items():
-        if _parent(o) in st.objects:
-            g.add_edge(f"o{oid}", f"o{_parent(o)}", label=getattr(o, "role", ""))
+            cur = _up(st, cur)
+        label = object_label(v, st, key, page) if key in st.objects \
+            else hidden_label(v, st, key, page)
+        g.add_node(f"o{key}", label=label)
+        level[f"o{key}"] = depth
+    for key in keys:
+        up = _up(st, key)
+        if up is not None:
+            role = "shares" if up in st.nodes and st.nodes[up].hidden \
+                else getattr(st.objects.get(key), "role", "")
+            g.add_edge(f"o{key}", f"o{up}", label=role)
+        o = st.objects.get(key)
         if isinstance(o, Vmo) and o.marks is not None and o.marks.pager in st.objects:
-            g.add_edge(f"o{oid}", f"o{o.marks.pager}", label="backed by")
+            g.add_edge(f"o{key}", f"o{o.marks.pager}", label="backed by")
+    return g, level
+
+
+def draw_state(st: State, page: int, title: str, path: Path) -> tuple[int, int]:
+    """The object graph: every object and hidden node (children below parents, an edge
+    to the parent labelled by role and window; a pager-backed VMO's edge to its pager),
+    and every handle below, with its rights, pointing at its object."""
+    g, level = state_graph(st, page)
     bottom = max(level.values(), default=0) + 1
     # Columns in depth-first order of the parent forest: each child right of its parent.
     children: dict[int | None, list[int]] = {}
-    for oid, o in sorted(st.objects.items()):
-        parent = _parent(o)
-        children.setdefault(parent if parent in st.objects else None, []).append(oid)
+    for key in sorted(int(n[1:]) for n in level):
+        children.setdefault(_up(st, key), []).append(key)
     column: dict[str, float] = {}
 
     def place(oid: int) -> None:

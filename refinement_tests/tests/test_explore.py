@@ -277,3 +277,23 @@ def test_diff_picture_bad_input(argv: list[str], what: str,
                                 capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _run(capsys, "diff", *argv)
     assert code == 2 and what in err and len(err.strip().splitlines()) == 1
+
+
+def test_show_draws_hidden_nodes_of_a_snapshot_family() -> None:
+    # after SNAPSHOT the original and its child both hang from one hidden node that holds
+    # the original's two pages (both eras' families are drawn from spec/cow.py's nodes)
+    from vmospec.pictures import state_graph
+    from vmospec.show_cmd import state_after
+
+    trace = read_trace(Path(__file__).parents[1] / "traces" / "cow"
+                       / "allocate_after_merge.2025.jsonl")
+    st, _, diverged = state_after(trace, 3, Z25)
+    assert diverged is None
+    g, _ = state_graph(st, trace.header.page_size)
+    hidden = [n for n, d in g.nodes.items() if d["label"].startswith("hidden node")]
+    assert len(hidden) == 1 and "holds pages [0, 1]" in g.nodes[hidden[0]]["label"]
+    sharers = {a for a, b, d in g.edges(data=True) if b == hidden[0] and d["label"] == "shares"}
+    assert len(sharers) == 2
+    before, _, _ = state_after(trace, 2, Z25)  # before the snapshot: no hidden node
+    g2, _ = state_graph(before, trace.header.page_size)
+    assert not any(d["label"].startswith("hidden node") for d in g2.nodes.values())
