@@ -487,6 +487,10 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
     return node
 
 
+# Compiled on first use: most lines never need the schema (the one-pass check below
+# reads them), and compiling every definition would cost each command a tenth of a
+# second to start.
+@functools.cache
 def _compile(definition: str) -> Callable[[Any], Any]:
     defs = SCHEMA["definitions"]
     schema = {"$schema": SCHEMA["$schema"], **_inline(defs[definition], defs)}
@@ -498,9 +502,11 @@ def _compile(definition: str) -> Callable[[Any], Any]:
 class _Compiled:
     kind: str
     name: str
-    validate: Callable[[Any], Any]
     # field -> (is an argument, decoder or None for "keep as is")
     fields: dict[str, tuple[bool, Callable[[Any], Any] | None]]
+
+    def validate(self, obj: Any) -> None:
+        _compile(f"{self.kind}.{self.name}")(obj)
 
 
 def _compile_signatures() -> dict[tuple[str, str], _Compiled]:
@@ -508,11 +514,10 @@ def _compile_signatures() -> dict[tuple[str, str], _Compiled]:
     for (kind, name), (args, outcomes) in SIGNATURES.items():
         fields = {f: (True, _DECODERS[k]) for f, k in args}
         fields.update({f: (False, _DECODERS[k]) for f, k in outcomes})
-        out[kind, name] = _Compiled(kind, name, _compile(f"{kind}.{name}"), fields)
+        out[kind, name] = _Compiled(kind, name, fields)
     return out
 
 
-_HEADER_VALIDATOR = _compile("header")
 _COMPILED = _compile_signatures()
 
 
@@ -939,7 +944,7 @@ class _Reader:
                 f"(this reader reads {FORMAT_VERSION})",
             )
         try:
-            _HEADER_VALIDATOR(obj)
+            _compile("header")(obj)
         except fastjsonschema.JsonSchemaValueException as e:
             raise self.error(line, f"header: {_explain(e)}") from None
         page_size = obj["page_size"]
@@ -1117,7 +1122,7 @@ def _mapped_regular_file(name: str) -> Iterator[mmap.mmap | bytes]:
         yield mapped
 
 
-_RELEASE = 1 << 26  # bytes of the mapping read before they are let go
+_RELEASE = 1 << 22  # bytes of the mapping read before they are let go (4 MiB)
 
 
 @dataclass(slots=True)
