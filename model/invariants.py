@@ -23,8 +23,6 @@ after every model step (refinement_tests/backends.py `ModelBackend`).
 
 from __future__ import annotations
 
-from collections import Counter
-
 from model.frames import ZERO_PAGE
 from model.handles import KernelObject
 from model.kernel import Kernel
@@ -43,9 +41,9 @@ def _require(cond: bool, what: str) -> None:
         raise Broken(what)
 
 
-def _reached(k: Kernel) -> tuple[list[Vmo], list[PageNode], list[Pager], Counter[int]]:
+def _reached(k: Kernel) -> tuple[list[Vmo], list[PageNode], list[Pager], dict[int, int]]:
     """The VMOs, nodes and pagers reachable from the handles; handles per object id."""
-    handle_refs: Counter[int] = Counter()
+    handle_refs: dict[int, int] = {}
     vmos: dict[int, Vmo] = {}
     pagers: dict[int, Pager] = {}
     todo: list[KernelObject] = []
@@ -55,7 +53,7 @@ def _reached(k: Kernel) -> tuple[list[Vmo], list[PageNode], list[Pager], Counter
         assert h is not None
         if not h.obj.alive:
             raise Broken(f"handle {name!r} names a dead {type(h.obj).__name__}")
-        handle_refs[id(h.obj)] += 1
+        handle_refs[id(h.obj)] = handle_refs.get(id(h.obj), 0) + 1
         todo.append(h.obj)
     while todo:
         o = todo.pop()
@@ -99,18 +97,18 @@ def check(k: Kernel, deep: bool = True) -> None:
     """Raise Broken if the kernel's state breaks the representation invariant. Without
     `deep` the frames are counted, not visited: the cost is per object, not per page."""
     vmos, nodes, pagers, handle_refs = _reached(k)
-    held: Counter[int] = Counter(handle_refs)  # expected reference count per object
+    held = dict(handle_refs)  # expected reference count per object
     owning = (VmoKind.ROOT, VmoKind.CLONE)
     unreclaimable = DiscardState.UNRECLAIMABLE
     for v in vmos:
         if not v.alive:
             raise Broken(f"a dead {v.kind.value} VMO is still reachable")
         if v.kind in owning:
-            held[id(v.node)] += 1
+            held[id(v.node)] = held.get(id(v.node), 0) + 1
         else:
             if v.parent is None:
                 raise Broken(f"a {v.kind.value} VMO has no parent VMO")
-            held[id(v.parent)] += 1
+            held[id(v.parent)] = held.get(id(v.parent), 0) + 1
         t = v.tracker
         if t is not None:
             locked = t.state is unreclaimable
@@ -126,7 +124,7 @@ def check(k: Kernel, deep: bool = True) -> None:
         for c in children:
             if c.parent is not n:
                 raise Broken("a child node does not name its parent")
-            held[id(n)] += 1
+            held[id(n)] = held.get(id(n), 0) + 1
             if (not n.hidden and c.parent_limit
                     and c.parent_offset + c.parent_limit > n.size_pages):
                 raise Broken("a child sees past its parent's size")
@@ -148,6 +146,6 @@ def check(k: Kernel, deep: bool = True) -> None:
     if frames != pool.used:
         raise Broken(f"{pool.used} frames in use, but live nodes hold {frames}")
     for o in [*vmos, *nodes, *pagers]:
-        if o.refs != held[id(o)]:
-            raise Broken(f"a {type(o).__name__} has {o.refs} references, {held[id(o)]} "
-                         "hold it")
+        if o.refs != held.get(id(o), 0):
+            raise Broken(f"a {type(o).__name__} has {o.refs} references, "
+                         f"{held.get(id(o), 0)} hold it")
