@@ -47,22 +47,22 @@ def _reached(k: Kernel) -> tuple[list[Vmo], list[PageNode], list[Pager], dict[in
     vmos: dict[int, Vmo] = {}
     pagers: dict[int, Pager] = {}
     todo: list[KernelObject] = []
-    handles = k.handles
-    for name in handles.names():
-        h = handles.get(name)
-        assert h is not None
-        if not h.obj.alive:
-            raise Broken(f"handle {name!r} names a dead {type(h.obj).__name__}")
-        handle_refs[id(h.obj)] = handle_refs.get(id(h.obj), 0) + 1
-        todo.append(h.obj)
+    for name, h in k.handles.items():
+        o = h.obj
+        if not o.alive:
+            raise Broken(f"handle {name!r} names a dead {type(o).__name__}")
+        handle_refs[id(o)] = handle_refs.get(id(o), 0) + 1
+        todo.append(o)
     while todo:
         o = todo.pop()
-        if isinstance(o, Pager):
-            pagers[id(o)] = o
-        elif isinstance(o, Vmo) and id(o) not in vmos:
+        if id(o) in vmos or id(o) in pagers:
+            continue
+        if isinstance(o, Vmo):
             vmos[id(o)] = o
             if o.parent is not None:
                 todo.append(o.parent)
+        elif isinstance(o, Pager):
+            pagers[id(o)] = o
     nodes: dict[int, PageNode] = {}
     stack = [v.node for v in vmos.values()]
     while stack:
