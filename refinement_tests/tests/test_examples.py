@@ -13,6 +13,7 @@ import pytest
 from refinement_tests.checker import check_trace
 from refinement_tests.spec_mutants import MUTANTS
 from refinement_tests.stepper import StateSet, agrees
+from refinement_tests.tests.teeth import teeth_tests
 from refinement_tests.trace import Trace, read_trace
 from spec.profiles import PROFILES
 
@@ -43,14 +44,8 @@ def test_example_conforms_under_zircon_2025(path: Path) -> None:
     assert result.conforms, result.divergence
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
-def test_example_diverges_under_some_mutant(path: Path) -> None:
-    assert any(path.name in _caught_by(m) for m in MUTANTS), f"{path.name} catches no mutant"
-
-
-@pytest.mark.parametrize("mutant", sorted(MUTANTS))
-def test_mutant_is_caught_by_some_example(mutant: str) -> None:
-    assert _caught_by(mutant), f"no example catches {mutant}"
+test_example_diverges_under_some_mutant, test_mutant_is_caught_by_some_example = \
+    teeth_tests(EXAMPLES, MUTANTS, _caught_by)
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
