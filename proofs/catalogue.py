@@ -151,7 +151,7 @@ class Invariant:
     source: str
     scope: Scope
     predicate: Predicate
-    profiles: Callable[[Profile], bool]  # the profiles it is proved under
+    profiles: Callable[[Profile], bool] = lambda p: True  # the profiles it is proved under
 
 
 CATALOGUE: dict[str, Invariant] = {}
