@@ -14,13 +14,14 @@ import z3
 from refinement_tests.spec_mutants import Mutant
 from spec import cow, op_range
 from spec.explore import Cx
-from spec.objects import Target
-from spec.state import State
+from spec.objects import Target, memory, with_memory
+from spec.state import Memory, State
 from spec.values import Word
 
 _ATTRIBUTION = cow.attribution
 _MERGE = cow._merge
 _SHARES = cow.shares
+_ZERO_WHOLE = op_range.zero_whole_pages
 
 
 def _unsplit(cx: Cx, seen: Any, hid: int, x: Word) -> dict[int, tuple[Any, Any, Any]]:
@@ -76,6 +77,14 @@ def _merge_drops_markers(cx: Cx, st: State, hid: int, cid: int) -> State:
     return st.with_nodes(nodes)
 
 
+def _zero_keeps_pages(cx: Cx, st: State, t: Target, lo: Word, hi: Word) -> State:
+    """ZERO of whole pages that reads zero but frees none of them (zero.effect: a root's
+    whole pages are decommitted, vmo-zero DecommitMiddle)."""
+    kept = memory(st, t).committed
+    st = _ZERO_WHOLE(cx, st, t, lo, hi)
+    return with_memory(st, t, Memory(memory(st, t).content, kept))
+
+
 def _patch(name: str, new: Any, target: Any = cow) -> Mutant:
     return lambda: mock.patch.object(target, name, new)
 
@@ -91,5 +100,6 @@ COW_MUTANTS: dict[str, Mutant] = {
     "zero-leaves-no-marker": _patch("zeroed", lambda cx, st, obj, a, b: st),
     "resize-keeps-windows": _patch("resized", _unresized),
     "child-is-a-copy": _patch("reads_through", lambda st, obj: False),
+    "zero-keeps-whole-pages": _patch("zero_whole_pages", _zero_keeps_pages, op_range),
     "decommit-beside-children": _patch("_decommit_unsupported", _no_decommit_rule, op_range),
 }
