@@ -12,7 +12,7 @@ from unittest import mock
 import z3
 
 from refinement_tests.spec_mutants import Mutant
-from spec import cow, op_range
+from spec import cow, op_range, paging
 from spec.explore import Cx
 from spec.objects import Target, memory, with_memory
 from spec.state import Memory, State
@@ -21,7 +21,7 @@ from spec.values import Word
 _ATTRIBUTION = cow.attribution
 _MERGE = cow._merge
 _SHARES = cow.shares
-_ZERO_WHOLE = op_range.zero_whole_pages
+_ZERO_WHOLE = paging.zero_whole_pages
 
 
 def _unsplit(cx: Cx, seen: Any, hid: int, x: Word) -> dict[int, tuple[Any, Any, Any]]:
