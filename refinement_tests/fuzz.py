@@ -61,6 +61,7 @@ from refinement_tests.stepper import (
     observed_expect,
 )
 from refinement_tests.trace import step_to_json, write_trace
+from spec import abi
 from spec.abi import U64_MAX
 from spec.profiles import Profile
 
@@ -489,14 +490,23 @@ def _drop_steps(trace: GenTrace, result: LockstepResult, backend: Backend, profi
 
 def _without(steps: list[GenStep], i: int) -> list[list[GenStep]]:
     """The steps without step i; for a handle_duplicate, also with the later steps
-    naming the duplicate naming its source instead (the same object)."""
+    naming the duplicate naming its source instead (the same object); for a slice,
+    also with the later steps naming the slice naming its parent, their offsets moved
+    by the slice's (the same bytes: a window scenario folded into its parent)."""
     rest = steps[:i] + steps[i + 1:]
     gs = steps[i]
-    if gs.name != "handle_duplicate":
+    if gs.name == "handle_duplicate":
+        old, new, shift = gs.args["out"], gs.args["handle"], 0
+    elif gs.name == "vmo_create_child" and gs.args["options"] == abi.CHILD_SLICE:
+        old, new, shift = gs.args["out"], gs.args["vmo"], gs.args["offset"]
+    else:
         return [rest]
-    dup, src = gs.args["out"], gs.args["handle"]
-    renamed = [GenStep(g.name, g.kind, {k: src if v == dup else v for k, v in g.args.items()},
-                       g.vmo_kind) for g in steps[i + 1:]]
+    renamed = []
+    for g in steps[i + 1:]:
+        args = {k: new if v == old else v for k, v in g.args.items()}
+        if shift and g.args.get("vmo") == old and "offset" in args:
+            args["offset"] = (args["offset"] + shift) & U64_MAX
+        renamed.append(GenStep(g.name, g.kind, args, g.vmo_kind))
     return [rest, steps[:i] + renamed]
 
 
