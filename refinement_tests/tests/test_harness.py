@@ -430,3 +430,14 @@ def test_step_removal_folds_a_slice_into_its_parent() -> None:
     assert [g.name for g in shrunk.steps] == ["vmo_create", "vmo_write", "vmo_op_range",
                                               "vmo_read"]
     assert shrunk.steps[2].args["vmo"] == "v" and shrunk.steps[2].args["offset"] == p
+
+
+@pytest.mark.parametrize("seed_value", [0, 1, 2])
+def test_a_divergence_in_an_examples_last_slots_is_a_catch_not_a_flaky_failure(
+        seed_value: int) -> None:
+    """Hypothesis runs a failing example again to confirm it; the slots that example
+    runs must not depend on how many traces the batch has left by then."""
+    r = fuzz(ModelBackend(broken={"commit_maps_zero_page"}), PROFILE, seconds=None,
+             max_examples=1000, seed_value=seed_value, out_dir=None,
+             hypothesis_shrink=False)
+    assert r.divergence is not None
