@@ -475,23 +475,29 @@ def _drop_steps(trace: GenTrace, result: LockstepResult, backend: Backend, profi
                 path: Path | None, meta: dict[str, Any], waive: frozenset[str]
                 ) -> tuple[GenTrace, LockstepResult]:
     """Remove single steps while the trace still diverges (hypothesis's shrinker works
-    on choices, and a step whose removal shifts later choices can survive it)."""
+    on choices, and a step whose removal shifts later choices can survive it). Passes
+    from the last step to the first are repeated until one removes nothing: a step
+    that had to stay may go once a later one has gone."""
     assert result.divergence is not None
     steps = list(trace.steps[: result.divergence.step])
-    i = len(steps) - 2
-    while i >= 0:
-        for rest in _without(steps, i):
-            cand = GenTrace(trace.page, trace.config, tuple(rest))
-            r = lockstep(cand, backend, profile, waive=waive)
-            if r.divergence is not None:
-                steps = list(cand.steps[: r.divergence.step])
-                trace, result = GenTrace(trace.page, trace.config, tuple(steps)), r
-                if path is not None:
-                    write_failing_trace(path, trace, result, meta)
-                i = min(i, len(steps) - 1) - 1
-                break
-        else:
-            i -= 1
+    removed = True
+    while removed:
+        removed = False
+        i = len(steps) - 2
+        while i >= 0:
+            for rest in _without(steps, i):
+                cand = GenTrace(trace.page, trace.config, tuple(rest))
+                r = lockstep(cand, backend, profile, waive=waive)
+                if r.divergence is not None:
+                    steps = list(cand.steps[: r.divergence.step])
+                    trace, result = GenTrace(trace.page, trace.config, tuple(steps)), r
+                    if path is not None:
+                        write_failing_trace(path, trace, result, meta)
+                    i = min(i, len(steps) - 1) - 1
+                    removed = True
+                    break
+            else:
+                i -= 1
     return trace, result
 
 
