@@ -161,6 +161,29 @@ def fetch(cx: Cx, st: State, obj: int, a: Word, b: Word) -> tuple[State, int]:
     return st, OK
 
 
+def mark_through(cx: Cx, st: State, obj: int, a: Word, b: Word, which: str) -> State:
+    """A hint through a child reading through (cow.read_through: hints act on the root's
+    pages): the root pages that obj's pages [a, b) map onto, within each window, get
+    the `which` mark (`always_need` or `dont_need`)."""
+    if obj not in st.nodes or not reads_through(st, obj):
+        return st
+    v, p = cx.v, cx.page
+    nid: int | None = obj
+    while nid is not None and nid in st.nodes and st.nodes[nid].parent is not None:
+        n = st.nodes[nid]
+        b = v.umin(b, v.div_to(n.limit, p))
+        step = v.div_to(n.window, p)
+        a, b = v.add(a, step)[0], v.add(b, step)[0]
+        nid = n.parent
+    assert nid is not None
+    root = st.vmo(nid)
+    if root.marks is None:
+        return st
+    b = v.umin(b, v.div_to(root.size, p))
+    marks = root.marks._replace(**{which: v.pages_add(getattr(root.marks, which), a, b)})
+    return st.with_object(nid, root._replace(marks=marks))
+
+
 def fork(cx: Cx, st: State, obj: int, a: Word, b: Word) -> tuple[State, int]:
     """obj is about to hold its own pages [a, b) (a write, a COMMIT, a partial ZERO):
     pages it reads through are fetched at the root and copied in (cow.through_fork); under

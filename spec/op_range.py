@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import MappingProxyType
 
-from spec import abi
+from spec import abi, cow
 from spec.abi import (
     ERR_ACCESS_DENIED,
     ERR_BAD_STATE,
@@ -542,6 +542,9 @@ def dont_need(
     def effect() -> Outcome:
         cx.why = "dont_need.effect"
         if t.vmo.marks is None or t.vmo.memory is None:
+            if t.owner in st.nodes:  # cow.read_through: a hint through a child marks the root
+                a, b = owner_pages(cx, t, offset, v.add(offset, size)[0])
+                return Outcome(OK, cow.mark_through(cx, st, t.owner, a, b, "dont_need"))
             return Outcome(OK, st)
         a, b = owner_pages(cx, t, offset, v.add(offset, size)[0])
         marks = t.vmo.marks._replace(dont_need=v.pages_add(t.vmo.marks.dont_need, a, b))
@@ -569,6 +572,12 @@ def always_need(
         cx.why = "always_need.effect"
         owner = st.vmo(t.owner)
         if owner.marks is None:
+            if t.owner in st.nodes and cow.reads_through(st, t.owner):
+                # cow.read_through: the pages the child reads through are paged into the
+                # root and the root's pages are marked; errors are ignored (best effort)
+                a, b = owner_pages(cx, t, offset, v.add(offset, size)[0])
+                st2, _status = cow.fetch(cx, st, t.owner, a, b)
+                return Outcome(OK, cow.mark_through(cx, st2, t.owner, a, b, "always_need"))
             return Outcome(OK, st)
         a, b = owner_pages(cx, t, offset, v.add(offset, size)[0])
         # always_need.effect: per-page paging errors are ignored; the call still succeeds and the
@@ -600,7 +609,10 @@ def prefetch(
     status = cx.ladder(*rungs)
 
     def effect() -> Outcome:
-        if not t.root.kind.pager_backed or st.vmo(t.owner).marks is None:
+        # cow.read_through: through a child reading a pager-backed root, the pages it
+        # reads through are requested at the root, as a read's are
+        through = t.owner in st.nodes and cow.reads_through(st, t.owner)
+        if not t.root.kind.pager_backed or (st.vmo(t.owner).marks is None and not through):
             cx.why = "prefetch.non_pager"
             return Outcome(OK, st)
         cx.why = "prefetch.pager"
