@@ -194,6 +194,12 @@ def zero_partial_page(cx: Cx, st: State, t: Target, lo: Word, hi: Word) -> tuple
     marks = st.vmo(t.owner).marks
     seen = cow.view(cx, st, t.owner) if t.owner in st.nodes else mem.content
     known_zero = v.bytes_zero_in(seen, olo, v.add(olo, p)[0])
+    if t.owner in st.nodes:
+        # A page a hidden node holds for it is a real page, whatever it reads: the bytes
+        # are written into it, which forks it (cow.fork), as the kernel's partial ZERO
+        # finds a page present and writes zeros there.
+        shared = cow.hidden_seen(cx, st, t.owner)
+        known_zero = v.and_(known_zero, v.not_(v.page_in(shared, a)))
     if marks is not None:
         known_zero = v.and_(known_zero, v.pages_any(marks.dirty, a, b),
                             v.not_(v.pages_any(mem.committed, a, b)))
