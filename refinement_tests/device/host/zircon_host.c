@@ -1197,6 +1197,24 @@ static zx_status_t op_hint(target_t* t, uint32_t op, uint64_t offset, uint64_t s
   }
   if (t->size < end) return ZX_ERR_OUT_OF_RANGE;
   if (size == 0) return ZX_OK;
+  if (t->owner->thru) {
+    // cow.read_through: through a child the root's pages are paged in (errors ignored)
+    // and marked, wherever the child's range maps onto the root through each window.
+    uint64_t lo = (offset + t->shift) / K.page, top = 0;
+    ceil_page(end + t->shift, &top);
+    top /= K.page;
+    (void)commit_pages(t->owner, lo, top, true);
+    obj_t* o = t->owner;
+    while (o->thru) {
+      if (top > o->thru_limit) top = o->thru_limit;
+      lo += o->thru_shift;
+      top += o->thru_shift;
+      o = o->thru;
+    }
+    if (top > o->size / K.page) top = o->size / K.page;
+    if (lo < top) iset_add(&o->always_need, lo, top);
+    return ZX_OK;
+  }
   if (!t->owner->pager_backed) return ZX_OK;
   uint64_t a = (offset + t->shift) / K.page, hi = 0;
   ceil_page(end + t->shift, &hi);
@@ -1223,7 +1241,9 @@ static zx_status_t op_prefetch(target_t* t, uint64_t offset, uint64_t size) {
   }
   uint64_t lo = floor_page(offset);
   if (lo == hi) return ZX_OK;
-  if (!t->root->pager_backed || !t->owner->pager_backed) return ZX_OK;
+  // through a child reading a pager-backed root, the pages it reads through are
+  // requested at the root, as a read's are (cow.read_through)
+  if (!t->root->pager_backed || (!t->owner->pager_backed && !t->owner->thru)) return ZX_OK;
   return commit_pages(t->owner, (lo + t->shift) / K.page, (hi + t->shift) / K.page, true);
 }
 
