@@ -83,6 +83,7 @@ class Kernel:
             "vmo_get_size": self.vmo_get_size,
             "vmo_set_size": self.vmo_set_size,
             "vmo_info": self.vmo_info,
+            "vmo_set_cache_policy": self.vmo_set_cache_policy,
             "pager_create": self.pager_create,
             "pager_create_vmo": self.pager_create_vmo,
             "pager_supply_pages": self.pager_supply_pages,
@@ -225,6 +226,8 @@ class Kernel:
                 return _st(abi.ERR_INVALID_ARGS)
             if parent.resizable:
                 return _st(abi.ERR_NOT_SUPPORTED)
+            if parent.cache_policy != abi.CACHE_POLICY_CACHED:  # child.uncached
+                return _st(abi.ERR_BAD_STATE)
             child = Vmo(
                 self.vm,
                 parent.node,
@@ -242,6 +245,8 @@ class Kernel:
                 return _st(abi.ERR_NOT_SUPPORTED)
             if opts & abi.CHILD_RESIZABLE and not parent.resizable:
                 return _st(abi.ERR_NOT_SUPPORTED)
+            if parent.cache_policy != abi.CACHE_POLICY_CACHED:  # child.uncached
+                return _st(abi.ERR_BAD_STATE)
             # A reference shares its parent's node and size, and so its resizability.
             child = Vmo(
                 self.vm, parent.node, VmoKind.REFERENCE, resizable=parent.resizable, parent=parent
@@ -277,6 +282,8 @@ class Kernel:
                 return abi.ERR_OUT_OF_RANGE
         elif offset + size > abi.U64_MAX:
             return abi.ERR_OUT_OF_RANGE
+        if parent.cache_policy != abi.CACHE_POLICY_CACHED:  # child.uncached
+            return abi.ERR_BAD_STATE
         pager_root = parent.pager_backed
         if pager_root and snapshot_type == abi.CHILD_SNAPSHOT:
             return abi.ERR_NOT_SUPPORTED
@@ -458,6 +465,9 @@ class Kernel:
                     first, last = lo // ps, hi // ps  # the slice's window left out
                 self.vm.zero_whole_pages(vmo.node, first, last)
             else:
+                # zero.uncached.2025: bytes of an uncached VMO are never written in place
+                if vmo.cache_policy != abi.CACHE_POLICY_CACHED:
+                    return abi.ERR_BAD_STATE
                 page_start = self._round_down(lo)
                 status = self.vm.zero_partial(
                     vmo.node, self._node_page(vmo, lo), lo - page_start, hi - page_start
@@ -615,7 +625,12 @@ class Kernel:
         if not h.rights & right:
             return abi.ERR_ACCESS_DENIED, None
         end = a["offset"] + length
-        if end > abi.U64_MAX or end > vmo.size:
+        if end > abi.U64_MAX:
+            return abi.ERR_OUT_OF_RANGE, None
+        # rw.uncached: before the bounds, at any length
+        if vmo.cache_policy != abi.CACHE_POLICY_CACHED and "uncached_rw_allowed" not in self.broken:
+            return abi.ERR_BAD_STATE, None
+        if end > vmo.size:
             return abi.ERR_OUT_OF_RANGE, None
         return abi.OK, vmo
 
@@ -734,7 +749,33 @@ class Kernel:
             "committed_fractional_scaled_bytes": frac,
             "populated_fractional_scaled_bytes": frac,
             "flags": flags,
+            "cache_policy": vmo.cache_policy,  # info.cache_policy
         }
+
+    # --- zx_vmo_set_cache_policy (cache_policy.*) ---------------------------------------------
+
+    def vmo_set_cache_policy(self, a: Mapping[str, Any]) -> Outcome:
+        policy: int = a["cache_policy"]
+        # The syscall checks the policy before it looks the handle up.
+        if policy & ~abi.CACHE_POLICY_MASK:
+            return _st(abi.ERR_INVALID_ARGS)
+        status, h, vmo = self._vmo(a["vmo"])
+        if status != abi.OK:
+            return _st(status)
+        assert h is not None and vmo is not None
+        if not h.rights & abi.RIGHT_MAP:
+            return _st(abi.ERR_ACCESS_DENIED)
+        # No child and no parent: a slice or reference of it, a live snapshot (its node
+        # then hangs under a hidden node), a clone, a child reading through its node.
+        node = vmo.node
+        related = vmo.kids > 0 or node.parent is not None or bool(node.children)
+        if related or vmo.kind in (VmoKind.SLICE, VmoKind.REFERENCE):
+            return _st(abi.ERR_BAD_STATE)
+        # A pager-backed or discardable VMO stays cached.
+        if vmo.pager_backed or vmo.tracker is not None:
+            return _st(abi.OK if policy == abi.CACHE_POLICY_CACHED else abi.ERR_BAD_STATE)
+        vmo.cache_policy = policy
+        return _st(abi.OK)
 
     def attribution(self, vmo: Vmo) -> tuple[int, int, int]:
         """Slices and references are attributed nothing (info.attribution.2025); their pages count

@@ -257,6 +257,7 @@ class Vmo(KernelObject):
         slice_pages: int = 0,
         parent: Vmo | None = None,
         immutable: bool = False,
+        cache_policy: int = 0,
     ) -> None:
         super().__init__()
         self.vm = vm
@@ -268,11 +269,14 @@ class Vmo(KernelObject):
         self.slice_pages = slice_pages
         self.parent = parent  # slices and references hold their parent VMO
         self.immutable = immutable
+        self.cache_policy = cache_policy  # ZX_CACHE_POLICY_*; 0 is CACHED
+        self.kids = 0  # live slices and references of this VMO
         if kind in (VmoKind.ROOT, VmoKind.CLONE):
             node.add_ref()
         else:
             assert parent is not None
             parent.add_ref()
+            parent.kids += 1
 
     @property
     def size_pages(self) -> int:
@@ -295,6 +299,7 @@ class Vmo(KernelObject):
             self.node.release()
         else:
             assert self.parent is not None
+            self.parent.kids -= 1
             self.parent.release()
 
 

@@ -16,7 +16,7 @@ from types import MappingProxyType
 import networkx as nx
 import z3
 
-from spec.abi import DEFAULT_VMO_RIGHTS, RIGHT_RESIZE
+from spec.abi import CACHE_POLICY_UNCACHED, DEFAULT_VMO_RIGHTS, RIGHT_RESIZE
 from spec.calls import max_size
 from spec.state import (
     REFERENCE,
@@ -85,6 +85,17 @@ def resizable(page: int) -> Shape:
     rights, r_ok = _rights("a")
     vmo = Vmo(Kind(resizable=True), ROOT, size, None, 0, _memory("a"), None, None, False)
     return Shape("resizable", _state({1: vmo}, {"a": Handle(1, rights)}), ("a",),
+                 (_size_ok(size, page), r_ok))
+
+
+def uncached(page: int) -> Shape:
+    """A root VMO whose cache policy is not CACHED (cache_policy.effect): with no parent
+    and no child, as zx_vmo_set_cache_policy requires."""
+    size = z3.BitVec("S_a", 64)
+    rights, r_ok = _rights("a")
+    kind = Kind(cache_policy=CACHE_POLICY_UNCACHED)
+    vmo = Vmo(kind, ROOT, size, None, 0, _memory("a"), None, None, False)
+    return Shape("uncached", _state({1: vmo}, {"a": Handle(1, rights)}), ("a",),
                  (_size_ok(size, page), r_ok))
 
 
@@ -168,6 +179,7 @@ SHAPES: dict[str, Callable[[int], Shape]] = {
     "reference": lambda page: _child_shape("reference", REFERENCE, page),
     "snapshot": lambda page: _child_shape("snapshot", SNAPSHOT, page),
     "pager": pager_backed,
+    "uncached": uncached,
 }
 
 def _set(name: str) -> z3.ArrayRef:

@@ -42,7 +42,7 @@ __all__ = [
 CALLS: tuple[str, ...] = (
     "vmo_create", "vmo_create_child", "handle_duplicate", "handle_close", "vmo_op_range",
     "vmo_read", "vmo_write", "vmo_get_size", "vmo_set_size", "vmo_info", "pager_create",
-    "pager_create_vmo", "pager_supply_pages", "pager_fail", "reclaim",
+    "pager_create_vmo", "pager_supply_pages", "pager_fail", "reclaim", "vmo_set_cache_policy",
 )
 
 # Every kind of VMO a v1 trace can create.

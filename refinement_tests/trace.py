@@ -291,7 +291,12 @@ SIGNATURES: dict[tuple[str, str], Sig] = {
             ("committed_fractional_scaled_bytes", "u64"),
             ("populated_fractional_scaled_bytes", "u64"),
             ("flags", "info_flags"),
+            ("cache_policy", "cache_policy"),
         ),
+    ),
+    ("call", "vmo_set_cache_policy"): (
+        (("vmo", "handle"), ("cache_policy", "cache_policy")),
+        (("status", "status_expect"),),
     ),
     ("call", "pager_create"): (
         (("out", "out"),),
@@ -347,6 +352,7 @@ class _DuplicateKey(ValueError):
 _ALL_TABLES: tuple[tuple[dict[str, int], str], ...] = (
     (abi.OPS, "op"),
     (abi.STATUSES, "status"),
+    (abi.CACHE_POLICIES, "cache policy"),
     *_FLAG_TABLES.values(),
 )
 
@@ -392,6 +398,10 @@ def _flags_decoder(kind: str) -> Callable[[Any], int]:
         return mask
 
     return decode
+
+
+def _decode_cache_policy(v: str | int) -> int:
+    return v if isinstance(v, int) else _lookup(v, abi.CACHE_POLICIES, "cache policy")
 
 
 def _decode_status(v: str | int) -> int:
@@ -445,6 +455,7 @@ _DECODERS: dict[str, Callable[[Any], Any] | None] = {
     "bool": None,
     "op": _decode_op,
     "status": _decode_status,
+    "cache_policy": _decode_cache_policy,
     "status_expect": _decode_status_expect,
     "data": _decode_data,
     "buffer": _decode_buffer,
@@ -966,6 +977,8 @@ def _encode(kind: str, v: Any) -> Any:
         return _encode_flags(kind, v)
     if kind == "status":
         return _encode_status(v)
+    if kind == "cache_policy":
+        return abi.CACHE_POLICY_NAMES.get(v, v)
     if kind == "status_expect":
         return _encode_status_expect(v)
     if kind == "data":

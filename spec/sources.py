@@ -134,6 +134,8 @@ SECTIONS: MappingProxyType[str, str] = MappingProxyType({
     "zx_vmo_create_child": "",
     "zx_vmo_read and zx_vmo_write": "",
     "zx_vmo_get_size and zx_vmo_set_size": "",
+    "zx_vmo_set_cache_policy": "Uncached VMOs: who may change a VMO's cache policy, and "
+                               "what an uncached VMO refuses.",
     "Handles": "zx_handle_duplicate and zx_handle_close.",
     "ZX_INFO_VMO": "",
     "Copy-on-write families": "Hidden nodes, who sees which page, children that read "
@@ -357,6 +359,10 @@ def _facts() -> list[Fact]:
         ("child.snapshot.slice_unidirectional", "A snapshot of a slice needs a "
          "unidirectional clone (under a pager root); otherwise NOT_SUPPORTED.",
          ("z25/paged", "notes/syscalls")),
+        ("child.uncached", "A snapshot-family child, a REFERENCE, or a SLICE of a VMO that "
+         "is not contiguous, taken of a VMO whose cache policy is not CACHED, is BAD_STATE "
+         "(after the range checks); a SLICE of an uncached contiguous VMO takes its policy.",
+         ("z25/paged",)),
         ("child.effect", "A child reads as its parent's range did (zeros past the parent's "
          "end); a slice or reference shares the parent's pages, a snapshot copies on "
          "write.", ("z25/cow", "z25/clone_tests")),
@@ -367,6 +373,9 @@ def _facts() -> list[Fact]:
          ("z25/syscall",)),
         ("rw.bounds", "A read or write must lie within the VMO's size (OUT_OF_RANGE).",
          ("z25/paged",)),
+        ("rw.uncached", "zx_vmo_read and zx_vmo_write of a VMO whose cache policy is not "
+         "CACHED are BAD_STATE: after the u64 overflow check, before the bounds, at any "
+         "length.", ("z25/paged",)),
         ("read.effect", "zx_vmo_read returns the bytes, paging absent pages in from the "
          "pager.", ("z25/paged",)),
         ("write.effect", "zx_vmo_write stores the bytes; under a pager the pages before a "
@@ -386,6 +395,25 @@ def _facts() -> list[Fact]:
          "projected onto the root is OUT_OF_RANGE.", ("z25/paged", "notes/syscalls")),
         ("set_size.effect", "Shrinking frees the cut pages, growing adds zeros; the bytes "
          "from the new size to its page end are zeroed.", ("z25/cow", "notes/syscalls")))
+    sec("zx_vmo_set_cache_policy",
+        ("cache_policy.prefix", "zx_vmo_set_cache_policy refuses a policy with a bit outside "
+         "ZX_CACHE_POLICY_MASK (3) as INVALID_ARGS before it looks the handle up; the handle "
+         "needs MAP (ACCESS_DENIED).", ("z25/syscall", "z23/syscall")),
+        ("cache_policy.committed.2023", "2023: a VMO whose policy is not CACHED and that "
+         "holds committed pages cannot change its policy (BAD_STATE), checked first; from "
+         "CACHED, committed pages are cleaned and the change is allowed.", ("z23/paged",)),
+        ("cache_policy.family", "A VMO with a child (slice, reference or snapshot) or with a "
+         "parent cannot change its policy (BAD_STATE); nor can a mapped or pinned one, which "
+         "a trace cannot make.", ("z23/paged", "z25/paged")),
+        ("cache_policy.reference.2025", "2025: a slice or reference is refused (BAD_STATE) "
+         "even once its parent is gone.", ("z25/paged",)),
+        ("cache_policy.cached_only.2025", "2025: a pager-backed or discardable VMO stays "
+         "CACHED: asking for CACHED is OK and changes nothing, any other policy is "
+         "BAD_STATE. 2023 has no such rule.", ("z25/paged", "z23/paged")),
+        ("cache_policy.effect", "Otherwise the VMO takes the policy; its pages and content "
+         "stay (2025 also lets committed pages go back to CACHED).", ("z25/paged",)),
+        ("info.cache_policy", "ZX_INFO_VMO reports the VMO's cache policy.",
+         ("z24/object_h", "z25/object")))
     sec("Handles",
         ("handle.lookup", "A handle value that names no live handle is BAD_HANDLE.",
          ("z25/handle_ops",)),

@@ -37,6 +37,8 @@ TRANSITIONS: dict[str, Transition] = {
     "vmo_get_size": lambda cx, st, a: calls.vmo_get_size(cx, st, a["vmo"]),
     "vmo_set_size": lambda cx, st, a: calls.vmo_set_size(cx, st, a["vmo"], a["size"]),
     "vmo_info": lambda cx, st, a: calls.vmo_info(cx, st, a["vmo"]),
+    "vmo_set_cache_policy": lambda cx, st, a: calls.vmo_set_cache_policy(
+        cx, st, a["vmo"], a["cache_policy"]),
     "pager_create": lambda cx, st, a: calls.pager_create(cx, st, a["out"]),
     "pager_create_vmo": lambda cx, st, a: calls.pager_create_vmo(
         cx, st, a["pager"], a["options"], a["size"], a["out"]),

@@ -154,6 +154,8 @@ def _step_line(name: str, args: Mapping[str, Any], ix: dict[str, int]) -> str:
         return f"setsize {h('vmo')} {a['size']}"
     if name == "vmo_info":
         return f"info {h('vmo')}"
+    if name == "vmo_set_cache_policy":
+        return f"cachepolicy {h('vmo')} {a['cache_policy']}"
     if name == "pager_create":
         return f"pager {h('out')}"
     if name == "pager_create_vmo":
@@ -167,7 +169,8 @@ def _step_line(name: str, args: Mapping[str, Any], ix: dict[str, int]) -> str:
     raise BackendError(f"the device runner does not know the step {name!r}")
 
 
-_NUMBERS = ("size", "options", "offset", "rights", "op", "length", "buffer_size")
+_NUMBERS = ("size", "options", "offset", "rights", "op", "length", "buffer_size",
+            "cache_policy")
 
 
 def _check_numbers(i: int, t: BatchTrace) -> None:
@@ -266,11 +269,11 @@ def _decode_step(name: str, kind: str, args: Mapping[str, Any], line: str) -> di
             raise _Garbage("expected the size")
         out["size"] = rest[0]
     elif name == "vmo_info":
-        if len(rest) != 4:
-            raise _Garbage("expected size, committed, populated, flags")
-        _within("the flags", rest[3:], (0, abi.U32_MAX))
+        if len(rest) != 5:
+            raise _Garbage("expected size, committed, populated, flags, cache policy")
+        _within("the flags and cache policy", rest[3:], (0, abi.U32_MAX))
         out.update(size=rest[0], committed_bytes=rest[1], populated_bytes=rest[2],
-                   flags=rest[3])
+                   flags=rest[3], cache_policy=rest[4])
     elif name == "vmo_op_range" and args["op"] == abi.OP_LOCK:
         if len(rest) != 4:
             raise _Garbage("expected the lock state")

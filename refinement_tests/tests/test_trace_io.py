@@ -533,6 +533,7 @@ VALUES: dict[str, st.SearchStrategy[Any]] = {
     "child_options": u32s,
     "rights": u32s | st.just(abi.RIGHT_SAME_RIGHTS),
     "info_flags": u32s,
+    "cache_policy": u32s,
     "status": statuses,
     "status_expect": st.builds(StatusExpect, st.frozensets(statuses, min_size=1), st.booleans()),
     "data": datas,
