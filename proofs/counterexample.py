@@ -24,6 +24,9 @@ def _contents(b: Builder, shape: str, m: Callable[[str, int], int]) -> None:
     at_byte, at_page = m("at_byte", 0), m("at_page", 0)
     owners = (["a", "c"] if shape in ("snapshot", "two-sharer", "three-sharer")
               else [] if shape in ("pager", "pager-child") else ["a"])
+    if shape == "uncached":  # an uncached VMO is neither read nor written
+        b.add("vmo_set_cache_policy", vmo="a", cache_policy=abi.CACHE_POLICY_CACHED,
+              note="cached while the model's content is written")
     for tag in owners:
         byte = m(f"content_{tag}_at_byte", 0)
         if byte:
@@ -32,6 +35,9 @@ def _contents(b: Builder, shape: str, m: Callable[[str, int], int]) -> None:
         if m(f"committed_{tag}_at_page", 0):
             b.add("vmo_op_range", vmo=tag, op=abi.OP_COMMIT, offset=at_page * PAGE, size=PAGE,
                   note="the model's commit state at the page where the claim fails")
+    if shape == "uncached":
+        b.add("vmo_set_cache_policy", vmo="a", cache_policy=abi.CACHE_POLICY_UNCACHED,
+              note="uncached again, as the shape is")
 
 
 def trace_for(result: Result) -> list[Recorded]:
@@ -75,6 +81,10 @@ def trace_for(result: Result) -> list[Recorded]:
     if ob.shape == "discardable":  # a discarded VMO reads nothing until it is locked
         b.add("vmo_op_range", vmo="a", op=abi.OP_LOCK, offset=0, size=m("S_a", PAGE),
               note="lock, so that what was discarded can be read")
+    if ob.shape == "uncached":
+        b.add("vmo_set_cache_policy", vmo="a", cache_policy=abi.CACHE_POLICY_CACHED,
+              note="cached again, so that the byte can be read (2023: not while pages are "
+              "committed)")
     for tag in ("a", "c") if ob.shape in ("slice", "reference", "snapshot", "two-sharer",
                                           "three-sharer", "pager-child") else ("a",):
         b.add("vmo_read", vmo=tag, offset=at_byte, length=1,

@@ -132,6 +132,7 @@ def _where(w: Witness) -> str:
     v = w.values
     what = {"anonymous": "a VMO", "resizable": "a resizable VMO",
             "discardable": "a discardable VMO", "pager": "a pager-backed VMO",
+            "uncached": "an uncached VMO",
             "slice": "a slice child", "reference": "a reference child",
             "snapshot": "a snapshot child" if w.handle == "c" else "a VMO with a snapshot"}
     size = v.get("S_c" if w.handle == "c" and w.shape != "reference" else "S_a", 0)

@@ -43,7 +43,7 @@ MAX_LOCKS = 8  # a witness takes at most this many locks
 WITNESS_TIMEOUT_MS = 10_000
 # Shapes from the simplest witness (fewest setup steps) to the most involved.
 SHAPE_ORDER = ("anonymous", "resizable", "discardable", "pager", "slice", "reference",
-               "snapshot")
+               "snapshot", "uncached")
 
 
 def shape_rank(name: str, handle: str) -> tuple[int, int]:
@@ -246,6 +246,8 @@ def setup(b: StepAdder, shape_name: str, size_a: int, size_c: int) -> None:
     options = {"resizable": abi.VMO_RESIZABLE,
                "discardable": abi.VMO_DISCARDABLE}.get(shape_name, 0)
     b.add("vmo_create", size=size_a, options=options, out="a")
+    if shape_name == "uncached":
+        b.add("vmo_set_cache_policy", vmo="a", cache_policy=abi.CACHE_POLICY_UNCACHED)
     if shape_name == "slice":
         b.add("vmo_create_child", vmo="a", options=abi.CHILD_SLICE, offset=PAGE, size=size_c,
               out="c")
