@@ -53,6 +53,7 @@ from spec.rungs import (
     past_end,
     physical,
     requires,
+    rounded_out,
     unchanged,
     wrong_type,
 )
@@ -116,17 +117,14 @@ def _prefix(
 def commit(
     cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int, _bn: bool
 ) -> Outcome:
-    v, p = cx.v, cx.page
-    end, ovf = v.add(offset, size)
-    lo = v.floor_to(offset, p)
-    hi, ovf_round = v.ceil_to(end, p)
+    v = cx.v
+    lo, hi, outside = rounded_out(cx, t, offset, size)
     rungs: list[Rung] = [
         requires(cx, t, RIGHT_WRITE, "COMMIT"),
         # the page never mentions physical VMOs
         physical(cx, t, "commit.physical"),
         # the rounded-out range must lie within S, without overflow
-        (ERR_OUT_OF_RANGE, lambda: v.or_(ovf, ovf_round, v.ult(t.size, hi)),
-         "page.errors.out_of_range, commit.bounds"),
+        (ERR_OUT_OF_RANGE, lambda: outside, "page.errors.out_of_range, commit.bounds"),
     ]
     if cx.profile.empty_range_early_ok:
         # a rounded length of 0 succeeds before any work
@@ -592,14 +590,11 @@ def always_need(
 def prefetch(
     cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int, _bn: bool
 ) -> Outcome:
-    v, p = cx.v, cx.page
-    end, ovf = v.add(offset, size)
-    lo = v.floor_to(offset, p)
-    hi, ovf_round = v.ceil_to(end, p)
+    v = cx.v
+    lo, hi, outside = rounded_out(cx, t, offset, size)
     rungs: list[Rung] = [
         (ERR_ACCESS_DENIED, lacks(cx, t, RIGHT_READ), "prefetch.rights"),
-        (ERR_OUT_OF_RANGE, lambda: v.or_(ovf, ovf_round, v.ult(t.size, hi)),
-         "prefetch.bounds"),
+        (ERR_OUT_OF_RANGE, lambda: outside, "prefetch.bounds"),
         (OK, lambda: v.eq(lo, hi), "prefetch.empty"),
     ]
     status = cx.ladder(*rungs)

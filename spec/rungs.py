@@ -63,6 +63,15 @@ def past_end(cx: Cx, t: Target, offset: Word, size: Word) -> Word:
     return cx.v.or_(ovf, cx.v.ult(t.size, end))
 
 
+def rounded_out(cx: Cx, t: Target, offset: Word, size: Word) -> tuple[Word, Word, Word]:
+    """The range rounded out to pages, [lo, hi) (conv.rounded_out), and whether the sum or
+    its rounding overflows u64 or hi ends past the VMO's size."""
+    v, p = cx.v, cx.page
+    end, ovf = v.add(offset, size)
+    hi, ovf_round = v.ceil_to(end, p)
+    return v.floor_to(offset, p), hi, v.or_(ovf, ovf_round, v.ult(t.size, hi))
+
+
 def bad_handle(h: Handle | None) -> Rung:
     return (ERR_BAD_HANDLE, lambda: h is None, "page.errors.bad_handle")
 

@@ -13,6 +13,7 @@ import pytest
 
 from refinement_tests.checker import check_trace
 from refinement_tests.cow_mutants import COW_MUTANTS
+from refinement_tests.tests.teeth import teeth_tests
 from refinement_tests.trace import Trace, parse_trace_text, read_trace
 from spec.profiles import PROFILES
 
@@ -54,14 +55,8 @@ def test_conforms_under_its_era(path: Path) -> None:
         assert result.conforms, (prof, result.divergence)
 
 
-@pytest.mark.parametrize("path", COW, ids=lambda p: p.name)
-def test_caught_by_a_broken_rule(path: Path) -> None:
-    assert any(path.name in _caught_by(m) for m in COW_MUTANTS), f"{path.name} catches none"
-
-
-@pytest.mark.parametrize("mutant", sorted(COW_MUTANTS))
-def test_broken_rule_is_caught(mutant: str) -> None:
-    assert _caught_by(mutant), f"no example catches {mutant}"
+test_caught_by_a_broken_rule, test_broken_rule_is_caught = \
+    teeth_tests(COW, COW_MUTANTS, _caught_by)
 
 
 @pytest.mark.parametrize("path", COW, ids=lambda p: p.name)

@@ -223,7 +223,7 @@ struct obj {
   uint64_t key;
   // A child of a pager-backed VMO reads through `thru` (the VMO whose pages it sees)
   // where it holds nothing: its page n is thru's page n + thru_shift, for n < thru_limit
-  // (kernel-facts 8.3.3). `shared`: it shares pages with a snapshot sibling.
+  // (cow.unidirectional). `shared`: it shares pages with a snapshot sibling.
   obj_t* thru;
   uint64_t thru_shift, thru_limit;
   bool shared;
@@ -724,7 +724,7 @@ static zx_status_t commit_pages(obj_t* owner, uint64_t a, uint64_t b, bool readi
   return ZX_OK;
 }
 
-// A child reading through (kernel-facts 8.3.3): a read pages its parent's pages in where
+// A child reading through (cow.read_through): a read pages its parent's pages in where
 // the parent lacks them (they land in the root); a write or COMMIT first does the same,
 // then copies each page into the child.
 static zx_status_t commit_through(obj_t* owner, uint64_t a, uint64_t b, bool reading) {
@@ -874,7 +874,7 @@ static store_t* snapshot_store(const target_t* t, uint64_t offset, uint64_t roun
   return c;
 }
 
-// A snapshot under a pager-backed root (kernel-facts 8.3.2). AT_LEAST_ON_WRITE, and
+// A snapshot under a pager-backed root (cow.unidirectional). AT_LEAST_ON_WRITE, and
 // MODIFIED of the root itself, read through the VMO they were taken of. Otherwise the
 // pair shares: the child copies the frames and zero marks of the original in its window
 // and, where the original holds nothing, reads through the original's own parent.
@@ -1393,7 +1393,7 @@ zx_status_t zx_vmo_set_size(zx_handle_t handle, uint64_t size) {
   if (s->base != BASE_ZERO) iset_add(&s->zero, a, b);
   mark_dirty(t.owner, a, b);
   o->size = rounded;
-  // kernel-facts 8.5.1: the windows through which it, and each child reading it, see
+  // cow.resize: the windows through which it, and each child reading it, see
   // their parent are clamped to the new size, never to grow again
   if (t.owner->thru && t.owner->thru_limit > new_end) t.owner->thru_limit = new_end;
   for (obj_t* v = K.live; v; v = v->next_live) {
@@ -1401,7 +1401,7 @@ zx_status_t zx_vmo_set_size(zx_handle_t handle, uint64_t size) {
     uint64_t room = new_end > v->thru_shift ? new_end - v->thru_shift : 0;
     if (v->thru_limit > room) v->thru_limit = room;
   }
-  // sf 3 (9): the bytes from the unrounded size to the page end are zeroed as ZERO zeroes
+  // set_size.effect: the bytes from the unrounded size to the page end are zeroed as ZERO zeroes
   // part of a page (a pager page is paged in first)
   if (size % K.page) st = zero_partial(&t, size, rounded);
   unlock();
