@@ -301,6 +301,8 @@ class _Gen:
             (6, self.aim),
             (2, self.cache_policy),
             (2, self.uncached),
+            (2, self.contiguous),
+            (1, self.physical),
         ]
         self.table = [fn for _, fn in steps]
         self.weights = [w for w, _ in steps]
@@ -760,6 +762,31 @@ class _Gen:
                                    abi.CACHE_POLICY_WRITE_COMBINING,
                                    abi.CACHE_POLICY_UNCACHED_DEVICE, 4, abi.U32_MAX], 255)
         return self._mk("vmo_set_cache_policy", "call", {"vmo": vmo, "cache_policy": policy})
+
+    def contiguous(self) -> list[GenStep]:
+        """A contiguous VMO (contiguous.*; the recorder's BTI), then two calls on it."""
+        p = self.p
+        size = int(self.pick([p, 2 * p, 4 * p, 0, p + 1]))
+        align = int(self.pick([0, 12, 16, 11, 64]))
+        out = self.w.fresh("g")
+        shift = p.bit_length() - 1
+        ok = size > 0 and size % p == 0 and (align == 0 or shift <= align < 64)
+        self.w.add(out, _Obj(False, "contiguous", size, size), _VMO_RIGHTS, ok)
+        self._focus([out], 2)
+        return [self._mk("vmo_create_contiguous", "call",
+                         {"size": size, "alignment_log2": align, "out": out}, "contiguous")]
+
+    def physical(self) -> list[GenStep]:
+        """A physical VMO (physical.*; the recorder's MMIO resource), then two calls on it."""
+        p = self.p
+        size = int(self.pick([p, 2 * p, 100, 0]))
+        paddr = int(self.pick([1 << 28, 0, 1, U64 - p + 1]))
+        out = self.w.fresh("m")
+        ok = size > 0 and size % p == 0 and paddr % p == 0 and paddr + size - 1 <= U64
+        self.w.add(out, _Obj(False, "physical", size, size), _VMO_RIGHTS, ok)
+        self._focus([out], 2)
+        return [self._mk("vmo_create_physical", "call",
+                         {"paddr": paddr, "size": size, "out": out}, "physical")]
 
     def uncached(self) -> list[GenStep]:
         """An uncached VMO (cache_policy.*): a plain VMO, perhaps written first, made

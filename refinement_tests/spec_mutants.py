@@ -259,6 +259,13 @@ MUTANTS: dict[str, Mutant] = {
     "cache-policy-unguarded": lambda: _drop_rungs(
         "cache_policy.family", "cache_policy.reference.2025", "cache_policy.cached_only.2025",
         "cache_policy.committed.2023"),
+    "physical-acts-as-paged": lambda: _drop_rungs(
+        "commit.physical", "decommit.physical", "zero.physical", "cache.physical.2025",
+        "rw.physical", "set_size.physical", "child.physical"),
+    "contiguous-acts-as-anonymous": lambda: _drop_rungs(
+        "decommit.contiguous", "child.snapshot.contiguous"),
+    "kind-creation-unchecked": lambda: _drop_rungs(
+        "contiguous.size", "contiguous.alignment", "physical.size", "physical.range"),
     "always-need-stops-at-failure": _patch(op_range, "page_in_best_effort", _always_need_stops),
     "write-all-or-nothing": _patch(calls, "write_bytes", _write_all_or_nothing),
 }

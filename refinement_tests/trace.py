@@ -232,6 +232,14 @@ SIGNATURES: dict[tuple[str, str], Sig] = {
         (("size", "u64"), ("options", "create_options"), ("out", "out")),
         (("status", "status_expect"),),
     ),
+    ("call", "vmo_create_contiguous"): (
+        (("size", "u64"), ("alignment_log2", "u32"), ("out", "out")),
+        (("status", "status_expect"),),
+    ),
+    ("call", "vmo_create_physical"): (
+        (("paddr", "u64"), ("size", "u64"), ("out", "out")),
+        (("status", "status_expect"),),
+    ),
     ("call", "vmo_create_child"): (
         (
             ("vmo", "handle"),
@@ -450,6 +458,7 @@ def _decode_buffer(v: None) -> bool:
 
 _DECODERS: dict[str, Callable[[Any], Any] | None] = {
     "u64": None,
+    "u32": None,
     "handle": None,
     "out": None,
     "bool": None,

@@ -144,6 +144,52 @@ def vmo_create(cx: Cx, st: State, size: Word, options: int, out: str) -> Outcome
     return Outcome(OK, _new_object(st, vmo, out, rights))
 
 
+def _kind_size(cx: Cx, size: Word) -> Rung:
+    """contiguous.size, physical.size: a size of 0, or not whole pages, is INVALID_ARGS."""
+    v = cx.v
+    return (ERR_INVALID_ARGS, lambda: v.or_(v.eq(size, 0), v.not_(v.aligned(size, cx.page))),
+            "contiguous.size, physical.size")
+
+
+def vmo_create_contiguous(cx: Cx, st: State, size: Word, alignment_log2: int,
+                          out: str) -> Outcome:
+    """zx_vmo_create_contiguous through the recorder's BTI (a trace names none)."""
+    shift = cx.page.bit_length() - 1
+    align = alignment_log2 or shift  # contiguous.alignment: 0 means a page
+    status = cx.first(
+        _kind_size(cx, size),
+        (ERR_INVALID_ARGS, lambda: not shift <= align < 64, "contiguous.alignment"),
+        (ERR_OUT_OF_RANGE, lambda: _too_big(cx, size), "contiguous.size"),
+    )
+    if status is not None:
+        return Outcome(status, st)
+    v = cx.v
+    # contiguous.effect: every page is committed from creation, reading zero
+    memory = Memory(v.bytes_const(0), v.pages_add(v.pages_empty(), 0, v.div_to(size, cx.page)))
+    vmo = Vmo(Kind(contiguous=True), ROOT, size, None, 0, memory, None, None, False)
+    cx.why = "contiguous.effect"
+    return Outcome(OK, _new_object(st, vmo, out, abi.DEFAULT_VMO_RIGHTS))
+
+
+def vmo_create_physical(cx: Cx, st: State, paddr: Word, size: Word, out: str) -> Outcome:
+    """zx_vmo_create_physical through the recorder's MMIO resource (a trace names none)."""
+    v = cx.v
+    _end, ovf = v.add(paddr, v.sub(size, 1))
+    status = cx.first(
+        _kind_size(cx, size),
+        (ERR_INVALID_ARGS, lambda: v.or_(v.not_(v.aligned(paddr, cx.page)), ovf),
+         "physical.range"),
+    )
+    if status is not None:
+        return Outcome(status, st)
+    # physical.effect: uncached from creation; no page of RAM is attributed to it
+    memory = Memory(v.bytes_const(0), v.pages_empty())
+    kind = Kind(physical=True, cache_policy=abi.CACHE_POLICY_UNCACHED)
+    vmo = Vmo(kind, ROOT, size, None, 0, memory, None, None, False)
+    cx.why = "physical.effect"
+    return Outcome(OK, _new_object(st, vmo, out, abi.DEFAULT_VMO_RIGHTS))
+
+
 def pager_create(cx: Cx, st: State, out: str) -> Outcome:
     cx.why = "pager.create"
     return Outcome(OK, _new_object(st, Pager(), out, abi.DEFAULT_PAGER_RIGHTS))
@@ -262,8 +308,12 @@ def vmo_create_child(
         (ERR_NOT_SUPPORTED, lambda: is_slice and parent is not None and parent.kind.resizable,
          "child.slice.resizable"),
         (ERR_BAD_STATE,
-         lambda: is_slice and parent is not None and uncached and not parent.kind.contiguous,
+         lambda: is_slice and parent is not None and uncached
+         and not (parent.kind.contiguous or parent.kind.physical),
          "child.uncached"),
+        # child.physical: a physical VMO has slices only
+        (ERR_NOT_SUPPORTED, lambda: (is_reference or snap) and parent is not None
+         and parent.kind.physical, "child.physical"),
         # child.reference.*
         (ERR_INVALID_ARGS, lambda: is_reference and v.or_(v.ne(offset, 0), v.ne(size, 0)),
          "child.reference.range"),
@@ -275,6 +325,8 @@ def vmo_create_child(
          "child.reference.resizable"),
         (ERR_BAD_STATE, lambda: is_reference and uncached, "child.uncached"),
         # child.snapshot.*, in the kernel's order
+        (ERR_INVALID_ARGS, lambda: snap and parent is not None and parent.kind.contiguous,
+         "child.snapshot.contiguous"),
         (ERR_INVALID_ARGS, lambda: snap and v.not_(v.aligned(offset, p)),
          "child.snapshot.aligned"),
         (ERR_OUT_OF_RANGE, lambda: snap and of_slice and v.ult(t.size if t else 0, end),
@@ -387,6 +439,7 @@ def _rw_target(
         (bad or 0, lambda: bad is not None, "prefix.handle_lookup"),
         (ERR_ACCESS_DENIED, lambda: v.not_(v.has_bits(t.rights if t else 0, right)),
          "rw.rights"),
+        (ERR_NOT_SUPPORTED, lambda: t is not None and t.vmo.kind.physical, "rw.physical"),
         (ERR_OUT_OF_RANGE, lambda: ovf, "rw.bounds"),
         # rw.uncached: after the overflow, before the bounds, whatever the length
         (ERR_BAD_STATE, lambda: t is not None and not t.vmo.kind.cached, "rw.uncached"),
@@ -488,6 +541,8 @@ def vmo_set_size(cx: Cx, st: State, vmo: str, size: Word) -> Outcome:
          lambda: resizable and v.not_(v.has_bits(t.rights if t else 0, abi.RIGHT_RESIZE)),
          "set_size.resize_right"),
         (ERR_OUT_OF_RANGE, lambda: ovf, "set_size.overflow"),
+        (ERR_NOT_SUPPORTED, lambda: t is not None and t.vmo.kind.physical,
+         "set_size.physical"),
         (ERR_UNAVAILABLE, lambda: not resizable, "set_size.not_resizable"),
         (ERR_OUT_OF_RANGE, lambda: _too_big(cx, rounded), "set_size.max_size"),
         (ERR_INVALID_ARGS, projected_overflow,
@@ -599,6 +654,9 @@ def vmo_set_cache_policy(cx: Cx, st: State, vmo: str, policy: int) -> Outcome:
         (ERR_ACCESS_DENIED, lambda: v.not_(v.has_bits(h.rights if h else 0, abi.RIGHT_MAP)),
          "cache_policy.prefix"),
     ]
+    # cache_policy.physical: a physical VMO asked for the policy it has changes nothing
+    rungs.append((OK, lambda: t is not None and t.vmo.kind.physical
+                  and t.vmo.kind.cache_policy == policy, "cache_policy.physical"))
     if era_2023:
         rungs.append((ERR_BAD_STATE,
                       lambda: t is not None and not t.vmo.kind.cached and holds_pages(),

@@ -304,6 +304,11 @@ def _zero_pieces(cx: Cx, st: State, t: Target, offset: Word, end: Word) -> Outco
     for lo, hi, partial in pieces:
         if not cx.when(v.ult(lo, hi)):
             continue
+        # zero.uncached.2025: a contiguous VMO's whole pages take the slow path, whose
+        # policy check comes before the bounds
+        if not t.vmo.kind.cached and not partial and t.vmo.kind.contiguous:
+            cx.why = "zero.uncached.2025"
+            return Outcome(ERR_BAD_STATE, st)
         if cx.when(v.ult(t.size, hi)):
             cx.why = "zero.piece_bounds.2025"
             return Outcome(ERR_OUT_OF_RANGE, st)

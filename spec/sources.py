@@ -66,6 +66,12 @@ SOURCES: MappingProxyType[str, Source] = MappingProxyType({
                              "185311099de611011eeebe586afe1b8ef1715ac6"),
     "z25/object": Source(_FUCHSIA_25, _K + "lib/syscalls/object.cc",
                          "3e83ba5a7ee974e61b1a690fded595e3a9425055"),
+    "z25/vm_object_h": Source(_FUCHSIA_25, _K + "vm/include/vm/vm_object.h",
+                              "9c03ce9a009fb90c45f7995b3698228852a9a080"),
+    "z24/ddk": Source(_MIST_24, _K + "lib/syscalls/ddk.cc",
+                      "3354f6fcf5f23357f99e53f5bfe7789b08ff6a69"),
+    "z24a/ddk": Source("artem/fuchsia-mirror", _K + "lib/syscalls/ddk.cc",
+                       "1bbe0de46e43d45cccbbb05ada50ac557b6c4ad0"),
     "z25/clone_tests": Source(_FUCHSIA_25, "zircon/system/utest/core/vmo/vmo-clone2.cc",
                               "bd5bba85932cd5b1a48f6b7aa9b5bec5f771ea20"),
     # Zircon 2024b (mist-os: 2024 upstream VM code).
@@ -134,6 +140,9 @@ SECTIONS: MappingProxyType[str, str] = MappingProxyType({
     "zx_vmo_create_child": "",
     "zx_vmo_read and zx_vmo_write": "",
     "zx_vmo_get_size and zx_vmo_set_size": "",
+    "zx_vmo_create_contiguous and zx_vmo_create_physical":
+        "VMOs a trace makes through the recorder's BTI or MMIO resource; a recorder "
+        "without one marks the step not run.",
     "zx_vmo_set_cache_policy": "Uncached VMOs: who may change a VMO's cache policy, and "
                                "what an uncached VMO refuses.",
     "Handles": "zx_handle_duplicate and zx_handle_close.",
@@ -395,6 +404,34 @@ def _facts() -> list[Fact]:
          "projected onto the root is OUT_OF_RANGE.", ("z25/paged", "notes/syscalls")),
         ("set_size.effect", "Shrinking frees the cut pages, growing adds zeros; the bytes "
          "from the new size to its page end are zeroed.", ("z25/cow", "notes/syscalls")))
+    sec("zx_vmo_create_contiguous and zx_vmo_create_physical",
+        ("contiguous.size", "zx_vmo_create_contiguous refuses a size of 0 or not whole pages "
+         "(INVALID_ARGS); past the largest VMO, OUT_OF_RANGE. (2024b's tree rounds an "
+         "unaligned size up instead.)", ("z24a/ddk", "z25/paged", "z24/ddk")),
+        ("contiguous.alignment", "alignment_log2 0 means a page; below the page shift, or 64 "
+         "and above, is INVALID_ARGS, before the BTI is looked at.", ("z24a/ddk", "z24/ddk")),
+        ("contiguous.effect", "A contiguous VMO has every page committed from creation, "
+         "reading zero; the handle has the default VMO rights; it is not resizable.",
+         ("z24a/ddk", "z25/paged")),
+        ("physical.size", "zx_vmo_create_physical refuses a size of 0 or not whole pages "
+         "(INVALID_ARGS).", ("z25/physical",)),
+        ("physical.range", "A physical address that is not page-aligned, or whose range "
+         "wraps past 2^64, is INVALID_ARGS.", ("z25/physical",)),
+        ("physical.effect", "A physical VMO starts UNCACHED and holds no RAM page: ZX_INFO_VMO "
+         "shows no TYPE_PAGED flag and 0 committed bytes.", ("z25/physical",)),
+        ("child.physical", "A REFERENCE or snapshot of a physical VMO is NOT_SUPPORTED "
+         "(VmObject's defaults); a SLICE is a physical VMO over the window, with the "
+         "parent's policy.", ("z25/physical", "z25/vm_object_h")),
+        ("child.snapshot.contiguous", "A snapshot-family child of a contiguous VMO is "
+         "INVALID_ARGS, before the other snapshot checks.", ("z25/paged",)),
+        ("rw.physical", "zx_vmo_read and zx_vmo_write of a physical VMO are NOT_SUPPORTED "
+         "(it has no read or write of its own: VmObject's default), after the right.",
+         ("z25/physical", "z25/vm_object_h")),
+        ("set_size.physical", "zx_vmo_set_size of a physical VMO is NOT_SUPPORTED "
+         "(VmObject's default resize).", ("z25/physical", "z25/vm_object_h")),
+        ("cache_policy.physical", "zx_vmo_set_cache_policy of a physical VMO with the policy "
+         "it has is OK at once; otherwise a child or a parent is BAD_STATE, and the policy "
+         "is set (no committed-page, pager or discardable rule).", ("z25/physical",)))
     sec("zx_vmo_set_cache_policy",
         ("cache_policy.prefix", "zx_vmo_set_cache_policy refuses a policy with a bit outside "
          "ZX_CACHE_POLICY_MASK (3) as INVALID_ARGS before it looks the handle up; the handle "

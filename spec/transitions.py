@@ -24,6 +24,10 @@ def _data_length(data: Any) -> int:
 
 TRANSITIONS: dict[str, Transition] = {
     "vmo_create": lambda cx, st, a: calls.vmo_create(cx, st, a["size"], a["options"], a["out"]),
+    "vmo_create_contiguous": lambda cx, st, a: calls.vmo_create_contiguous(
+        cx, st, a["size"], a["alignment_log2"], a["out"]),
+    "vmo_create_physical": lambda cx, st, a: calls.vmo_create_physical(
+        cx, st, a["paddr"], a["size"], a["out"]),
     "vmo_create_child": lambda cx, st, a: calls.vmo_create_child(
         cx, st, a["vmo"], a["options"], a["offset"], a["size"], a["out"]),
     "handle_duplicate": lambda cx, st, a: calls.handle_duplicate(

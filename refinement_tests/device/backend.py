@@ -134,6 +134,10 @@ def _step_line(name: str, args: Mapping[str, Any], ix: dict[str, int]) -> str:
     a = args
     if name == "vmo_create":
         return f"create {a['size']} {a['options']} {h('out')}"
+    if name == "vmo_create_contiguous":
+        return f"contig {a['size']} {a['alignment_log2']} {h('out')}"
+    if name == "vmo_create_physical":
+        return f"phys {a['paddr']} {a['size']} {h('out')}"
     if name == "vmo_create_child":
         return f"child {h('vmo')} {a['options']} {a['offset']} {a['size']} {h('out')}"
     if name == "handle_duplicate":
@@ -170,7 +174,7 @@ def _step_line(name: str, args: Mapping[str, Any], ix: dict[str, int]) -> str:
 
 
 _NUMBERS = ("size", "options", "offset", "rights", "op", "length", "buffer_size",
-            "cache_policy")
+            "cache_policy", "alignment_log2", "paddr")
 
 
 def _check_numbers(i: int, t: BatchTrace) -> None:

@@ -44,7 +44,7 @@
 
 enum {
   S_CREATE = 1, S_CHILD, S_DUP, S_CLOSE, S_OP, S_READ, S_WRITE, S_GETSIZE, S_SETSIZE,
-  S_INFO, S_PAGER, S_PAGERVMO, S_SUPPLY, S_FAIL, S_RECLAIM, S_CACHEPOLICY
+  S_INFO, S_PAGER, S_PAGERVMO, S_SUPPLY, S_FAIL, S_RECLAIM, S_CACHEPOLICY, S_CONTIG, S_PHYS
 };
 
 typedef struct {
@@ -62,6 +62,7 @@ static const stepdef_t STEPS[] = {
     {"pager", S_PAGER, "o"},         {"pagervmo", S_PAGERVMO, "huuo"},
     {"supply", S_SUPPLY, "hhuu"},    {"fail", S_FAIL, "hhuui"},
     {"reclaim", S_RECLAIM, "h"},     {"cachepolicy", S_CACHEPOLICY, "hu"},
+    {"contig", S_CONTIG, "uuo"},     {"phys", S_PHYS, "uuo"},
 };
 
 typedef struct {
@@ -582,6 +583,13 @@ static void run_step(const step_t* s) {
         mtx_unlock(&P.lock);
       }
       break;
+    case S_CONTIG:
+    case S_PHYS:
+      // zx_vmo_create_contiguous needs a BTI and zx_vmo_create_physical an MMIO resource:
+      // the runner is given neither (notes/device.md).
+      not_run(s->kind == S_CONTIG ? "vmo_create_contiguous: the runner has no BTI handle"
+                                  : "vmo_create_physical: the runner has no MMIO resource");
+      return;
     case S_RECLAIM: {
 #ifdef VMOSPEC_HOST
       int was = 0;

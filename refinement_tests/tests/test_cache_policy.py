@@ -79,3 +79,22 @@ def test_a_raw_policy_value_is_traced(tmp_path: Path, capsys: pytest.CaptureFixt
     """An integer outside the mask is well-formed: the kernel answers INVALID_ARGS."""
     code, out, _err = run_main(capsys, "run", str(_write(tmp_path, 7)), "--backend", "model")
     assert code == 0 and '"cache_policy": 7, "status": "ZX_ERR_INVALID_ARGS"' in out
+
+
+# --- contiguous and physical VMOs (issue 12, item 3) ---------------------------------------
+
+
+def test_the_device_runner_marks_the_kind_calls_not_run(tmp_path: Path) -> None:
+    """The runner has no BTI and no MMIO resource: both creations are not run, and the
+    checker then sees the name unbound, as the runner does."""
+    from refinement_tests.device.backend import DeviceBackend, build_host_runner
+
+    runner = build_host_runner(sanitized=True, build_dir=tmp_path / "build")
+    backend = DeviceBackend(runner=str(runner))
+    header = read_trace(TRACES / "examples" / "physical.jsonl").header
+    backend.start(header)
+    made = backend.step("vmo_create_physical", "call", {"paddr": 0, "size": 4096, "out": "m"})
+    assert "not_run" in made and "MMIO" in made["not_run"]
+    made = backend.step("vmo_create_contiguous", "call",
+                        {"size": 4096, "alignment_log2": 0, "out": "g"})
+    assert "not_run" in made and "BTI" in made["not_run"]

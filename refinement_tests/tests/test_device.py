@@ -171,8 +171,8 @@ def test_the_reader_rejects_malformed_input(asan_runner: Path, data: bytes) -> N
 _TOKENS = st.sampled_from([
     "vmorun", "1", "trace", "end", "done", "4096", "0", "-", "create", "child", "dup", "close",
     "op", "read", "write", "getsize", "setsize", "info", "pager", "pagervmo", "supply", "fail",
-    "reclaim", "cachepolicy", "3", "18446744073709551615", "18446744073709551616", "-42",
-    "\n", " ", "x",
+    "reclaim", "cachepolicy", "contig", "phys", "3", "18446744073709551615",
+    "18446744073709551616", "-42", "\n", " ", "x",
 ])
 
 

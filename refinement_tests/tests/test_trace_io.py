@@ -527,6 +527,7 @@ datas = st.one_of(runs, huge_runs).map(data_from_runs)
 
 VALUES: dict[str, st.SearchStrategy[Any]] = {
     "u64": u64s,
+    "u32": u32s,
     "handle": st.text(min_size=1, max_size=8),
     "op": st.sampled_from(list(abi.OPS.values())) | u32s,
     "create_options": u32s,
