@@ -26,7 +26,7 @@ import z3
 from proofs.cache import ProofCache, tracking
 from proofs.catalogue import CATALOGUE, FAMILY_INVARIANTS, Ctx, hypotheses
 from proofs.engine import Verdict
-from proofs.shapes import FAMILY_SHAPES, SHAPES, Shape
+from proofs.shapes import FAMILY_SHAPES, HUNT_SHAPES, SHAPES, Shape
 from proofs.steps import STEP_BY_LABEL, STEPS
 from spec.explore import Path, explore
 from spec.outcome import Outcome
@@ -84,7 +84,7 @@ class Result:
 
 @cache
 def shape(name: str) -> Shape:
-    return {**SHAPES, **FAMILY_SHAPES}[name](PAGE)
+    return HUNT_SHAPES[name](PAGE)
 
 
 @cache
