@@ -43,8 +43,8 @@ def _kinds_made(traces: int, seed: int) -> Counter[str]:
             snaps = Counter(o.parent for o in vmos.values() if o.role == SNAPSHOT)
             seen["two-sharers"] += any(n >= 1 for n in snaps.values())
             seen["three-sharers"] += any(n >= 2 for n in snaps.values()) or any(
-                o.role == SNAPSHOT and o.parent in snaps and vmos[o.parent].role == SNAPSHOT
-                for o in vmos.values())
+                o.parent is not None and o.role == SNAPSHOT and o.parent in snaps
+                and vmos[o.parent].role == SNAPSHOT for o in vmos.values())
     return seen
 
 
