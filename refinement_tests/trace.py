@@ -576,6 +576,17 @@ def _fast_u32_or_name(v: Any) -> None:
         raise _Bad
 
 
+def _fast_u32(v: Any) -> int:
+    if type(v) is int and 0 <= v <= abi.U32_MAX:
+        return v
+    raise _Bad
+
+
+def _fast_cache_policy(v: Any) -> int:
+    _fast_u32_or_name(v)
+    return _decode_cache_policy(v)
+
+
 def _fast_op(v: Any) -> int:
     _fast_u32_or_name(v)
     return _decode_op(v)
@@ -640,6 +651,8 @@ def _fast_buffer(v: Any) -> bool:
 
 _FAST_CHECKS: dict[str, Callable[[Any], Any]] = {
     "u64": _fast_u64,
+    "u32": _fast_u32,
+    "cache_policy": _fast_cache_policy,
     "handle": _fast_name,
     "out": _fast_name,
     "bool": _fast_bool,
