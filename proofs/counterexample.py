@@ -24,9 +24,6 @@ def _contents(b: Builder, shape: str, m: Callable[[str, int], int]) -> None:
     at_byte, at_page = m("at_byte", 0), m("at_page", 0)
     owners = (["a", "c"] if shape in ("snapshot", "two-sharer", "three-sharer")
               else [] if shape in ("pager", "pager-child") else ["a"])
-    if shape == "uncached":  # an uncached VMO is neither read nor written
-        b.add("vmo_set_cache_policy", vmo="a", cache_policy=abi.CACHE_POLICY_CACHED,
-              note="cached while the model's content is written")
     for tag in owners:
         byte = m(f"content_{tag}_at_byte", 0)
         if byte:
@@ -35,9 +32,46 @@ def _contents(b: Builder, shape: str, m: Callable[[str, int], int]) -> None:
         if m(f"committed_{tag}_at_page", 0):
             b.add("vmo_op_range", vmo=tag, op=abi.OP_COMMIT, offset=at_page * PAGE, size=PAGE,
                   note="the model's commit state at the page where the claim fails")
-    if shape == "uncached":
-        b.add("vmo_set_cache_policy", vmo="a", cache_policy=abi.CACHE_POLICY_UNCACHED,
-              note="uncached again, as the shape is")
+
+
+SHARERS = ("two-sharer", "three-sharer")
+
+
+def _family(b: Builder, shape: str, m: Callable[[str, int], int]) -> None:
+    """A copy-on-write family with the model's page sets at the page and the byte's
+    page: the hidden nodes' pages (written into the original before each snapshot),
+    each VMO's own pages (COMMIT, a fork) and its zero markers (ZERO)."""
+    size_a = m("S_a", PAGE)
+    pages = sorted({m("at_page", 0), m("at_byte", 0) // PAGE})
+
+    def where(name: str, kk: int) -> bool:
+        key = "page" if kk == m("at_page", 0) else "byte_page"
+        return bool(m(f"{name}_at_{key}", 0))
+
+    def put(hidden: str) -> None:
+        for kk in pages:
+            if where(hidden, kk) and kk * PAGE < size_a:
+                b.add("vmo_write", vmo="a", offset=kk * PAGE, data=((0x11, 1),),
+                      note=f"a page the hidden node ({hidden}) holds in the model")
+
+    b.add("vmo_create", size=size_a, options=0, out="a")
+    put("pages_h")
+    b.add("vmo_create_child", vmo="a", options=abi.CHILD_SNAPSHOT, offset=PAGE,
+          size=m("S_c", PAGE), out="c")
+    tags = ["a", "c"]
+    if shape == "three-sharer":
+        put("pages_h2")
+        b.add("vmo_create_child", vmo="a", options=abi.CHILD_SNAPSHOT, offset=0,
+              size=m("S_d", size_a), out="d")
+        tags.append("d")
+    for tag in tags:
+        for kk in pages:
+            if where(f"committed_{tag}", kk):
+                b.add("vmo_op_range", vmo=tag, op=abi.OP_COMMIT, offset=kk * PAGE, size=PAGE,
+                      note="the model's own page")
+            if where(f"zeros_{tag}", kk):
+                b.add("vmo_op_range", vmo=tag, op=abi.OP_ZERO, offset=kk * PAGE, size=PAGE,
+                      note="the model's zero marker")
 
 
 def trace_for(result: Result) -> list[Recorded]:
@@ -49,12 +83,19 @@ def trace_for(result: Result) -> list[Recorded]:
         return int(values.get(name, default))
 
     b = Builder(ob.profile, outputs=True)
-    setup(b, ob.shape, m("S_a", PAGE), m("S_c", PAGE))
     handle = ob.handle
-    if ob.shape == "discardable":
-        tracker(b, values)
-    _contents(b, ob.shape, m)
+    if ob.shape in SHARERS:
+        _family(b, ob.shape, m)
+    else:
+        setup(b, ob.shape, m("S_a", PAGE), m("S_c", PAGE))
+        if ob.shape == "discardable":
+            tracker(b, values)
+        _contents(b, ob.shape, m)
     step = STEP_BY_LABEL[ob.step]
+    through = m("at_byte", 0) + PAGE  # where the child's byte lies in the root
+    if ob.shape == "pager-child" and through < m("S_a", PAGE):
+        b.add("vmo_write", vmo="a", offset=through, data=((0x77, 1),),
+              note="the root changes after the child was made: the child reads it through")
     if step.call == "reclaim" and ob.shape == "discardable" and m("S_a", PAGE):
         # reclaim discards only a VMO that holds a page (reclaim.first_page); where in the
         # VMO the model has it is not part of the claim
@@ -62,7 +103,7 @@ def trace_for(result: Result) -> list[Recorded]:
         b.add("vmo_op_range", vmo="a", op=abi.OP_COMMIT, offset=page * PAGE, size=PAGE,
               note="a page for reclaim to find")
     rights = m(f"rights_{handle}", abi.DEFAULT_VMO_RIGHTS)
-    if rights != abi.DEFAULT_VMO_RIGHTS:
+    if rights != abi.DEFAULT_VMO_RIGHTS and step.call != "handle_close":
         b.add("handle_duplicate", handle=handle, rights=rights, out="h",
               note="the model's rights for the handle")
         handle = "h"
@@ -81,12 +122,9 @@ def trace_for(result: Result) -> list[Recorded]:
     if ob.shape == "discardable":  # a discarded VMO reads nothing until it is locked
         b.add("vmo_op_range", vmo="a", op=abi.OP_LOCK, offset=0, size=m("S_a", PAGE),
               note="lock, so that what was discarded can be read")
-    if ob.shape == "uncached":
-        b.add("vmo_set_cache_policy", vmo="a", cache_policy=abi.CACHE_POLICY_CACHED,
-              note="cached again, so that the byte can be read (2023: not while pages are "
-              "committed)")
-    for tag in ("a", "c") if ob.shape in ("slice", "reference", "snapshot", "two-sharer",
-                                          "three-sharer", "pager-child") else ("a",):
+    tags = ("a", "c", "d") if ob.shape == "three-sharer" else ("a", "c") if ob.shape in (
+        "slice", "reference", "snapshot", "two-sharer", "pager-child") else ("a",)
+    for tag in tags:
         b.add("vmo_read", vmo=tag, offset=at_byte, length=1,
               note="what the byte the claim is about reads now")
         b.add("vmo_info", vmo=tag, note="size and commit state now")
