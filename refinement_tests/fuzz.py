@@ -195,10 +195,12 @@ def trace_lines(trace: GenTrace, result: LockstepResult) -> list[dict[str, Any]]
     """The steps run, each with the outcome the backend observed (vmo-trace JSON)."""
     lines = []
     for gs, observed in zip(trace.steps, result.observed, strict=False):
-        fields = {k: x for k, x in observed.items() if k != "not_run"}
+        fields = {k: x for k, x in observed.items() if k not in ("not_run", "not_reported")}
         line = step_to_json(gs.name, gs.kind, dict(gs.args), fields)
         if "not_run" in observed:
             line["not_run"] = str(observed["not_run"])
+        if "not_reported" in observed:
+            line["not_reported"] = list(observed["not_reported"])
         lines.append(line)
     d = result.divergence
     if d is not None and d.reason and len(result.observed) < d.step:
