@@ -53,8 +53,8 @@ def cmd_hunt(args: argparse.Namespace) -> int:
         bar.close()
         write_traces(res, traces, write_trace_file)
         # witnesses of findings that are gone would read as current: remove them
-        kept = {Path(f.trace).name for f in res.findings if f.trace}
-        for old in traces.glob("A-*.jsonl"):
+        kept = {Path(p.trace).name for p in res.points if p.trace}
+        for old in [*traces.glob("A-*.jsonl"), *traces.glob("P-*.jsonl")]:
             if old.name not in kept:
                 old.unlink()
         register = out / "ambiguities.md"
@@ -73,16 +73,19 @@ def cmd_hunt(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({
             "register": str(register), "seconds": round(res.seconds, 2),
-            "findings": [f.to_json() for f in res.findings],
+            "points": [p.to_json() for p in res.points],
         }, indent=2))
     else:
-        for f in res.findings:
-            print(f"{f.id:55} {f.category:15} doc {f.doc_text()}; "
-                  f"2023 {f.kernel_text('zircon-2023')}; 2025 {f.kernel_text('zircon-2025')}")
-            print(f"{'':55} witness: {f.trace}")
-        print(f"{len(res.findings)} findings in {res.seconds:.1f} s; register: {register}")
+        for p in res.points:
+            o = p.witness.outcomes_text()
+            print(f"{p.id:60} {p.category:15} doc {o['doc']}; "
+                  f"2023 {o['zircon-2023']}; 2025 {o['zircon-2025']}")
+            print(f"{'':60} {len(p.instances)} instances ({', '.join(p.ops)}); "
+                  f"witness: {p.trace}")
+        print(f"{len(res.points)} points ({len(res.findings)} instances) in "
+              f"{res.seconds:.1f} s; register: {register}")
     # The hunt was asked to produce the register: it holds when every witness is written.
-    return EXIT_OK if all(f.trace for f in res.findings) else EXIT_DIVERGED
+    return EXIT_OK if all(p.trace for p in res.points) else EXIT_DIVERGED
 
 
 def cmd_diff(args: argparse.Namespace) -> int:

@@ -70,32 +70,60 @@ def test_hunt_finds_precedence_and_silent(tmp_path: Path) -> None:
     # the page against itself: a right its op paragraph requires and RIGHTS does not list
     page = {f.claims for f in res.findings if f.category == "page-vs-page"}
     assert ("zero-requires-write", "rights-sufficient") in page
-    # a success the page promises where it also promises an error ranks first among them
-    ranked = [f for f in res.findings if f.category == "page-vs-page"]
-    assert ranked[0].statuses == (OK,) and all(f.id.startswith("A-page-") for f in ranked)
     prec = [f for f in res.findings if f.category == "precedence"
             and set(f.statuses) == {ERR_ACCESS_DENIED, ERR_OUT_OF_RANGE}]
     assert prec, "no ACCESS_DENIED vs OUT_OF_RANGE finding"
-    ids = [f.id for f in res.findings]
-    assert len(ids) == len(set(ids))
     # one finding per pair of competing rules, whichever steps share it
     pairs = [(f.category, f.statuses, f.rules) for f in res.findings]
     assert len(pairs) == len(set(pairs))
     # the prefix: an invalid op through an invalid handle, BAD_HANDLE or INVALID_ARGS
     assert any(f.handle == "$invalid" and set(f.statuses) == {ERR_BAD_HANDLE, ERR_INVALID_ARGS}
                for f in res.findings)
-    write_hunt(res, tmp_path / "w", write_trace_file)
-    for f in res.findings:
-        assert f.id.startswith("A-") and f.explanation and f.trace
-        r = check_trace(read_trace(f.trace), PROFILES["doc"])
-        assert r.conforms, (f.id, r.divergence)
-        assert f.kernels["zircon-2023"] and f.kernels["zircon-2025"], f.id
     for f in prec:
         assert f.witness.values.get("S_a") == 4096
         statuses = {p.result.status for p in f.doc}
         assert {ERR_ACCESS_DENIED, ERR_OUT_OF_RANGE} <= statuses
+
+
+def test_points_not_findings(tmp_path: Path) -> None:
+    """Every finding is an instance of exactly one point; precedence is one point per
+    pair of errors with its ops as instances; no two points share a witness; every
+    witness replays under doc with the outcome set the point states."""
+    res = _hunt()
+    assert sorted(id(i) for p in res.points for i in p.instances) == \
+        sorted(id(f) for f in res.findings)
+    ids_ = [p.id for p in res.points]
+    assert len(ids_) == len(set(ids_))
+    witnesses = [p.witness.signature() for p in res.points]
+    assert len(witnesses) == len(set(witnesses)), "two points share a witness"
+    prec = [p for p in res.points if p.key == ("precedence", "ACCESS_DENIED", "OUT_OF_RANGE")]
+    assert len(prec) == 1 and {"COMMIT", "ZERO", "CACHE_SYNC"} <= set(prec[0].ops)
+    pairs = [p.key for p in res.points if p.category == "precedence"]
+    assert len(pairs) == len(set(pairs))
+    # the eight page-against-page contradictions stay eight points
+    assert sum(1 for p in res.points if p.category == "page-vs-page") == 8
+    write_hunt(res, tmp_path / "w", write_trace_file)
+    for p in res.points:
+        assert p.id.startswith("P-") and p.trace and p.witness.explanation
+        r = check_trace(read_trace(p.trace), PROFILES["doc"])
+        assert r.conforms, (p.id, r.divergence)
+        assert all(s["id"] in ids_of_page() for s in p.sentences()), p.id
     text = render(res, str(tmp_path / "w"))
-    assert all(f"## {f.id}" in text for f in res.findings)
+    assert all(f"## {p.id}" in text for p in res.points)
+    assert text.count("\n| [P-") == len(res.points)
+
+
+def ids_of_page() -> set[str]:
+    from spec.sources import FACTS
+
+    return {i for i in FACTS if i.startswith("page.")}
+
+
+def test_points_are_not_merged_into_one() -> None:
+    """The grouping can fail: a floor on the points a fresh-state hunt finds."""
+    res = _hunt()
+    assert len(res.points) >= 25
+    assert len(res.points) < len(res.findings)
 
 
 def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -139,6 +167,13 @@ def test_hunt_command_writes_the_register_and_drops_stale_witnesses(
     out = json.loads(capsys.readouterr().out)
     assert not stale.exists()
     written = sorted(p.name for p in (tmp_path / "ambiguities").iterdir())
-    assert written == sorted(f"{f['id']}.jsonl" for f in out["findings"])
+    assert written == sorted(f"{p['id']}.jsonl" for p in out["points"])
     register = (tmp_path / "ambiguities.md").read_text()
-    assert all(f"## {f['id']}" in register for f in out["findings"])
+    assert all(f"## {p['id']}" in register for p in out["points"])
+    # the shape of a point in --json
+    for p in out["points"]:
+        assert {"id", "category", "witness", "instances", "sentences", "outcomes"} <= set(p)
+        assert set(p["outcomes"]) == set(PROFILES)
+        assert p["instances"] and all({"step", "shape", "context", "category"} <= set(i)
+                                      for i in p["instances"])
+        assert all({"id", "section", "phrase"} <= set(s) for s in p["sentences"])
