@@ -27,7 +27,7 @@ from proofs.cache import ProofCache, tracking
 from proofs.catalogue import CATALOGUE, FAMILY_INVARIANTS, Ctx, hypotheses
 from proofs.engine import Verdict
 from proofs.shapes import FAMILY_SHAPES, SHAPES, Shape
-from proofs.steps import STEP_BY_LABEL, STEPS
+from proofs.steps import FAMILY_STEPS, STEP_BY_LABEL, STEPS
 from spec.explore import Path, explore
 from spec.outcome import Outcome
 from spec.profiles import PROFILES
@@ -110,14 +110,17 @@ def obligations(profiles: Iterable[str], only: str | None = None) -> Iterator[Ob
         if only is not None and inv.name != only:
             continue
         for profile in profiles:
+            if not inv.profiles(PROFILES[profile]):
+                continue
             for shape_name in (*SHAPES, *FAMILY_SHAPES):
                 if shape_name in FAMILY_SHAPES and inv.name not in FAMILY_INVARIANTS:
                     continue
                 if not _constructible(profile, shape_name):
                     continue  # nothing to prove of a shape the profile cannot build
                 sh = shape(shape_name)
+                steps = [*STEPS, *FAMILY_STEPS] if shape_name in FAMILY_SHAPES else STEPS
                 for handle in sh.targets:
-                    for st in STEPS:
+                    for st in steps:
                         if inv.scope(st, sh, handle):
                             yield Obligation(inv.name, profile, shape_name, handle, st.label)
 
@@ -136,7 +139,16 @@ def _model_values(m: z3.ModelRef, i: z3.BitVecRef, k: z3.BitVecRef) -> dict[str,
         if z3.is_bv_value(content):
             out[f"content_{tag}_at_byte"] = content.as_long()
         out[f"committed_{tag}_at_page"] = int(z3.is_true(committed))
+    # Copy-on-write families: the page sets of the family shapes, at the page and at the
+    # byte's page (proofs/counterexample.py builds them).
+    for name in FAMILY_SETS:
+        a = z3.Array(name, BV64, z3.BoolSort())
+        for key, at in (("page", k), ("byte_page", z3.UDiv(i, PAGE))):
+            out[f"{name}_at_{key}"] = int(z3.is_true(m.eval(a[at], model_completion=True)))
     return out
+
+
+FAMILY_SETS = ("pages_h", "pages_h2", "zeros_a", "zeros_c", "zeros_d", "committed_d")
 
 
 ARRAYS = [(f"{kind}_{tag}", sort) for kind, tag, sort in (

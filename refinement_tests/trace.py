@@ -989,6 +989,16 @@ class _Reader:
             compiled.validate(obj)
         except fastjsonschema.JsonSchemaValueException as e:
             raise self.error(line, f"{name}: {_explain(e)}") from None
+        for field_ in obj.get("not_reported", ()):
+            # Each is an outcome of this call that the recorder could not observe: it is
+            # not judged, so it cannot be recorded beside (docs/trace-format.md).
+            spec = compiled.fields.get(field_)
+            if spec is None or spec[0] or field_ == "status":
+                raise self.error(line, f"{name}: not_reported: {short_value(field_)} is not "
+                                 "an outcome field of this call")
+            if field_ in obj:
+                raise self.error(line, f"{name}: not_reported: {field_!r} is recorded as "
+                                 "well")
 
         args: dict[str, Any] = {}
         expect: dict[str, Any] = {}

@@ -49,6 +49,12 @@ __all__ = [
 SOURCE_DIR = Path(__file__).resolve().parent
 HANDLE_ARGS = ("vmo", "handle", "pager")
 NOT_RUN = "not_run"  # the observed field of a step the runner could not run
+NOT_REPORTED = "not_reported"  # the outcome fields the runner could not observe
+# ZX_INFO_VMO's attribution fields of the 2024+ struct, in the order the runner prints them
+# after the flags; "-" for each where its build has no such field (the host build).
+ATTRIBUTION = ("committed_private_bytes", "populated_private_bytes", "committed_scaled_bytes",
+               "populated_scaled_bytes", "committed_fractional_scaled_bytes",
+               "populated_fractional_scaled_bytes")
 
 BatchStep = tuple[str, str, Mapping[str, Any]]  # (name, "call"/"event", decoded args)
 
@@ -240,6 +246,10 @@ def _decode_step(name: str, kind: str, args: Mapping[str, Any], line: str) -> di
         return {"discarded": tok[1] == "1", "evicted_bytes": evicted[0]}
     if not tok:
         raise _Garbage("an empty step line")
+    unknown: list[str] = []
+    if name == "vmo_info" and len(tok) == 5 + len(ATTRIBUTION):  # status, 4, then these
+        unknown = [f for f, t in zip(ATTRIBUTION, tok[5:], strict=True) if t == "-"]
+        tok = tok[:5] + [t for t in tok[5:] if t != "-"]
     nums = _ints(tok)
     status, rest = nums[0], nums[1:]
     _within("a status", [status], _I32)
@@ -266,11 +276,16 @@ def _decode_step(name: str, kind: str, args: Mapping[str, Any], line: str) -> di
             raise _Garbage("expected the size")
         out["size"] = rest[0]
     elif name == "vmo_info":
-        if len(rest) != 4:
-            raise _Garbage("expected size, committed, populated, flags")
-        _within("the flags", rest[3:], (0, abi.U32_MAX))
+        if len(rest) != 4 + len(ATTRIBUTION) - len(unknown):
+            raise _Garbage("expected size, committed, populated, flags and the six "
+                           "attribution fields (each a number or -)")
+        _within("the flags", rest[3:4], (0, abi.U32_MAX))
         out.update(size=rest[0], committed_bytes=rest[1], populated_bytes=rest[2],
                    flags=rest[3])
+        known = [f for f in ATTRIBUTION if f not in unknown]
+        out.update(zip(known, rest[4:], strict=True))
+        if unknown:
+            out[NOT_REPORTED] = unknown
     elif name == "vmo_op_range" and args["op"] == abi.OP_LOCK:
         if len(rest) != 4:
             raise _Garbage("expected the lock state")
@@ -435,8 +450,10 @@ def observed_json(name: str, kind: str, args: Mapping[str, Any], observed: Mappi
                   note: str | None = None) -> dict[str, Any]:
     """The vmo-trace step of an observed outcome; a step the runner could not run keeps
     no outcome and says why in `not_run` (notes/trace-format-decisions.md)."""
-    fields = {k: x for k, x in observed.items() if k != NOT_RUN}
+    fields = {k: x for k, x in observed.items() if k not in (NOT_RUN, NOT_REPORTED)}
     obj = step_to_json(name, kind, dict(args), fields, note)
     if NOT_RUN in observed:
         obj[NOT_RUN] = str(observed[NOT_RUN])
+    if NOT_REPORTED in observed:
+        obj[NOT_REPORTED] = list(observed[NOT_REPORTED])
     return obj

@@ -518,9 +518,22 @@ static void run_step(const step_t* s) {
       memset(&info, 0, sizeof(info));
       st = zx_object_get_info(name(s->h[0]), ZX_INFO_VMO, &info, sizeof(info), NULL, NULL);
       if (st == ZX_OK) {
-        printf("%d %llu %llu %llu %u\n", st, (unsigned long long)info.size_bytes,
+        printf("%d %llu %llu %llu %u", st, (unsigned long long)info.size_bytes,
                (unsigned long long)info.committed_bytes, (unsigned long long)info.populated_bytes,
                (unsigned)info.flags);
+#ifdef ZX_INFO_VMO_V3
+        // The 2024+ struct (RFC-0254 renamed the old topic ZX_INFO_VMO_V3): attribution.
+        printf(" %llu %llu %llu %llu %llu %llu\n",
+               (unsigned long long)info.committed_private_bytes,
+               (unsigned long long)info.populated_private_bytes,
+               (unsigned long long)info.committed_scaled_bytes,
+               (unsigned long long)info.populated_scaled_bytes,
+               (unsigned long long)info.committed_fractional_scaled_bytes,
+               (unsigned long long)info.populated_fractional_scaled_bytes);
+#else
+        // A struct without them (the host build): each is reported as not known.
+        printf(" - - - - - -\n");
+#endif
         return;
       }
       break;
