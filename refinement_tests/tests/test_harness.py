@@ -441,3 +441,12 @@ def test_a_divergence_in_an_examples_last_slots_is_a_catch_not_a_flaky_failure(
              max_examples=1000, seed_value=seed_value, out_dir=None,
              hypothesis_shrink=False)
     assert r.divergence is not None
+
+
+def test_step_removal_repeats_until_nothing_goes() -> None:
+    """Seed 1 of lock_buffer_keeps_lock: hypothesis leaves 20 steps; one pass of
+    removal from the end keeps an UNLOCK that can go once a later step has gone (4
+    steps); repeated passes reach create, LOCK with a null buffer, UNLOCK."""
+    r = fuzz(ModelBackend(broken={"lock_buffer_keeps_lock"}), PROFILE, seconds=None,
+             max_examples=1000, seed_value=1, out_dir=None)
+    assert r.divergence is not None and r.shrunk_steps == 3
