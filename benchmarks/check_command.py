@@ -6,11 +6,12 @@ statuses, half the read data, every vmo_info field but the status); and, under `
 COMMITs whose status is left out (256 possible states) followed by calls that record
 everything, which the state budget refuses (notes/state-budget.md). Each is checked by
 `vmospec check` in a fresh process; the figures are wall time, the process's CPU time
-(user + system: the fairer figure on a shared machine) and peak memory, at two lengths
-(memory flat with length means the check streams). The reader alone is timed in this
-process (`read_trace`, best of the repeats).
+(user + system: the fairer figure on a shared machine) and peak memory, at two lengths,
+and with --long N also at N steps (memory flat with length means the check streams).
+The reader alone is timed in this process: `open_trace`, every step read and dropped,
+as the check reads them (best of the repeats, CPU time).
 
-Usage: python benchmarks/check_command.py [--steps N] [--repeat R]
+Usage: python benchmarks/check_command.py [--steps N] [--repeat R] [--long N]
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from check_speed import PAGE, make_steps, record
 
-from refinement_tests.trace import read_trace
+from refinement_tests.trace import open_trace
 
 
 def left_out(src: Path, dst: Path, seed: int) -> None:
@@ -83,12 +84,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=300_000)
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--long", type=int, default=0,
+                    help="also check a trace of this many steps (every outcome recorded)")
     args = ap.parse_args()
     n = args.steps
     print(f"machine: {platform.machine()} python {platform.python_version()}; "
-          f"date {time.strftime('%Y-%m-%d %H:%M')}; load {os.getloadavg()[0]:.1f}")
+          f"date {time.strftime('%Y-%m-%d %H:%M')}; load {_load()}")
     with tempfile.TemporaryDirectory() as d:
         cases = []
+        if args.long:
+            long = Path(d) / f"full-{args.long}.jsonl"
+            record(make_steps(args.long, 16 * PAGE, seed=1), long)
+            cases.append((f"every outcome recorded, {args.long:,} steps", long, (),
+                          args.long))
         for steps in (n // 3, n):
             full = Path(d) / f"full-{steps}.jsonl"
             record(make_steps(steps, 16 * PAGE, seed=1), full)
@@ -100,22 +108,32 @@ def main() -> None:
         over_budget(budget, 5_000)
         cases.append(("256 states under doc, 5,000 steps (refused)", budget,
                       ("--profile", "doc"), 5_000))
-        print("| trace | exit | wall | CPU | steps/s (CPU) | peak memory |")
-        print("| --- | --- | --- | --- | --- | --- |")
+        print("| trace | exit | wall best / worst | CPU best / worst | steps/s (CPU) best "
+              "/ worst | peak memory | load before / after |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
         for name, path, flags, steps in cases:
-            best = min((run_check(path, *flags) for _ in range(args.repeat)),
-                       key=lambda r: r[1])
-            wall, cpu, rss, code = best
-            print(f"| {name} | {code} | {wall:.2f} s | {cpu:.2f} s | {steps / cpu:,.0f} | "
-                  f"{rss / 1024:.0f} MB |")
-        full = Path(d) / f"full-{n}.jsonl"
-        reads = []
-        for _ in range(args.repeat):
-            t0 = time.process_time()
-            read_trace(full)
-            reads.append(time.process_time() - t0)
-        print(f"reader alone (read_trace, CPU): {n + 1:,} lines in {min(reads):.2f} s, "
-              f"{(n + 1) / min(reads):,.0f} lines/s")
+            before = _load()
+            runs = sorted((run_check(path, *flags) for _ in range(args.repeat)),
+                          key=lambda r: r[1])
+            (wall, cpu, _rss, code), worst = runs[0], runs[-1]
+            print(f"| {name} | {code} | {wall:.2f} / {worst[0]:.2f} s | {cpu:.2f} / "
+                  f"{worst[1]:.2f} s | {steps / cpu:,.0f} / {steps / worst[1]:,.0f} | "
+                  f"{max(r[2] for r in runs) / 1024:.0f} MB | {before} / {_load()} |")
+        for name in (f"full-{n}", f"part-{n}"):
+            reads = []
+            for _ in range(args.repeat):
+                t0 = time.process_time()
+                with open_trace(Path(d) / f"{name}.jsonl") as stream:
+                    for _step in stream:
+                        pass
+                reads.append(time.process_time() - t0)
+            print(f"reader alone ({name}, open_trace, CPU): {n + 1:,} lines in "
+                  f"{min(reads):.2f} / {max(reads):.2f} s, {(n + 1) / min(reads):,.0f} / "
+                  f"{(n + 1) / max(reads):,.0f} lines/s")
+
+
+def _load() -> str:
+    return f"{os.getloadavg()[0]:.1f}"
 
 
 if __name__ == "__main__":

@@ -77,3 +77,6 @@ class HandleTable:
 
     def names(self) -> list[str]:
         return list(self._handles)
+
+    def items(self) -> list[tuple[str, Handle]]:
+        return list(self._handles.items())

@@ -10,14 +10,15 @@ the state budget (`max_states`) the trace is refused with `OverBudget`: not judg
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from refinement_tests.stepper import MAX_STATES, Divergence, OverBudget, StateSet, allowed_json
-from refinement_tests.trace import Step, Trace, data_shown
+from refinement_tests.trace import Header, Step, Trace, data_shown
 from spec.profiles import Profile
 
-__all__ = ["StateBudgetError", "TraceResult", "check_trace"]
+__all__ = ["StateBudgetError", "TraceResult", "check_steps", "check_trace"]
 
 
 @dataclass(slots=True)
@@ -51,10 +52,20 @@ def _observed(step: Step) -> dict[str, Any]:
 
 def check_trace(trace: Trace, profile: Profile, max_states: int = MAX_STATES) -> TraceResult:
     """Replay the trace's steps from the empty state; StateBudgetError past the budget."""
-    header = trace.header
+    return check_steps(trace.path, trace.header, trace.steps, profile, max_states)
+
+
+def check_steps(path: str, header: Header, steps: Iterable[Step], profile: Profile,
+                max_states: int = MAX_STATES) -> TraceResult:
+    """Replay steps as they come (a TraceStream: read as they are checked). Past a
+    divergence or the state budget the rest is still read, unjudged, so that a malformed
+    line anywhere makes the whole trace malformed (TraceError), as reading it whole
+    would, and the step count is the trace's."""
     states = StateSet(profile, header.page_size, header.config, max_states)
-    result = TraceResult(trace.path, len(trace.steps))
-    for step in trace.steps:
+    result = TraceResult(path, 0)
+    it = iter(steps)
+    for step in it:
+        result.steps += 1
         not_run = step.raw.get("not_run")
         if not_run is not None:
             # The recorder did not run it, so it did not happen: the state is unchanged,
@@ -65,12 +76,18 @@ def check_trace(trace: Trace, profile: Profile, max_states: int = MAX_STATES) ->
         try:
             agreed = states.step(step.name, step.args, step.expect)
         except OverBudget as e:
-            raise StateBudgetError(trace.path, step.line, e.message) from None
+            _drain(it)
+            raise StateBudgetError(path, step.line, e.message) from None
         if not agreed:
             allowed = allowed_json(states.paths(step.name, step.args), step.kind == "event")
             result.divergence = Divergence(step.index, step.line, step.name, _observed(step),
-                                           allowed, trace=trace.path)
-            result.max_states = states.peak
-            return result
+                                           allowed, trace=path)
+            result.steps += _drain(it)
+            break
     result.max_states = states.peak
     return result
+
+
+def _drain(steps: Iterator[Step]) -> int:
+    """Read the steps left (checking each line), unjudged; how many there were."""
+    return sum(1 for _ in steps)

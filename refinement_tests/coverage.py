@@ -14,10 +14,15 @@ produce through a v1 trace; a pair in the spec's ladders that no v1 trace can re
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
+import json
+import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from spec import abi
@@ -316,7 +321,43 @@ def _sweep_values(p: int, s: int) -> list[int]:
 @functools.cache
 def spec_reachable(profile_name: str = "zircon-2025", page: int = _P) -> frozenset[
         tuple[str, str]]:
-    """Every (op label, status label) the spec produces on the sweep (see module doc)."""
+    """Every (op label, status label) the spec produces on the sweep (see module doc).
+
+    The sweep explores some 300,000 steps (over a second); its result is remembered in
+    a file under the user's cache directory, named by a digest of everything it is
+    computed from (the spec's code, this module, the profile and the page size), so a
+    change to any of them computes it afresh."""
+    path = _cache_dir() / f"reachable-{_sweep_digest(profile_name, page)}.json"
+    try:
+        return frozenset((op, status) for op, status in json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        pass
+    found = _sweep(profile_name, page)
+    with contextlib.suppress(OSError):  # an unwritable cache only costs the next run
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(sorted(found)))
+        os.replace(tmp, path)
+    return found
+
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "vmospec"
+
+
+def _sweep_digest(profile_name: str, page: int) -> str:
+    h = hashlib.sha256(f"{profile_name} {page}\n".encode())
+    for path in sorted([*(_ROOT / "spec").rglob("*.py"), Path(__file__).resolve()]):
+        h.update(f"{path.relative_to(_ROOT)}\n".encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:32]
+
+
+def _sweep(profile_name: str, page: int) -> frozenset[tuple[str, str]]:
     profile = PROFILES[profile_name]
     p = page
     s = 4 * p

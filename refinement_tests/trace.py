@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import fastjsonschema
+import orjson
 
 from model.ranges import byte_runs
 from refinement_tests.long_lines import LONG_LINE, TooManyRuns, find, shrink_long_line
@@ -43,6 +44,7 @@ __all__ = [
     "Step",
     "Trace",
     "TraceError",
+    "TraceStream",
     "data_from_bytes",
     "data_from_runs",
     "data_length",
@@ -51,6 +53,7 @@ __all__ = [
     "data_to_json",
     "file_kind",
     "header_to_json",
+    "open_trace",
     "parse_trace_text",
     "read_trace",
     "runs_shown",
@@ -320,6 +323,8 @@ SIGNATURES: dict[tuple[str, str], Sig] = {
         (("discarded", "bool"), ("evicted_bytes", "u64")),
     ),
 }
+_WITH_DATA = frozenset(n for (_, n), sig in SIGNATURES.items()
+                       if any(k == "data" for part in sig for _, k in part))
 OPTIONAL_ARGS = frozenset({("vmo_op_range", "buffer_size"), ("vmo_op_range", "buffer")})
 LOCK_STATE_KEYS = ("offset", "size", "discarded_offset", "discarded_size")
 
@@ -482,6 +487,10 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
     return node
 
 
+# Compiled on first use: most lines never need the schema (the one-pass check below
+# reads them), and compiling every definition would cost each command a tenth of a
+# second to start.
+@functools.cache
 def _compile(definition: str) -> Callable[[Any], Any]:
     defs = SCHEMA["definitions"]
     schema = {"$schema": SCHEMA["$schema"], **_inline(defs[definition], defs)}
@@ -493,9 +502,11 @@ def _compile(definition: str) -> Callable[[Any], Any]:
 class _Compiled:
     kind: str
     name: str
-    validate: Callable[[Any], Any]
     # field -> (is an argument, decoder or None for "keep as is")
     fields: dict[str, tuple[bool, Callable[[Any], Any] | None]]
+
+    def validate(self, obj: Any) -> None:
+        _compile(f"{self.kind}.{self.name}")(obj)
 
 
 def _compile_signatures() -> dict[tuple[str, str], _Compiled]:
@@ -503,12 +514,142 @@ def _compile_signatures() -> dict[tuple[str, str], _Compiled]:
     for (kind, name), (args, outcomes) in SIGNATURES.items():
         fields = {f: (True, _DECODERS[k]) for f, k in args}
         fields.update({f: (False, _DECODERS[k]) for f, k in outcomes})
-        out[kind, name] = _Compiled(kind, name, _compile(f"{kind}.{name}"), fields)
+        out[kind, name] = _Compiled(kind, name, fields)
     return out
 
 
-_HEADER_VALIDATOR = _compile("header")
 _COMPILED = _compile_signatures()
+
+
+# --- the one-pass check of the usual lines ------------------------------------------------
+# Each kind's check accepts a subset of what the schema and the decoder accept, and
+# decodes it as they do; for anything else it raises _Bad, and the line goes the exact
+# way (schema, then decoder), which accepts it or names what is wrong.
+
+
+_U64_MAX = abi.U64_MAX
+
+
+def _fast_u64(v: Any) -> int:
+    if type(v) is int and 0 <= v <= abi.U64_MAX:
+        return v
+    raise _Bad
+
+
+def _fast_name(v: Any) -> str:
+    if type(v) is str and v:
+        return v
+    raise _Bad
+
+
+def _fast_bool(v: Any) -> bool:
+    if type(v) is bool:
+        return v
+    raise _Bad
+
+
+def _fast_u32_or_name(v: Any) -> None:
+    if type(v) is int:
+        if not 0 <= v <= abi.U32_MAX:
+            raise _Bad
+    elif type(v) is not str:
+        raise _Bad
+
+
+def _fast_op(v: Any) -> int:
+    _fast_u32_or_name(v)
+    return _decode_op(v)
+
+
+def _fast_flags(kind: str) -> Callable[[Any], int]:
+    decode = _flags_decoder(kind)
+
+    def check(v: Any) -> int:
+        if type(v) is list:
+            for item in v:
+                _fast_u32_or_name(item)
+        else:
+            _fast_u32_or_name(v)
+        return decode(v)
+
+    return check
+
+
+def _fast_status(v: Any) -> int:
+    if type(v) is int:
+        if not -(1 << 31) <= v < 1 << 31:
+            raise _Bad
+    elif type(v) is not str:
+        raise _Bad
+    return _decode_status(v)
+
+
+def _fast_status_expect(v: Any) -> StatusExpect:
+    if type(v) is not str:
+        _fast_status(v)  # a list or {"not": ...} goes the exact way
+    return _single_status_expect(v)
+
+
+def _fast_data(v: Any) -> Data:
+    if type(v) is list:
+        for run in v:
+            if (type(run) is not list or len(run) != 2 or type(run[0]) is not int
+                    or type(run[1]) is not int or not 0 <= run[0] <= 255
+                    or not 0 <= run[1] <= abi.U64_MAX):
+                raise _Bad
+    elif type(v) is not str:
+        raise _Bad
+    return _decode_data(v)
+
+
+def _fast_lock_state(v: Any) -> dict[str, int]:
+    if type(v) is not dict:
+        raise _Bad
+    for key, x in v.items():
+        if key not in LOCK_STATE_KEYS:
+            raise _Bad
+        _fast_u64(x)
+    return dict(v)
+
+
+def _fast_buffer(v: Any) -> bool:
+    if v is not None:
+        raise _Bad
+    return True
+
+
+_FAST_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "u64": _fast_u64,
+    "handle": _fast_name,
+    "out": _fast_name,
+    "bool": _fast_bool,
+    "op": _fast_op,
+    "status": _fast_status,
+    "status_expect": _fast_status_expect,
+    "data": _fast_data,
+    "buffer": _fast_buffer,
+    "lock_state": _fast_lock_state,
+    **{kind: _fast_flags(kind) for kind in _FLAG_TABLES},
+}
+
+
+@dataclass(slots=True)
+class _Fast:
+    required: frozenset[str]  # the arguments the schema requires
+    fields: dict[str, tuple[bool, Callable[[Any], Any]]]  # field -> (is an argument, check)
+
+
+def _fast_signatures() -> dict[tuple[str, str], _Fast]:
+    out = {}
+    for (kind, name), (args, outcomes) in SIGNATURES.items():
+        fields = {f: (True, _FAST_CHECKS[k]) for f, k in args}
+        fields.update({f: (False, _FAST_CHECKS[k]) for f, k in outcomes})
+        required = frozenset(SCHEMA["definitions"][f"{kind}.{name}"]["required"]) - {kind}
+        out[kind, name] = _Fast(required, fields)
+    return out
+
+
+_FAST = _fast_signatures()
 _NAMES = {kind: sorted(n for k, n in SIGNATURES if k == kind) for kind in ("call", "event")}
 
 
@@ -652,18 +793,32 @@ class _Reader:
     def __init__(self, path: str) -> None:
         self.path = path
         self.header: Header | None = None
-        self.steps: list[Step] = []
+        self.count = 0  # steps read so far
         self.bound: dict[str, int] = {}  # out name -> line that bound it
         self.runs = 0  # byte runs held so far, against MAX_RUNS
 
     def error(self, line: int, message: str) -> TraceError:
         return TraceError(self.path, line, message)
 
-    def feed_bytes(self, line: int, raw: bytes | mmap.mmap, a: int, b: int) -> None:
-        """Line `line`, the bytes raw[a:b] of a file."""
+    def feed_chunk(self, line: int, chunk: bytes) -> Step | None:
+        """A line shorter than LONG_LINE, as bytes."""
+        if self.header is not None:
+            step = self.fast_step(line, chunk)
+            if step is not None:
+                return step
+        return self.feed_bytes(line, chunk, 0, len(chunk))
+
+    def feed_bytes(self, line: int, raw: bytes | mmap.mmap, a: int, b: int) -> Step | None:
+        """Line `line`, the bytes raw[a:b] of a file: its step (None: the header or a
+        blank line)."""
         try:
             if b - a < LONG_LINE:
-                text = raw[a:b].decode("utf-8")
+                chunk = raw[a:b]
+                if self.header is not None:
+                    step = self.fast_step(line, chunk)
+                    if step is not None:
+                        return step
+                text = chunk.decode("utf-8")
             else:
                 text, _ = shrink_long_line(raw, a, b, MAX_RUNS - self.runs)
                 if len(text) > MAX_LINE:
@@ -677,9 +832,80 @@ class _Reader:
         except TooManyRuns as e:
             raise self.error(line, str(e)) from None
         if text and not text.isspace():
-            self.feed(line, text)
+            return self.feed(line, text)
+        return None
 
-    def feed(self, line: int, text: str) -> None:
+    def fast_step(self, line: int, chunk: bytes) -> Step | None:
+        """The step of a line in the usual shape, checked in one pass (orjson, then each
+        field against its kind); None for anything else (a bad line, an escape, a rare
+        spelling), which the exact path below reads or refuses with its message. Both
+        give the same step (refinement_tests/tests/test_trace_fast.py)."""
+        if b"\\" in chunk:
+            return None
+        try:
+            obj = orjson.loads(chunk)
+        except orjson.JSONDecodeError:
+            return None
+        if type(obj) is not dict:
+            return None
+        name = obj.get("call")
+        kind = "call"
+        if name is None or "event" in obj:
+            name = obj.get("event")
+            kind = "event"
+            if name is None or "call" in obj:
+                return None
+        fast = _FAST.get((kind, name)) if type(name) is str else None
+        if fast is None:
+            return None
+        fields = fast.fields
+        args: dict[str, Any] = {}
+        expect: dict[str, Any] = {}
+        note = None
+        strings = len(obj)  # every key (the values are counted below)
+        try:
+            for key, value in obj.items():
+                spec = fields.get(key)
+                if spec is None:
+                    if key == kind:
+                        strings += 1
+                    elif key == "note" and type(value) is str:
+                        note = value
+                        strings += 1
+                    else:
+                        return None  # not_run, or an unknown field
+                    continue
+                is_arg, check = spec
+                # The two commonest kinds inline: a number, a handle name.
+                if check is _fast_u64:
+                    if type(value) is not int or not 0 <= value <= _U64_MAX:
+                        return None
+                elif check is _fast_name:
+                    if type(value) is not str or not value:
+                        return None
+                    strings += 1
+                else:
+                    t = type(value)
+                    if t is str:
+                        strings += 1
+                    elif t is list:
+                        strings += sum(type(x) is str for x in value)
+                    elif t is dict:
+                        strings += len(value)
+                    value = check(value)
+                if is_arg:
+                    args[key] = value
+                else:
+                    expect[key] = value
+        except _Bad:
+            return None
+        # Without escapes every '"' opens or closes a string: a count short of the
+        # strings found means orjson dropped a duplicate key.
+        if 2 * strings != chunk.count(b'"') or not fast.required <= args.keys():
+            return None
+        return self.finish_step(line, kind, name, args, expect, note, obj)
+
+    def feed(self, line: int, text: str) -> Step | None:
         if line > 1 and text.startswith("\ufeff"):
             raise self.error(line, "a byte-order mark (U+FEFF) begins this line: only the "
                              "first line of a file may begin with one")
@@ -698,8 +924,8 @@ class _Reader:
             raise self.error(line, f"invalid JSON: {reason}") from None
         if self.header is None:
             self.header = self.decode_header(line, obj)
-        else:
-            self.steps.append(self.decode_step(line, obj))
+            return None
+        return self.decode_step(line, obj)
 
     def decode_header(self, line: int, obj: Any) -> Header:
         if not isinstance(obj, dict):
@@ -718,7 +944,7 @@ class _Reader:
                 f"(this reader reads {FORMAT_VERSION})",
             )
         try:
-            _HEADER_VALIDATOR(obj)
+            _compile("header")(obj)
         except fastjsonschema.JsonSchemaValueException as e:
             raise self.error(line, f"header: {_explain(e)}") from None
         page_size = obj["page_size"]
@@ -784,7 +1010,12 @@ class _Reader:
                 args[key] = value
             else:
                 expect[key] = value
+        return self.finish_step(line, kind, name, args, expect, note, obj)
 
+    def finish_step(self, line: int, kind: str, name: str, args: dict[str, Any],
+                    expect: dict[str, Any], note: str | None, obj: dict[str, Any]) -> Step:
+        """What both paths check once the fields are decoded: defaults, handle names
+        bound once, the budget of byte runs."""
         if name == "vmo_op_range":
             # Defaults of the format: a LOCK gets a lock-state-sized buffer.
             if "buffer_size" not in args:
@@ -793,12 +1024,14 @@ class _Reader:
         out = args.get("out")
         if out is not None:
             self.bind(line, name, out)
-        for data in (args.get("data"), expect.get("data")):
-            self.runs += len(data) if isinstance(data, tuple) else 0
-        if self.runs > MAX_RUNS:
-            raise self.error(line, f"{name}: data: the trace holds more than {MAX_RUNS:,} "
-                             "runs of bytes in all")
-        return Step(len(self.steps) + 1, line, kind, name, args, expect, note, obj)
+        if name in _WITH_DATA:
+            for data in (args.get("data"), expect.get("data")):
+                self.runs += len(data) if isinstance(data, tuple) else 0
+            if self.runs > MAX_RUNS:
+                raise self.error(line, f"{name}: data: the trace holds more than "
+                                 f"{MAX_RUNS:,} runs of bytes in all")
+        self.count += 1
+        return Step(self.count, line, kind, name, args, expect, note, obj)
 
     def bind(self, line: int, name: str, out: str) -> None:
         if out == INVALID_HANDLE_NAME:
@@ -818,22 +1051,25 @@ class _Reader:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return f"unknown {kind} {short_value(name)}{hint}"
 
-    def finish(self) -> Trace:
+    def finish(self) -> Header:
         if self.header is None:
             raise self.error(0, "empty trace: no header line")
-        return Trace(self.path, self.header, self.steps)
+        return self.header
 
 
 def parse_trace_text(text: str, path: str = "<string>") -> Trace:
     reader = _Reader(path)
+    steps: list[Step] = []
     # RFC 8259 lets a parser ignore a byte-order mark; some editors write one.
     text = text.removeprefix("\ufeff")
     with _gc_paused():
         # Split on "\n" only: str.splitlines also breaks at U+2028 inside JSON strings.
         for number, line in enumerate(text.split("\n"), 1):
             if line and not line.isspace():
-                reader.feed(number, line)
-    return reader.finish()
+                step = reader.feed(number, line)
+                if step is not None:
+                    steps.append(step)
+    return Trace(path, reader.finish(), steps)
 
 
 _FILE_KINDS = (
@@ -886,31 +1122,69 @@ def _mapped_regular_file(name: str) -> Iterator[mmap.mmap | bytes]:
         yield mapped
 
 
-_RELEASE = 1 << 26  # bytes of the mapping read before they are let go
+_RELEASE = 1 << 22  # bytes of the mapping read before they are let go (4 MiB)
+
+
+@dataclass(slots=True)
+class TraceStream:
+    """A trace file being read: its header, then its steps as they are read (each line
+    checked as it comes: TraceError at the first bad one)."""
+
+    path: str
+    header: Header
+    steps: Iterator[Step]
+
+    def __iter__(self) -> Iterator[Step]:
+        return self.steps
+
+
+@contextlib.contextmanager
+def open_trace(path: str | Path) -> Iterator[TraceStream]:
+    """Open a trace file to read it step by step. The file is mapped and read a line at
+    a time; lines read are let go of, so memory follows neither the file nor the
+    number of steps, only the longest line and what the caller keeps."""
+    name = str(path)
+    reader = _Reader(name)
+    with _mapped_regular_file(name) as raw:
+        lines = _file_lines(reader, raw)
+        for _ in lines:
+            if reader.header is not None:
+                break
+        header = reader.finish()
+        yield TraceStream(name, header, (s for s in lines if s is not None))
+
+
+def _file_lines(reader: _Reader, raw: mmap.mmap | bytes) -> Iterator[Step | None]:
+    """Each line's step (None: the header, a blank line)."""
+    # RFC 8259 lets a parser ignore a byte-order mark; some editors write one.
+    start = 3 if raw[:3] == b"\xef\xbb\xbf" else 0
+    released = number = 0
+    size = len(raw)
+    while start <= size:
+        # The lines that end within the next LONG_LINE bytes are short: split at once.
+        stop = raw.rfind(b"\n", start, start + LONG_LINE)
+        if stop >= start:
+            for chunk in raw[start:stop].split(b"\n"):
+                number += 1
+                yield reader.feed_chunk(number, chunk)
+            start = stop + 1
+        else:  # a long line (or the last): searched a slice at a time
+            end = find(raw, b"\n", start, size)
+            end = size if end < 0 else end
+            number += 1
+            yield reader.feed_bytes(number, raw, start, end)
+            start = end + 1
+        if isinstance(raw, mmap.mmap) and start - released >= _RELEASE:
+            upto = start - start % mmap.PAGESIZE
+            raw.madvise(mmap.MADV_DONTNEED, released, upto - released)
+            released = upto
 
 
 def read_trace(path: str | Path) -> Trace:
-    """Read and check a trace file. The file is mapped and read a line at a time; lines
-    read are let go of, so memory follows the longest line, not the file."""
-    name = str(path)
-    reader = _Reader(name)
-    with _mapped_regular_file(name) as raw, _gc_paused():
-        # RFC 8259 lets a parser ignore a byte-order mark; some editors write one.
-        start = 3 if raw[:3] == b"\xef\xbb\xbf" else 0
-        released = number = 0
-        while start <= len(raw):
-            end = raw.find(b"\n", start, start + LONG_LINE)
-            if end < 0:  # a long line (or the last): searched a slice at a time
-                end = find(raw, b"\n", start, len(raw))
-                end = len(raw) if end < 0 else end
-            number += 1
-            reader.feed_bytes(number, raw, start, end)
-            start = end + 1
-            if isinstance(raw, mmap.mmap) and start - released >= _RELEASE:
-                upto = start - start % mmap.PAGESIZE
-                raw.madvise(mmap.MADV_DONTNEED, released, upto - released)
-                released = upto
-    return reader.finish()
+    """Read and check a whole trace file (open_trace reads it a step at a time)."""
+    with open_trace(path) as stream, _gc_paused():
+        steps = list(stream)
+        return Trace(stream.path, stream.header, steps)
 
 
 @contextlib.contextmanager

@@ -17,14 +17,14 @@ from typing import Any, NoReturn
 
 from tqdm import tqdm
 
-from refinement_tests.checker import StateBudgetError, TraceResult, check_trace
+from refinement_tests.checker import StateBudgetError, TraceResult, check_steps
 from refinement_tests.stepper import MAX_STATES
 from refinement_tests.trace import (
     Header,
     StatusExpect,
-    Trace,
     TraceError,
     TraceMissing,
+    open_trace,
     read_trace,
     short_value,
     step_to_json,
@@ -113,16 +113,16 @@ def _print_result(r: TraceResult, profile: str) -> None:
     print(f"  replay: vmospec check {d.trace} --profile {profile}")
 
 
-def _trace_profile(trace: Trace, given: str | None) -> Profile:
+def _trace_profile(path: str, header: Header, given: str | None) -> Profile:
     """--profile when given; else the profile the header's `kernel` names; else the
     default. A `kernel` that names no profile is refused (TraceError, the header's line)."""
     if given is not None:
         return PROFILES[given]
-    kernel = trace.header.meta.get("kernel")
+    kernel = header.meta.get("kernel")
     if kernel is None:
         return PROFILES[DEFAULT_PROFILE]
     if not isinstance(kernel, str) or kernel not in PROFILES:
-        raise TraceError(trace.path, 1, f"header: kernel {short_value(kernel)} is not a "
+        raise TraceError(path, 1, f"header: kernel {short_value(kernel)} is not a "
                          f"profile ({', '.join(PROFILES)}); choose one with --profile")
     return PROFILES[kernel]
 
@@ -144,14 +144,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     progress = tqdm(paths, desc="check", unit="trace", file=sys.stderr,
                     disable=len(paths) < 20 or not sys.stderr.isatty())
     for path in progress:
+        # Each trace is checked as it is read, so memory stays flat with its length; a
+        # malformed line anywhere still makes it malformed, not judged (check_steps).
         try:
-            trace = read_trace(path)
-            profile = _trace_profile(trace, args.profile)
+            with open_trace(path) as stream:
+                profile = _trace_profile(stream.path, stream.header, args.profile)
+                results.append(check_steps(stream.path, stream.header, stream, profile,
+                                           args.max_states))
         except TraceError as e:
             errors.append(e)
             continue
-        try:
-            results.append(check_trace(trace, profile, args.max_states))
         except StateBudgetError as e:
             over.append(e)
             continue

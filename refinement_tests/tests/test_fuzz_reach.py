@@ -123,3 +123,24 @@ def test_jobs_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "--jobs" in err
+
+
+def test_the_spec_reachable_pairs_are_remembered_by_what_they_are_computed_from(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from refinement_tests import coverage
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    coverage.spec_reachable.cache_clear()
+    computed = coverage.spec_reachable("zircon-2025", P)
+    files = list((tmp_path / "vmospec").glob("reachable-*.json"))
+    assert len(files) == 1 and computed and ("ZERO", "OK") in computed
+    # read back, not computed: a planted answer under the same name is what comes back
+    files[0].write_text(json.dumps([["COMMIT", "OK"]]))
+    coverage.spec_reachable.cache_clear()
+    assert coverage.spec_reachable("zircon-2025", P) == {("COMMIT", "OK")}
+    # another page size is another name; an unreadable file is computed afresh
+    assert coverage._sweep_digest("zircon-2025", P) != coverage._sweep_digest("zircon-2025", 2 * P)
+    files[0].write_text("not json")
+    coverage.spec_reachable.cache_clear()
+    assert coverage.spec_reachable("zircon-2025", P) == computed
+    coverage.spec_reachable.cache_clear()
