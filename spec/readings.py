@@ -75,9 +75,6 @@ READINGS: tuple[Reading, ...] = (
             ("touched", "size_worth"), "touched",
             ("page.description.range",),
             ("commit.effect",)),
-)
-
-READINGS += (
     Reading("unlock-not_locked",
             "Is UNLOCK of a VMO that was locked once and unlocked since \"not previously "
             "locked\" (BAD_STATE), or does it succeed?",
@@ -108,9 +105,6 @@ READINGS += (
             ("counted", "not_counted"), "counted",
             ("page.unlock.counted", "page.lock.commits_nothing"),
             ("info.committed_bytes",)),
-)
-
-READINGS += (
     Reading("always_need-pager_errors",
             "When the pager fails a page ALWAYS_NEED asks for, does the hint report the "
             "error (the page lists the pager's errors for COMMIT only), or succeed?",
