@@ -151,17 +151,19 @@ class Invariant:
     source: str
     scope: Scope
     predicate: Predicate
+    profiles: Callable[[Profile], bool] = lambda p: True  # the profiles it is proved under
 
 
 CATALOGUE: dict[str, Invariant] = {}
 
 
 def invariant(
-    name: str, statement: str, source: str, scope: Scope
+    name: str, statement: str, source: str, scope: Scope,
+    profiles: Callable[[Profile], bool] = lambda p: True,
 ) -> Callable[[Predicate], Predicate]:
     """Register the decorated predicate as an invariant of the catalogue."""
     def register(p: Predicate) -> Predicate:
-        CATALOGUE[name] = Invariant(name, statement, source, scope, p)
+        CATALOGUE[name] = Invariant(name, statement, source, scope, p, profiles)
         return p
 
     return register
@@ -459,7 +461,23 @@ def snapshot_isolation(c: Ctx) -> tuple[Formula, Formula]:
 
 
 # The only invariants proved on shapes.FAMILY_SHAPES.
-FAMILY_INVARIANTS = {"read-through", "family-isolation"}
+FAMILY_INVARIANTS = {"read-through", "family-isolation", "zero-through-merge",
+                     "isolation-through-merge", "share-counts"}
+SHARERS = {"two-sharer", "three-sharer"}
+
+
+def _family_cx(c: Ctx) -> Cx:
+    return Cx(Symbolic(c.page), c.profile, c.page, {}, [])
+
+
+def _backed(c: Ctx, st: State, obj: int) -> Any:
+    """obj's pages that hold data: its own, and those a hidden ancestor holds for it."""
+    mem = st.vmo(obj).memory
+    assert mem is not None
+    if obj not in st.nodes:
+        return mem.committed
+    x = z3.BitVec("backed_page", 64)
+    return z3.Lambda([x], z3.Or(mem.committed[x], cow.hidden_seen(_family_cx(c), st, obj)[x]))
 
 
 @invariant("read-through",
@@ -468,7 +486,7 @@ FAMILY_INVARIANTS = {"read-through", "family-isolation"}
            "cow.unidirectional, cow.read_through",
            on_shapes({"pager-child"}, lambda step, shape, h: step.label in (
                "vmo_write", "ZERO", "COMMIT", "DECOMMIT", "ALWAYS_NEED", "DONT_NEED",
-               "PREFETCH", "vmo_read", "reclaim")))
+               "PREFETCH", "vmo_read", "reclaim")))  # through the root and the child
 def read_through(c: Ctx) -> tuple[Formula, Formula]:
     node = c.post.nodes[2]
     child, root = c.vmo(c.post, 2), c.vmo(c.post, 1)
@@ -491,6 +509,97 @@ def family_isolation(c: Ctx) -> tuple[Formula, Formula]:
     visible = z3.And(*[z3.ULT(c.i, word(visible_size(c.pre, k))) for k in others])
     return visible, z3.And(*[c.content(c.post, k)[c.i] == c.content(c.pre, k)[c.i]
                              for k in others])
+
+
+CLOSE = labels("handle_close")
+
+
+@invariant("zero-through-merge",
+           "Zeroed offsets stay zero through a merge: after a close (and the merge of the "
+           "hidden node it leaves with one child), an offset a VMO had zeroed reads zero "
+           "and holds no page of its ancestors (no parent data reappears).",
+           "cow.zero, cow.merge",
+           on_shapes(SHARERS, CLOSE))
+def zero_through_merge(c: Ctx) -> tuple[Formula, Formula]:
+    page = z3.UDiv(c.i, c.page)
+    applies, holds = [], []
+    for k, n in c.pre.nodes.items():
+        if n.hidden or not isinstance(c.post.objects.get(k), Vmo):
+            continue
+        before, after = c.vmo(c.pre, k).memory, c.vmo(c.post, k).memory
+        assert before is not None and after is not None
+        zeroed = z3.And(n.zeros[page], z3.Not(before.committed[page]), before.content[c.i] == 0,
+                        z3.ULT(c.i, word(visible_size(c.pre, k))))
+        applies.append(zeroed)
+        holds.append(z3.Implies(zeroed, z3.And(after.content[c.i] == 0,
+                                               z3.Not(_backed(c, c.post, k)[page]))))
+    return z3.Or(False, *applies), z3.And(True, *holds)
+
+
+@invariant("isolation-through-merge",
+           "Snapshot isolation holds across close and merge: closing one VMO of a family "
+           "changes neither the bytes another one reads nor which of its pages hold data "
+           "(the pages a merged hidden node held for it become its own).",
+           "cow.merge, child.effect",
+           on_shapes(SHARERS, CLOSE))
+def isolation_through_merge(c: Ctx) -> tuple[Formula, Formula]:
+    page = z3.UDiv(c.i, c.page)
+    survivors = [k for k, o in c.pre.objects.items()
+                 if isinstance(o, Vmo) and isinstance(c.post.objects.get(k), Vmo)
+                 and k != c.obj]
+    same = []
+    for k in survivors:
+        inside = z3.ULT(c.i, word(visible_size(c.pre, k)))
+        same.append(z3.Implies(inside, z3.And(
+            c.content(c.post, k)[c.i] == c.content(c.pre, k)[c.i],
+            _backed(c, c.post, k)[page] == _backed(c, c.pre, k)[page])))
+    return True, z3.And(True, *same)
+
+
+def _no_leak(c: Ctx, st: State, seen: dict[int, dict[int, Any]]) -> Any:
+    """Every page a hidden node holds at c.k is seen by some VMO (nothing leaks)."""
+    out = []
+    for hid, n in st.nodes.items():
+        if n.hidden:
+            sees = [f for f, _alone, _part in
+                    cow.shares(_family_cx(c), seen, hid, c.k).values()]
+            out.append(z3.Implies(n.pages[c.k], z3.Or(False, *sees)))
+    return z3.And(True, *out)
+
+
+@invariant("share-counts",
+           "The share counts sum to the pages held: at every page of every hidden node, the "
+           "VMOs' scaled parts add up to the page (short of one fixed-point unit per "
+           "sharer, the truncation), and to nothing where it holds none; a VMO counts a "
+           "shared page as private exactly when it alone sees it, and only a page within its "
+           "size (private <= committed <= what the VMO sees). A VMO's own pages count in "
+           "full for it alone, so summed over pages: scaled plus fraction over a family "
+           "equals the pages its nodes own.",
+           "info.attribution.2025, decision.cow.fraction",
+           on_shapes(SHARERS, labels("vmo_write", "ZERO", "COMMIT", "DECOMMIT",
+                                     "vmo_set_size", "handle_close")),
+           profiles=lambda p: p.attribution == "share_count")
+def share_counts(c: Ctx) -> tuple[Formula, Formula]:
+    cx = _family_cx(c)
+    before, after = cow.sights(cx, c.pre), cow.sights(cx, c.post)
+    whole = c.page << cow.FRACTION_BITS
+    holds = []
+    for hid, n in c.post.nodes.items():
+        if not n.hidden:
+            continue
+        per = cow.shares(cx, after, hid, c.k)
+        total = z3.Sum([z3.IntVal(0), *[part for _f, _a, part in per.values()]])
+        holds.append(z3.If(n.pages[c.k],
+                           z3.And(total <= whole, total > whole - len(per)),
+                           total == 0))
+        for obj, (f, alone, _part) in per.items():
+            mine = c.k - cow.shift_to(cx, c.post, obj, hid)
+            size = word(visible_size(c.post, obj))
+            others = [g for o, (g, _a, _p) in per.items() if o != obj]
+            holds += [alone == z3.And(f, *[z3.Not(g) for g in others]),
+                      z3.Implies(f, z3.And(z3.UGE(c.k, cow.shift_to(cx, c.post, obj, hid)),
+                                           z3.ULT(mine, z3.UDiv(size, c.page))))]
+    return _no_leak(c, c.pre, before), z3.And(True, *holds)
 
 
 @invariant("status-domain",

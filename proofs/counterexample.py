@@ -34,6 +34,46 @@ def _contents(b: Builder, shape: str, m: Callable[[str, int], int]) -> None:
                   note="the model's commit state at the page where the claim fails")
 
 
+SHARERS = ("two-sharer", "three-sharer")
+
+
+def _family(b: Builder, shape: str, m: Callable[[str, int], int]) -> None:
+    """A copy-on-write family with the model's page sets at the page and the byte's
+    page: the hidden nodes' pages (written into the original before each snapshot),
+    each VMO's own pages (COMMIT, a fork) and its zero markers (ZERO)."""
+    size_a = m("S_a", PAGE)
+    pages = sorted({m("at_page", 0), m("at_byte", 0) // PAGE})
+
+    def where(name: str, kk: int) -> bool:
+        key = "page" if kk == m("at_page", 0) else "byte_page"
+        return bool(m(f"{name}_at_{key}", 0))
+
+    def put(hidden: str) -> None:
+        for kk in pages:
+            if where(hidden, kk) and kk * PAGE < size_a:
+                b.add("vmo_write", vmo="a", offset=kk * PAGE, data=((0x11, 1),),
+                      note=f"a page the hidden node ({hidden}) holds in the model")
+
+    b.add("vmo_create", size=size_a, options=0, out="a")
+    put("pages_h")
+    b.add("vmo_create_child", vmo="a", options=abi.CHILD_SNAPSHOT, offset=PAGE,
+          size=m("S_c", PAGE), out="c")
+    tags = ["a", "c"]
+    if shape == "three-sharer":
+        put("pages_h2")
+        b.add("vmo_create_child", vmo="a", options=abi.CHILD_SNAPSHOT, offset=0,
+              size=m("S_d", size_a), out="d")
+        tags.append("d")
+    for tag in tags:
+        for kk in pages:
+            if where(f"committed_{tag}", kk):
+                b.add("vmo_op_range", vmo=tag, op=abi.OP_COMMIT, offset=kk * PAGE, size=PAGE,
+                      note="the model's own page")
+            if where(f"zeros_{tag}", kk):
+                b.add("vmo_op_range", vmo=tag, op=abi.OP_ZERO, offset=kk * PAGE, size=PAGE,
+                      note="the model's zero marker")
+
+
 def trace_for(result: Result) -> list[Recorded]:
     """A trace that sets up the counterexample of `result` and runs its step."""
     ob: Obligation = result.obligation
@@ -43,12 +83,19 @@ def trace_for(result: Result) -> list[Recorded]:
         return int(values.get(name, default))
 
     b = Builder(ob.profile, outputs=True)
-    setup(b, ob.shape, m("S_a", PAGE), m("S_c", PAGE))
     handle = ob.handle
-    if ob.shape == "discardable":
-        tracker(b, values)
-    _contents(b, ob.shape, m)
+    if ob.shape in SHARERS:
+        _family(b, ob.shape, m)
+    else:
+        setup(b, ob.shape, m("S_a", PAGE), m("S_c", PAGE))
+        if ob.shape == "discardable":
+            tracker(b, values)
+        _contents(b, ob.shape, m)
     step = STEP_BY_LABEL[ob.step]
+    through = m("at_byte", 0) + PAGE  # where the child's byte lies in the root
+    if ob.shape == "pager-child" and through < m("S_a", PAGE):
+        b.add("vmo_write", vmo="a", offset=through, data=((0x77, 1),),
+              note="the root changes after the child was made: the child reads it through")
     if step.call == "reclaim" and ob.shape == "discardable" and m("S_a", PAGE):
         # reclaim discards only a VMO that holds a page (reclaim.first_page); where in the
         # VMO the model has it is not part of the claim
@@ -56,7 +103,7 @@ def trace_for(result: Result) -> list[Recorded]:
         b.add("vmo_op_range", vmo="a", op=abi.OP_COMMIT, offset=page * PAGE, size=PAGE,
               note="a page for reclaim to find")
     rights = m(f"rights_{handle}", abi.DEFAULT_VMO_RIGHTS)
-    if rights != abi.DEFAULT_VMO_RIGHTS:
+    if rights != abi.DEFAULT_VMO_RIGHTS and step.call != "handle_close":
         b.add("handle_duplicate", handle=handle, rights=rights, out="h",
               note="the model's rights for the handle")
         handle = "h"
@@ -75,8 +122,9 @@ def trace_for(result: Result) -> list[Recorded]:
     if ob.shape == "discardable":  # a discarded VMO reads nothing until it is locked
         b.add("vmo_op_range", vmo="a", op=abi.OP_LOCK, offset=0, size=m("S_a", PAGE),
               note="lock, so that what was discarded can be read")
-    for tag in ("a", "c") if ob.shape in ("slice", "reference", "snapshot", "two-sharer",
-                                          "three-sharer", "pager-child") else ("a",):
+    tags = ("a", "c", "d") if ob.shape == "three-sharer" else ("a", "c") if ob.shape in (
+        "slice", "reference", "snapshot", "two-sharer", "pager-child") else ("a",)
+    for tag in tags:
         b.add("vmo_read", vmo=tag, offset=at_byte, length=1,
               note="what the byte the claim is about reads now")
         b.add("vmo_info", vmo=tag, note="size and commit state now")

@@ -62,7 +62,7 @@ KERNELS = ("zircon-2023", "zircon-2025")
 OTHERS = tuple(p for p in PROFILES if p != DOC)
 ERAS = tuple(p for p in OTHERS if PROFILES[p].kind == "era")
 CATEGORIES = ("page-vs-kernel", "page-vs-page", "optional-error", "no-outcome", "kernel-eras",
-              "silent", "precedence", "no-memory")
+              "silent", "precedence", "no-memory", "reading")
 
 
 @dataclass
@@ -152,6 +152,10 @@ def _where(w: Witness) -> str:
     v = w.values
     what = {"anonymous": "a VMO", "resizable": "a resizable VMO",
             "discardable": "a discardable VMO", "pager": "a pager-backed VMO",
+            "uncached": "an uncached VMO", "contiguous": "a contiguous VMO",
+            "physical": "a physical VMO", "discardable-resizable": "a discardable resizable VMO",
+            "pager-child": "a pager-backed VMO with a child", "two-sharer": "a VMO with a snapshot",
+            "three-sharer": "a VMO with two snapshots",
             "slice": "a slice child", "reference": "a reference child",
             "snapshot": "a snapshot child" if w.handle == "c" else "a VMO with a snapshot"}
     size = v.get("S_c" if w.handle == "c" and w.shape != "reference" else "S_a", 0)

@@ -1,5 +1,6 @@
 """The steps the proofs apply to a shape: every op of zx_vmo_op_range (and an invalid
-one), and the calls and event that change VMO state, with symbolic arguments."""
+one), and the calls and event that change VMO state, with symbolic arguments; on the
+copy-on-write family shapes also closing a handle."""
 
 from __future__ import annotations
 
@@ -68,4 +69,11 @@ STEPS: list[Step] = [
          lambda cx, st, h: calls.reclaim(cx, st, h),
          lambda h, m: {"vmo": h}),
 ]
-STEP_BY_LABEL = {s.label: s for s in STEPS}
+# Steps proved only on the copy-on-write family shapes (shapes.FAMILY_SHAPES): closing a
+# handle, which releases a VMO and merges the hidden node it leaves with one child.
+FAMILY_STEPS: list[Step] = [
+    Step("handle_close", "handle_close", None,
+         lambda cx, st, h: calls.handle_close(cx, st, h),
+         lambda h, m: {"handle": h}),
+]
+STEP_BY_LABEL = {s.label: s for s in [*STEPS, *FAMILY_STEPS]}

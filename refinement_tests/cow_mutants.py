@@ -9,26 +9,33 @@ from __future__ import annotations
 from typing import Any
 from unittest import mock
 
+import z3
+
 from refinement_tests.spec_mutants import Mutant
-from spec import cow, op_range
+from spec import cow, op_range, paging
 from spec.explore import Cx
-from spec.objects import Target
-from spec.state import State
+from spec.objects import Target, memory, with_memory
+from spec.state import Memory, State
 from spec.values import Word
 
 _ATTRIBUTION = cow.attribution
 _MERGE = cow._merge
+_SHARES = cow.shares
+_ZERO_WHOLE = paging.zero_whole_pages
 
 
-def _unsplit(cx: Cx, st: State, obj: int) -> tuple[int, int, int, int]:
-    """Share counts that never split a page: scaled reads as committed."""
-    committed, private, _scaled, _frac = _ATTRIBUTION(cx, st, obj)
-    return committed, private, committed, 0
+def _unsplit(cx: Cx, seen: Any, hid: int, x: Word) -> dict[int, tuple[Any, Any, Any]]:
+    """Share counts that never split a page: each VMO that sees it takes all of it."""
+    whole = cx.page << cow.FRACTION_BITS
+    return {k: (f, alone, z3.If(f, z3.IntVal(whole), z3.IntVal(0)) if cx.v.symbolic
+                else (whole if f else 0))
+            for k, (f, alone, _part) in _SHARES(cx, seen, hid, x).items()}
 
 
-def _private_is_committed(cx: Cx, st: State, obj: int) -> tuple[int, int, int, int]:
-    committed, _private, scaled, frac = _ATTRIBUTION(cx, st, obj)
-    return committed, committed, scaled, frac
+def _private_is_committed(cx: Cx, seen: Any, hid: int, x: Word
+                          ) -> dict[int, tuple[Any, Any, Any]]:
+    """Every VMO that sees a shared page counts it as its private one."""
+    return {k: (f, f, part) for k, (f, _alone, part) in _SHARES(cx, seen, hid, x).items()}
 
 
 def _fraction_dropped(cx: Cx, st: State, obj: int) -> tuple[int, int, int, int]:
@@ -59,19 +66,40 @@ def _merge_frees_all(cx: Cx, st: State, hid: int, cid: int) -> State:
     return _MERGE(cx, st.with_nodes(nodes), hid, cid)
 
 
+def _merge_drops_markers(cx: Cx, st: State, hid: int, cid: int) -> State:
+    """A merge that keeps only the hidden node's zero markers: the survivor's own are
+    lost, so where it had zeroed it sees the grandparent's page again."""
+    zeros = st.nodes[cid].zeros
+    st = _MERGE(cx, st, hid, cid)
+    nodes = dict(st.nodes)
+    n = nodes[cid]
+    nodes[cid] = n._replace(zeros=cx.v.pages_diff(n.zeros, zeros))
+    return st.with_nodes(nodes)
+
+
+def _zero_keeps_pages(cx: Cx, st: State, t: Target, lo: Word, hi: Word) -> State:
+    """ZERO of whole pages that reads zero but frees none of them (zero.effect: a root's
+    whole pages are decommitted, vmo-zero DecommitMiddle)."""
+    kept = memory(st, t).committed
+    st = _ZERO_WHOLE(cx, st, t, lo, hi)
+    return with_memory(st, t, Memory(memory(st, t).content, kept))
+
+
 def _patch(name: str, new: Any, target: Any = cow) -> Mutant:
     return lambda: mock.patch.object(target, name, new)
 
 
 COW_MUTANTS: dict[str, Mutant] = {
-    "shared-pages-unsplit": _patch("attribution", _unsplit),
-    "private-counts-shared": _patch("attribution", _private_is_committed),
+    "shared-pages-unsplit": _patch("shares", _unsplit),
+    "private-counts-shared": _patch("shares", _private_is_committed),
     "fraction-dropped": _patch("attribution", _fraction_dropped),
     "legacy-youngest-owner": _patch("legacy_owner", max),
     "legacy-no-copy-down": _patch("_push_down", _push_nothing),
     "merge-frees-everything": _patch("_merge", _merge_frees_all),
+    "merge-drops-markers": _patch("_merge", _merge_drops_markers),
     "zero-leaves-no-marker": _patch("zeroed", lambda cx, st, obj, a, b: st),
     "resize-keeps-windows": _patch("resized", _unresized),
     "child-is-a-copy": _patch("reads_through", lambda st, obj: False),
+    "zero-keeps-whole-pages": _patch("zero_whole_pages", _zero_keeps_pages, op_range),
     "decommit-beside-children": _patch("_decommit_unsupported", _no_decommit_rule, op_range),
 }

@@ -15,12 +15,13 @@ read live, by overlaying the parent's view (`view`).
 from __future__ import annotations
 
 from itertools import pairwise
+from typing import Any
 
 from spec.abi import OK, U64_MAX
 from spec.explore import Cx
-from spec.objects import target
+from spec.objects import pager_detached, target
 from spec.state import Memory, Node, State
-from spec.values import ByteMap, PageSet, Word
+from spec.values import ByteMap, Flag, PageSet, Word
 
 FRACTION_BITS = 63  # *_fractional_scaled_bytes: 1 << 63 is one byte (info.attribution.2025)
 
@@ -142,8 +143,16 @@ def fetch(cx: Cx, st: State, obj: int, a: Word, b: Word) -> tuple[State, int]:
         pages, anc, shift = through
         want = v.pages_up(v.pages_inter(want, pages), v.div_to(shift, cx.page))
         obj = anc
-    if st.vmo(obj).marks is None:
+    root = st.vmo(obj)
+    if root.marks is None:
         return st, OK
+    if not root.marks.fails and not pager_detached(st, root):
+        # Every request is answered: the pages not yet present land in the root at once
+        # (what paging them in run by run gives; one set operation, so a z3 set works too).
+        mem = _memory(st, obj)
+        landed = v.pages_diff(want, root.marks.dirty)
+        return st.with_vmo_memory(obj, Memory(mem.content, v.pages_union(mem.committed,
+                                                                         landed))), OK
     t = target(cx, st, obj, 0)
     for lo, hi in v.pages_runs(want):
         st, status = commit_pages(cx, st, t, lo, hi, reading=True)
@@ -366,8 +375,50 @@ def legacy_owner(who: list[int]) -> int:
     return min(who)
 
 
+def sights(cx: Cx, st: State) -> dict[int, dict[int, PageSet]]:
+    """For each visible VMO of the families: the pages of each hidden ancestor it sees."""
+    return {k: sight(cx, st, k)[0] for k, n in st.nodes.items() if not n.hidden}
+
+
+def shares(cx: Cx, seen: dict[int, dict[int, PageSet]], hid: int, x: Word
+           ) -> dict[int, tuple[Flag, Flag, Any]]:
+    """Page x of hidden node hid, for each VMO that could see it: whether it does,
+    whether it alone does, and its share of the page in fixed point: P << 63 split
+    evenly among the VMOs that see it, truncated (info.attribution.2025,
+    decision.cow.fraction). Both backends: the proofs sum it over a family."""
+    v = cx.v
+    ids = sorted(k for k, s in seen.items() if hid in s)
+    sees = [v.page_in(seen[k][hid], x) for k in ids]
+    parts = v.split(cx.page << FRACTION_BITS, sees)
+    return {k: (f, alone, part) for k, f, (alone, part) in zip(ids, sees, parts, strict=True)}
+
+
+def shift_to(cx: Cx, st: State, obj: int, hid: int) -> Word:
+    """How many pages into hidden ancestor hid's offsets obj's page 0 lies."""
+    v = cx.v
+    n = st.nodes[obj]
+    shift = v.div_to(n.window, cx.page)
+    nid = n.parent
+    while nid != hid:
+        assert nid is not None
+        shift = v.add(shift, v.div_to(st.nodes[nid].window, cx.page))[0]
+        nid = st.nodes[nid].parent
+    return shift
+
+
+def hidden_seen(cx: Cx, st: State, obj: int) -> PageSet:
+    """The pages of obj (its own page numbers) that a hidden ancestor backs."""
+    v = cx.v
+    out = v.pages_empty()
+    if obj in st.nodes:
+        for hid, pages in sight(cx, st, obj)[0].items():
+            out = v.pages_union(out, v.pages_down(pages, shift_to(cx, st, obj, hid)))
+    return out
+
+
 def attribution(cx: Cx, st: State, obj: int) -> tuple[int, int, int, int]:
-    """What ZX_INFO_VMO reports for a visible VMO of a family (Concrete values only).
+    """What ZX_INFO_VMO reports for a visible VMO of a family (Concrete values: a sum
+    over pages of `shares`, which the proofs check page by page in z3).
 
     Share counts (2025): every page obj sees counts in committed; those it alone sees in
     private; each page seen by k VMOs adds P/k to scaled, the truncated 63-bit fraction
@@ -376,21 +427,22 @@ def attribution(cx: Cx, st: State, obj: int) -> tuple[int, int, int, int]:
     v, p = cx.v, cx.page
     vmo = st.vmo(obj)
     own = v.pages_count(_memory(st, obj).committed, 0, v.div_to(vmo.size, p))
-    sights = {k: sight(cx, st, k)[0] for k, n in st.nodes.items() if not n.hidden}
+    seen = sights(cx, st)
     rss = alone = legacy = 0
     scaled_fp = own * (p << FRACTION_BITS)
-    for hid, mine in sights[obj].items():
-        viewers = [(k, s[hid]) for k, s in sights.items() if hid in s]
-        cuts = sorted({x for _k, s in viewers for run in v.pages_runs(s) for x in run})
+    for hid, mine in seen[obj].items():
+        cuts = sorted({x for s in seen.values() if hid in s
+                       for run in v.pages_runs(s[hid]) for x in run})
         for lo, hi in pairwise(cuts):
             if not v.pages_any(mine, lo, lo + 1):
                 continue
-            who = [k for k, s in viewers if v.pages_any(s, lo, lo + 1)]
+            per = shares(cx, seen, hid, lo)
             n = hi - lo
+            _sees, only, part = per[obj]
             rss += n
-            alone += n if len(who) == 1 else 0
-            legacy += n if legacy_owner(who) == obj else 0
-            scaled_fp += n * ((p << FRACTION_BITS) // len(who))
+            alone += n if only else 0
+            legacy += n if legacy_owner([k for k, s in per.items() if s[0]]) == obj else 0
+            scaled_fp += n * part
     if cx.profile.attribution == "legacy":
         return ((own + legacy) * p, 0, 0, U64_MAX)
     one = 1 << FRACTION_BITS

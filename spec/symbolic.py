@@ -224,6 +224,18 @@ class Symbolic(Values):
         i = z3.BitVec("i", 64)
         return z3.Lambda([i], z3.And(z3.ULE(i, i + word(d)), s[i + word(d)]))
 
+    def page_in(self, s: Any, x: Any) -> Any:
+        return s[word(x)]
+
+    def split(self, whole: int, sees: list[Any]) -> list[tuple[Any, Any]]:
+        # Integers (a part of P << 63 needs more than 64 bits); the count of sharers is
+        # at most len(sees), so each division is by a constant.
+        n = z3.Sum([z3.If(flag(f), z3.IntVal(1), z3.IntVal(0)) for f in sees])
+        part: Any = z3.IntVal(0)
+        for k in range(len(sees), 0, -1):
+            part = z3.If(n == k, z3.IntVal(whole // k), part)
+        return [(z3.And(flag(f), n == 1), z3.If(flag(f), part, z3.IntVal(0))) for f in sees]
+
     def bytes_overlay(self, m: Any, pages: Any, src: Any, shift: Any) -> Any:
         i = z3.BitVec("i", 64)
         return z3.Lambda([i], z3.If(pages[z3.UDiv(i, self.page)], src[i + word(shift)], m[i]))

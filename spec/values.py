@@ -190,6 +190,18 @@ class Values(ABC):
     def page_size(self) -> int:
         return int(getattr(self, "page", 4096))
 
+    def page_in(self, s: PageSet, x: Word) -> Flag:
+        """Page x is in s."""
+        return self.pages_any(s, x, self.add(x, 1)[0])
+
+    def split(self, whole: int, sees: list[Flag]) -> list[tuple[Flag, Any]]:
+        """`whole` split evenly, truncated, among the flags that hold: for each flag,
+        whether it alone holds, and its part (0 where it does not hold). The number of
+        flags is structure, so a part is `whole` divided by a constant (ZX_INFO_VMO
+        share counts, spec/cow.py)."""
+        n = sum(1 for f in sees if f)
+        return [(bool(f) and n == 1, whole // n if f else 0) for f in sees]
+
     def pages_up(self, s: PageSet, d: Word) -> PageSet:
         """s with every page moved up by d pages (a child's pages as its parent's)."""
         out = self.pages_empty()

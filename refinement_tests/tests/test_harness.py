@@ -403,3 +403,50 @@ def test_lockstep_reports_a_crash_of_the_backend() -> None:
                      (GenStep("pager_create", "call", {"out": "p"}),))
     result = lockstep(trace, Crashing(), PROFILE)
     assert result.divergence is not None and "device went away" in result.divergence.reason
+
+
+def test_step_removal_folds_a_slice_into_its_parent() -> None:
+    """The window scenario (a slice, ZERO through it) of zero_misses_last_byte shrinks
+    to ZERO on the parent at the slice's offset: one step fewer."""
+    from refinement_tests.fuzz import _drop_steps
+
+    p = 4096
+    steps = (
+        GenStep("vmo_create", "call", {"size": 4 * p, "options": 0, "out": "v"}),
+        GenStep("vmo_write", "call", {"vmo": "v", "offset": 0, "data": ((1, 4 * p),)}),
+        GenStep("vmo_create_child", "call", {"vmo": "v", "options": abi.CHILD_SLICE,
+                                              "offset": p, "size": 3 * p, "out": "s"}),
+        GenStep("vmo_op_range", "call", {"vmo": "s", "op": abi.OP_ZERO, "offset": 0,
+                                          "size": p, "buffer_size": 0,
+                                          "buffer_null": False}),
+        GenStep("vmo_read", "call", {"vmo": "v", "offset": 0, "length": 4 * p}),
+    )
+    backend = ModelBackend(broken={"zero_misses_last_byte"})
+    trace = GenTrace(p, {"debugging_syscalls": False, "page_loaning": False}, steps)
+    result = lockstep(trace, backend, PROFILE)
+    assert result.divergence is not None and result.divergence.step == 5
+    shrunk, r = _drop_steps(trace, result, backend, PROFILE, None, {}, frozenset())
+    assert r.divergence is not None
+    assert [g.name for g in shrunk.steps] == ["vmo_create", "vmo_write", "vmo_op_range",
+                                              "vmo_read"]
+    assert shrunk.steps[2].args["vmo"] == "v" and shrunk.steps[2].args["offset"] == p
+
+
+@pytest.mark.parametrize("seed_value", [0, 1, 2])
+def test_a_divergence_in_an_examples_last_slots_is_a_catch_not_a_flaky_failure(
+        seed_value: int) -> None:
+    """Hypothesis runs a failing example again to confirm it; the slots that example
+    runs must not depend on how many traces the batch has left by then."""
+    r = fuzz(ModelBackend(broken={"commit_maps_zero_page"}), PROFILE, seconds=None,
+             max_examples=1000, seed_value=seed_value, out_dir=None,
+             hypothesis_shrink=False)
+    assert r.divergence is not None
+
+
+def test_step_removal_repeats_until_nothing_goes() -> None:
+    """Seed 1 of lock_buffer_keeps_lock: hypothesis leaves 20 steps; one pass of
+    removal from the end keeps an UNLOCK that can go once a later step has gone (4
+    steps); repeated passes reach create, LOCK with a null buffer, UNLOCK."""
+    r = fuzz(ModelBackend(broken={"lock_buffer_keeps_lock"}), PROFILE, seconds=None,
+             max_examples=1000, seed_value=1, out_dir=None)
+    assert r.divergence is not None and r.shrunk_steps == 3
