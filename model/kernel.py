@@ -75,6 +75,8 @@ class Kernel:
         self._calls: dict[str, Callable[[Mapping[str, Any]], Outcome]] = {
             "vmo_create": self.vmo_create,
             "vmo_create_child": self.vmo_create_child,
+            "vmo_create_contiguous": self.vmo_create_contiguous,
+            "vmo_create_physical": self.vmo_create_physical,
             "handle_duplicate": self.handle_duplicate,
             "handle_close": self.handle_close,
             "vmo_op_range": self.vmo_op_range,
@@ -83,6 +85,7 @@ class Kernel:
             "vmo_get_size": self.vmo_get_size,
             "vmo_set_size": self.vmo_set_size,
             "vmo_info": self.vmo_info,
+            "vmo_set_cache_policy": self.vmo_set_cache_policy,
             "pager_create": self.pager_create,
             "pager_create_vmo": self.pager_create_vmo,
             "pager_supply_pages": self.pager_supply_pages,
@@ -189,6 +192,48 @@ class Kernel:
         self._bind(a["out"], vmo, rights)
         return _st(abi.OK)
 
+    # --- zx_vmo_create_contiguous, zx_vmo_create_physical (contiguous.*, physical.*) ---------
+    # The BTI or the MMIO resource is the recorder's own: a trace names neither.
+
+    def _kind_size(self, size: int) -> int:
+        """Both calls: size 0 or not whole pages is INVALID_ARGS; past the largest VMO,
+        OUT_OF_RANGE."""
+        if size == 0 or size % self.page_size:
+            return abi.ERR_INVALID_ARGS
+        return abi.ERR_OUT_OF_RANGE if size > self.max_size else abi.OK
+
+    def vmo_create_contiguous(self, a: Mapping[str, Any]) -> Outcome:
+        size: int = a["size"]
+        # contiguous.create: alignment 0 means a page; below a page or past 63 is refused
+        shift = self.page_size.bit_length() - 1
+        align: int = a["alignment_log2"] or shift
+        status = self._kind_size(size)
+        if status == abi.ERR_OUT_OF_RANGE or (status == abi.OK and not shift <= align < 64):
+            status = abi.ERR_INVALID_ARGS if not shift <= align < 64 else status
+        if status != abi.OK:
+            return _st(status)
+        node = PageNode(self.vm, size // self.page_size)
+        if self.vm.commit(node, 0, node.size_pages) != abi.OK:
+            node.on_zero()  # the frames taken so far go back
+            return _st(abi.ERR_NO_MEMORY)
+        vmo = Vmo(self.vm, node, VmoKind.ROOT, contiguous=True)
+        self._bind(a["out"], vmo, abi.DEFAULT_VMO_RIGHTS)
+        return _st(abi.OK)
+
+    def vmo_create_physical(self, a: Mapping[str, Any]) -> Outcome:
+        paddr: int = a["paddr"]
+        size: int = a["size"]
+        status = self._kind_size(size)
+        if status == abi.OK and (paddr % self.page_size or paddr + size - 1 > abi.U64_MAX):
+            status = abi.ERR_INVALID_ARGS
+        if status != abi.OK:
+            return _st(status)
+        node = PageNode(self.vm, size // self.page_size)
+        vmo = Vmo(self.vm, node, VmoKind.ROOT, physical=True,
+                  cache_policy=abi.CACHE_POLICY_UNCACHED)
+        self._bind(a["out"], vmo, abi.DEFAULT_VMO_RIGHTS)
+        return _st(abi.OK)
+
     # --- zx_vmo_create_child (child.*) --------------------------------------------------------
 
     def vmo_create_child(self, a: Mapping[str, Any]) -> Outcome:
@@ -225,6 +270,9 @@ class Kernel:
                 return _st(abi.ERR_INVALID_ARGS)
             if parent.resizable:
                 return _st(abi.ERR_NOT_SUPPORTED)
+            uncached = parent.cache_policy != abi.CACHE_POLICY_CACHED
+            if uncached and not (parent.contiguous or parent.physical):  # child.uncached
+                return _st(abi.ERR_BAD_STATE)
             child = Vmo(
                 self.vm,
                 parent.node,
@@ -232,16 +280,23 @@ class Kernel:
                 window=parent.window + offset // ps,
                 slice_pages=size // ps,
                 parent=parent,
+                cache_policy=parent.cache_policy,
+                contiguous=parent.contiguous,
+                physical=parent.physical,
             )
         elif opts & abi.CHILD_REFERENCE:
             if opts & ~(abi.CHILD_REFERENCE | abi.CHILD_RESIZABLE):
                 return _st(abi.ERR_INVALID_ARGS)
+            if parent.physical:
+                return _st(abi.ERR_NOT_SUPPORTED)  # child.physical
             if offset != 0 or size != 0:
                 return _st(abi.ERR_INVALID_ARGS)
-            if parent.kind is VmoKind.SLICE:
+            if parent.kind is VmoKind.SLICE or parent.contiguous:
                 return _st(abi.ERR_NOT_SUPPORTED)
             if opts & abi.CHILD_RESIZABLE and not parent.resizable:
                 return _st(abi.ERR_NOT_SUPPORTED)
+            if parent.cache_policy != abi.CACHE_POLICY_CACHED:  # child.uncached
+                return _st(abi.ERR_BAD_STATE)
             # A reference shares its parent's node and size, and so its resizability.
             child = Vmo(
                 self.vm, parent.node, VmoKind.REFERENCE, resizable=parent.resizable, parent=parent
@@ -252,6 +307,10 @@ class Kernel:
                 return _st(abi.ERR_INVALID_ARGS)
             if opts & ~(snapshot_type | abi.CHILD_RESIZABLE):
                 return _st(abi.ERR_INVALID_ARGS)
+            if parent.physical:
+                return _st(abi.ERR_NOT_SUPPORTED)  # child.physical
+            if parent.contiguous:
+                return _st(abi.ERR_INVALID_ARGS)  # child.snapshot.contiguous
             made = self._snapshot(parent, snapshot_type, offset, size, opts, no_write)
             if isinstance(made, int):
                 return _st(made)
@@ -277,6 +336,8 @@ class Kernel:
                 return abi.ERR_OUT_OF_RANGE
         elif offset + size > abi.U64_MAX:
             return abi.ERR_OUT_OF_RANGE
+        if parent.cache_policy != abi.CACHE_POLICY_CACHED:  # child.uncached
+            return abi.ERR_BAD_STATE
         pager_root = parent.pager_backed
         if pager_root and snapshot_type == abi.CHILD_SNAPSHOT:
             return abi.ERR_NOT_SUPPORTED
@@ -362,6 +423,8 @@ class Kernel:
         return _st(abi.ERR_INVALID_ARGS)
 
     def _op_commit(self, vmo: Vmo, rights: int, offset: int, size: int) -> int:
+        if vmo.physical and rights & abi.RIGHT_WRITE:
+            return abi.ERR_NOT_SUPPORTED  # commit.physical: after the right
         # rights.per_op (COMMIT: WRITE); commit.bounds: offset + size, or its round-up, overflows
         ends = self._right_and_ends(rights, abi.RIGHT_WRITE, "commit_no_rights", offset, size)
         if isinstance(ends, int):
@@ -385,6 +448,10 @@ class Kernel:
         # rights.per_op (DECOMMIT)
         if not rights & abi.RIGHT_WRITE:
             return abi.ERR_ACCESS_DENIED
+        # decommit.physical, decommit.contiguous: before any bounds
+        loaning = self.config["page_loaning"] or "contiguous_decommits" in self.broken
+        if vmo.physical or (vmo.contiguous and not loaning):
+            return abi.ERR_NOT_SUPPORTED
         # (4)/(5) overflow, past the window or past S (a slice's S is its window)
         end = offset + size
         if end > abi.U64_MAX or end > vmo.size:
@@ -412,6 +479,8 @@ class Kernel:
         # zero.pieces.2025: WRITE; no up-front range check.
         if not rights & abi.RIGHT_WRITE:
             return abi.ERR_ACCESS_DENIED
+        if vmo.physical:
+            return abi.ERR_NOT_SUPPORTED  # zero.physical
         if size == 0:
             return abi.OK
         end = offset + size
@@ -449,15 +518,23 @@ class Kernel:
         )
         if need > self.pool.available:
             return abi.ERR_NO_MEMORY
+        uncached = vmo.cache_policy != abi.CACHE_POLICY_CACHED
         for whole, lo, hi in pieces:
+            # zero.uncached.2025: a contiguous VMO's whole pages take the slow path, which
+            # checks the policy before the bounds
+            if whole and uncached and vmo.contiguous:
+                return abi.ERR_BAD_STATE
             if hi > s:
                 return abi.ERR_OUT_OF_RANGE  # zero.piece_bounds.2025: kept pieces
             if whole:
                 first, last = self._node_page(vmo, lo), self._node_page(vmo, hi)
                 if "zero_slice_forgets_window" in self.broken:
                     first, last = lo // ps, hi // ps  # the slice's window left out
-                self.vm.zero_whole_pages(vmo.node, first, last)
+                self.vm.zero_whole_pages(vmo.node, first, last, in_place=vmo.contiguous)
             else:
+                # zero.uncached.2025: bytes of an uncached VMO are never written in place
+                if vmo.cache_policy != abi.CACHE_POLICY_CACHED:
+                    return abi.ERR_BAD_STATE
                 page_start = self._round_down(lo)
                 status = self.vm.zero_partial(
                     vmo.node, self._node_page(vmo, lo), lo - page_start, hi - page_start
@@ -518,6 +595,8 @@ class Kernel:
         need = abi.RIGHT_WRITE if op == abi.OP_CACHE_INVALIDATE else abi.RIGHT_READ
         if not rights & need:
             return abi.ERR_ACCESS_DENIED
+        if vmo.physical:
+            return abi.ERR_NOT_SUPPORTED  # cache.physical.2025
         # (4) size 0, before bounds
         if size == 0 and "cache_size_zero_ok" not in self.broken:
             return abi.ERR_INVALID_ARGS
@@ -614,8 +693,15 @@ class Kernel:
         assert h is not None and vmo is not None
         if not h.rights & right:
             return abi.ERR_ACCESS_DENIED, None
+        if vmo.physical:
+            return abi.ERR_NOT_SUPPORTED, None  # rw.physical
         end = a["offset"] + length
-        if end > abi.U64_MAX or end > vmo.size:
+        if end > abi.U64_MAX:
+            return abi.ERR_OUT_OF_RANGE, None
+        # rw.uncached: before the bounds, at any length
+        if vmo.cache_policy != abi.CACHE_POLICY_CACHED and "uncached_rw_allowed" not in self.broken:
+            return abi.ERR_BAD_STATE, None
+        if end > vmo.size:
             return abi.ERR_OUT_OF_RANGE, None
         return abi.OK, vmo
 
@@ -671,7 +757,9 @@ class Kernel:
         size = self._round_up(requested)
         if size is None:
             return _st(abi.ERR_OUT_OF_RANGE)
-        # steps 5, 6
+        # steps 5, 6 (set_size.physical: a physical VMO cannot be resized at all)
+        if vmo.physical:
+            return _st(abi.ERR_NOT_SUPPORTED)
         if not vmo.resizable:
             return _st(abi.ERR_UNAVAILABLE)
         if size > self.max_size:
@@ -707,7 +795,9 @@ class Kernel:
         if status != abi.OK:
             return _st(status)
         assert vmo is not None
-        flags = abi.INFO_VMO_TYPE_PAGED | abi.INFO_VMO_VIA_HANDLE
+        flags = abi.INFO_VMO_VIA_HANDLE | (0 if vmo.physical else abi.INFO_VMO_TYPE_PAGED)
+        if vmo.contiguous:
+            flags |= abi.INFO_VMO_CONTIGUOUS
         if vmo.resizable:
             flags |= abi.INFO_VMO_RESIZABLE
         if vmo.kind is VmoKind.CLONE:
@@ -734,7 +824,35 @@ class Kernel:
             "committed_fractional_scaled_bytes": frac,
             "populated_fractional_scaled_bytes": frac,
             "flags": flags,
+            "cache_policy": vmo.cache_policy,  # info.cache_policy
         }
+
+    # --- zx_vmo_set_cache_policy (cache_policy.*) ---------------------------------------------
+
+    def vmo_set_cache_policy(self, a: Mapping[str, Any]) -> Outcome:
+        policy: int = a["cache_policy"]
+        # The syscall checks the policy before it looks the handle up.
+        if policy & ~abi.CACHE_POLICY_MASK:
+            return _st(abi.ERR_INVALID_ARGS)
+        status, h, vmo = self._vmo(a["vmo"])
+        if status != abi.OK:
+            return _st(status)
+        assert h is not None and vmo is not None
+        if not h.rights & abi.RIGHT_MAP:
+            return _st(abi.ERR_ACCESS_DENIED)
+        if vmo.physical and policy == vmo.cache_policy:
+            return _st(abi.OK)  # cache_policy.physical: the same policy is a no-op
+        # No child and no parent: a slice or reference of it, a live snapshot (its node
+        # then hangs under a hidden node), a clone, a child reading through its node.
+        node = vmo.node
+        related = vmo.kids > 0 or node.parent is not None or bool(node.children)
+        if related or vmo.kind in (VmoKind.SLICE, VmoKind.REFERENCE):
+            return _st(abi.ERR_BAD_STATE)
+        # A pager-backed or discardable VMO stays cached.
+        if vmo.pager_backed or vmo.tracker is not None:
+            return _st(abi.OK if policy == abi.CACHE_POLICY_CACHED else abi.ERR_BAD_STATE)
+        vmo.cache_policy = policy
+        return _st(abi.OK)
 
     def attribution(self, vmo: Vmo) -> tuple[int, int, int]:
         """Slices and references are attributed nothing (info.attribution.2025); their pages count

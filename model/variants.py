@@ -44,4 +44,8 @@ VARIANTS: dict[str, str] = {
     "commit_maps_zero_page": "COMMIT leaves pages that read zero on the shared zero page "
     "instead of giving them frames, so committed_bytes misses them (commit.effect: a commit is "
     "never deduped to the zero page)",
+    "contiguous_decommits": "DECOMMIT of a contiguous VMO frees its pages without page "
+    "loaning (decommit.contiguous)",
+    "uncached_rw_allowed": "zx_vmo_read and zx_vmo_write of an uncached VMO go through "
+    "instead of failing with BAD_STATE (rw.uncached)",
 }

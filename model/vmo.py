@@ -257,6 +257,9 @@ class Vmo(KernelObject):
         slice_pages: int = 0,
         parent: Vmo | None = None,
         immutable: bool = False,
+        cache_policy: int = 0,
+        contiguous: bool = False,
+        physical: bool = False,
     ) -> None:
         super().__init__()
         self.vm = vm
@@ -268,11 +271,16 @@ class Vmo(KernelObject):
         self.slice_pages = slice_pages
         self.parent = parent  # slices and references hold their parent VMO
         self.immutable = immutable
+        self.cache_policy = cache_policy  # ZX_CACHE_POLICY_*; 0 is CACHED
+        self.kids = 0  # live slices and references of this VMO
+        self.contiguous = contiguous  # its pages exist from creation (zx_vmo_create_contiguous)
+        self.physical = physical  # a window on device memory: no pages (zx_vmo_create_physical)
         if kind in (VmoKind.ROOT, VmoKind.CLONE):
             node.add_ref()
         else:
             assert parent is not None
             parent.add_ref()
+            parent.kids += 1
 
     @property
     def size_pages(self) -> int:
@@ -295,6 +303,7 @@ class Vmo(KernelObject):
             self.node.release()
         else:
             assert self.parent is not None
+            self.parent.kids -= 1
             self.parent.release()
 
 
@@ -452,9 +461,14 @@ class Vm:
             return
         self.free_range(node, lo, hi)
 
-    def zero_whole_pages(self, node: PageNode, lo: int, hi: int) -> None:
+    def zero_whole_pages(self, node: PageNode, lo: int, hi: int, in_place: bool = False) -> None:
         """ZERO of whole pages (zero.effect): the node's own pages go; if something under the
-        node could still show content (a parent, or the pager), a zero interval hides it."""
+        node could still show content (a parent, or the pager), a zero interval hides it.
+        `in_place` (a contiguous VMO): the pages stay, zero-filled."""
+        if in_place:
+            for p in keys_in_range(node.pages, lo, hi):
+                self.write_into(node.pages[p], 0, ((0, self.page_size),))
+            return
         self.free_range(node, lo, hi)
         if node.parent is not None or node.source is not None:
             node.zeroed.add(lo, hi)

@@ -9,12 +9,12 @@ op 5, the historic LOOKUP, which proofs/steps.py leaves out.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import cache
 from typing import Any
 
 from proofs.prover import PAGE, shape, step_paths
-from proofs.shapes import SHAPES
+from proofs.shapes import HUNT_SHAPES
 from proofs.steps import OFFSET, SIZE, STEP_BY_LABEL, STEPS
 from proofs.witness import CONFIG, Witness, build, shape_rank
 from spec import abi
@@ -34,9 +34,9 @@ EXTRA_HANDLES = (INVALID, PAGER)
 EXTRA_OPS = {"historic op 5": abi.OP_LOOKUP_HISTORIC}
 
 
-def combos() -> Iterator[tuple[str, str, str]]:
-    """Every shape, handle and step, simplest shape first."""
-    pairs = [(s, h) for s in SHAPES for h in shape(s).targets]
+def combos(shapes: Iterable[str] = HUNT_SHAPES) -> Iterator[tuple[str, str, str]]:
+    """Every shape (the hunt's, unless given), handle and step, simplest shape first."""
+    pairs = [(s, h) for s in shapes for h in shape(s).targets]
     pairs += [("anonymous", INVALID), ("pager", PAGER)]
     pairs.sort(key=lambda c: shape_rank(*c))
     for s, h in pairs:

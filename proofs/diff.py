@@ -243,7 +243,7 @@ def diff(a: str, b: str, steps: set[str] | None = None,
             unreachable.add(name)
             if steps is None or split.step in steps:
                 found.setdefault(split.key, split)
-    for shape_name, handle, step in combos():
+    for shape_name, handle, step in combos(SHAPES):  # the kinds every profile can make
         if (steps is not None and step not in steps) or shape_name in unreachable:
             continue
         if progress:

@@ -150,6 +150,10 @@ def _where(w: Witness) -> str:
     v = w.values
     what = {"anonymous": "a VMO", "resizable": "a resizable VMO",
             "discardable": "a discardable VMO", "pager": "a pager-backed VMO",
+            "uncached": "an uncached VMO", "contiguous": "a contiguous VMO",
+            "physical": "a physical VMO", "discardable-resizable": "a discardable resizable VMO",
+            "pager-child": "a pager-backed VMO with a child", "two-sharer": "a VMO with a snapshot",
+            "three-sharer": "a VMO with two snapshots",
             "slice": "a slice child", "reference": "a reference child",
             "snapshot": "a snapshot child" if w.handle == "c" else "a VMO with a snapshot"}
     size = v.get("S_c" if w.handle == "c" and w.shape != "reference" else "S_a", 0)

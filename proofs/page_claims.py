@@ -36,6 +36,7 @@ from typing import Any
 import z3
 
 from proofs.prover import shape, step_paths
+from proofs.shapes import SHAPES
 from proofs.steps import OFFSET, SIZE, STEP_BY_LABEL, STEPS
 from proofs.witness import SHAPE_ORDER, Fresh, Witness, build, shape_rank
 from spec import abi
@@ -492,7 +493,7 @@ class Conflict:
 def op_combos() -> list[tuple[str, str, str]]:
     """(shape, handle, step) for every zx_vmo_op_range step, simplest shape first."""
     out = []
-    for name in SHAPE_ORDER:
+    for name in (n for n in SHAPE_ORDER if n in SHAPES):  # the proof shapes
         for h in shape(name).targets:
             for st in STEPS:
                 if st.call == "vmo_op_range":

@@ -16,7 +16,7 @@ from types import MappingProxyType
 import networkx as nx
 import z3
 
-from spec.abi import DEFAULT_VMO_RIGHTS, RIGHT_RESIZE
+from spec.abi import CACHE_POLICY_UNCACHED, DEFAULT_VMO_RIGHTS, RIGHT_RESIZE
 from spec.calls import max_size
 from spec.state import (
     REFERENCE,
@@ -86,6 +86,51 @@ def resizable(page: int) -> Shape:
     vmo = Vmo(Kind(resizable=True), ROOT, size, None, 0, _memory("a"), None, None, False)
     return Shape("resizable", _state({1: vmo}, {"a": Handle(1, rights)}), ("a",),
                  (_size_ok(size, page), r_ok))
+
+
+def uncached(page: int) -> Shape:
+    """A root VMO whose cache policy is not CACHED (cache_policy.effect): with no parent
+    and no child, as zx_vmo_set_cache_policy requires."""
+    size = z3.BitVec("S_a", 64)
+    rights, r_ok = _rights("a")
+    kind = Kind(cache_policy=CACHE_POLICY_UNCACHED)
+    vmo = Vmo(kind, ROOT, size, None, 0, _memory("a"), None, None, False)
+    return Shape("uncached", _state({1: vmo}, {"a": Handle(1, rights)}), ("a",),
+                 (_size_ok(size, page), r_ok))
+
+
+def _root_kind(name: str, kind: Kind, page: int, committed: z3.ArrayRef | None = None,
+               tracker: Tracker | None = None) -> Shape:
+    """One root VMO `a` of the given kind (issue 12, item 3): its size, rights, content
+    and (unless given) commit set are unknowns."""
+    size = z3.BitVec("S_a", 64)
+    rights, r_ok = _rights("a")
+    memory = _memory("a")
+    if committed is not None:
+        memory = memory._replace(committed=committed)
+    vmo = Vmo(kind, ROOT, size, None, 0, memory, tracker, None, False)
+    return Shape(name, _state({1: vmo}, {"a": Handle(1, rights)}), ("a",),
+                 (_size_ok(size, page), r_ok))
+
+
+def contiguous(page: int) -> Shape:
+    """A contiguous VMO: every page committed from creation (contiguous.effect)."""
+    return _root_kind("contiguous", Kind(contiguous=True), page,
+                      committed=z3.K(BV64, z3.BoolVal(True)))
+
+
+def physical(page: int) -> Shape:
+    """A physical VMO: uncached from creation, no RAM page (physical.effect)."""
+    return _root_kind("physical", Kind(physical=True, cache_policy=CACHE_POLICY_UNCACHED),
+                      page, committed=z3.K(BV64, z3.BoolVal(False)))
+
+
+def discardable_resizable(page: int) -> Shape:
+    """A discardable VMO that is also resizable: its tracker state and lock count are
+    unknowns, as in `discardable`."""
+    tracker = Tracker(z3.BitVec("tracker_a", 64), z3.BitVec("locks_a", 64))
+    return _root_kind("discardable-resizable", Kind(resizable=True, discardable=True), page,
+                      tracker=tracker)
 
 
 def discardable(page: int) -> Shape:
@@ -218,3 +263,15 @@ FAMILY_SHAPES: dict[str, Callable[[int], Shape]] = {
     "two-sharer": lambda page: _family("two-sharer", page, False),
     "three-sharer": lambda page: _family("three-sharer", page, True),
 }
+
+
+# Kinds the hunt looks at beyond SHAPES (issue 12, item 3): not in the catalogue's
+# obligations, whose cost they would raise for facts the examples already pin.
+KIND_SHAPES: dict[str, Callable[[int], Shape]] = {
+    "uncached": uncached,
+    "discardable-resizable": discardable_resizable,
+    "contiguous": contiguous,
+    "physical": physical,
+}
+# Every shape the hunt searches, simplest first within each group.
+HUNT_SHAPES: dict[str, Callable[[int], Shape]] = {**SHAPES, **KIND_SHAPES, **FAMILY_SHAPES}

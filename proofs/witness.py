@@ -43,7 +43,8 @@ MAX_LOCKS = 8  # a witness takes at most this many locks
 WITNESS_TIMEOUT_MS = 10_000
 # Shapes from the simplest witness (fewest setup steps) to the most involved.
 SHAPE_ORDER = ("anonymous", "resizable", "discardable", "pager", "slice", "reference",
-               "snapshot")
+               "snapshot", "uncached", "discardable-resizable", "contiguous", "physical",
+               "pager-child", "two-sharer", "three-sharer")
 
 
 def shape_rank(name: str, handle: str) -> tuple[int, int]:
@@ -95,7 +96,7 @@ class Fresh:
             if h in sh.state.handles and h != "p":
                 r = z3.BitVec(f"rights_{h}", 64)
                 extra.append(r & ~z3.BitVecVal(rights, 64) == 0)
-        if shape_name == "discardable":
+        if shape_name in ("discardable", "discardable-resizable"):
             extra.append(z3.ULE(z3.BitVec("locks_a", 64), MAX_LOCKS))
         self.base = [self.sub(f) for f in [*facts, *extra]]
         self.solver = z3.Solver()
@@ -132,7 +133,7 @@ def minimal_model(shape_name: str, handle: str, facts: list[Any]) -> dict[str, i
     rights = initial_rights(shape_name)
     prefs = [z3.BitVec(f"rights_{h}", 64) == rights[h]
              for h in (handle, "a", "c") if h in rights]
-    if shape_name == "discardable":
+    if shape_name in ("discardable", "discardable-resizable"):
         prefs.append(z3.BitVec("tracker_a", 64) == UNSET)
     prefs.append(z3.UGE(z3.BitVec("S_a", 64), PAGE))
     for p in prefs:
@@ -243,9 +244,18 @@ def setup(b: StepAdder, shape_name: str, size_a: int, size_c: int) -> None:
             b.add("vmo_create_child", vmo="a", options=abi.CHILD_SNAPSHOT_AT_LEAST_ON_WRITE,
                   offset=PAGE, size=size_c, out="c")
         return
-    options = {"resizable": abi.VMO_RESIZABLE,
-               "discardable": abi.VMO_DISCARDABLE}.get(shape_name, 0)
+    if shape_name == "contiguous":
+        b.add("vmo_create_contiguous", size=size_a, alignment_log2=0, out="a")
+        return
+    if shape_name == "physical":
+        b.add("vmo_create_physical", paddr=1 << 28, size=size_a, out="a")
+        return
+    options = {"resizable": abi.VMO_RESIZABLE, "discardable": abi.VMO_DISCARDABLE,
+               "discardable-resizable": abi.VMO_DISCARDABLE | abi.VMO_RESIZABLE
+               }.get(shape_name, 0)
     b.add("vmo_create", size=size_a, options=options, out="a")
+    if shape_name == "uncached":
+        b.add("vmo_set_cache_policy", vmo="a", cache_policy=abi.CACHE_POLICY_UNCACHED)
     if shape_name == "slice":
         b.add("vmo_create_child", vmo="a", options=abi.CHILD_SLICE, offset=PAGE, size=size_c,
               out="c")
@@ -318,7 +328,7 @@ def build(shape_name: str, handle: str, step: str, m: dict[str, int]) -> Witness
     """Set up the fresh state the model describes; the step is left for the caller."""
     b = Builder("zircon-2025")  # the setup calls behave alike under every profile
     setup(b, shape_name, m.get("S_a", PAGE), m.get("S_c", PAGE))
-    if shape_name == "discardable":
+    if shape_name in ("discardable", "discardable-resizable"):
         tracker(b, m)
     h = handle
     rights = m.get(f"rights_{handle}", initial_rights(shape_name)[handle])

@@ -47,13 +47,15 @@ __all__ = [
 CALLS: tuple[str, ...] = (
     "vmo_create", "vmo_create_child", "handle_duplicate", "handle_close", "vmo_op_range",
     "vmo_read", "vmo_write", "vmo_get_size", "vmo_set_size", "vmo_info", "pager_create",
-    "pager_create_vmo", "pager_supply_pages", "pager_fail", "reclaim",
+    "pager_create_vmo", "pager_supply_pages", "pager_fail", "reclaim", "vmo_set_cache_policy",
+    "vmo_create_contiguous", "vmo_create_physical",
 )
 
 # Every kind of VMO a v1 trace can create.
 VMO_KINDS: tuple[str, ...] = (
     "plain", "resizable", "discardable", "unbounded", "pager", "pager-resizable",
     "slice", "reference", "snapshot", "snapshot-at-least-on-write", "snapshot-modified",
+    "contiguous", "physical",
 )
 
 INVALID_OP = "invalid op"

@@ -299,6 +299,10 @@ class _Gen:
             (3, self.window),
             (2, self.resize_tail),
             (6, self.aim),
+            (2, self.cache_policy),
+            (2, self.uncached),
+            (2, self.contiguous),
+            (1, self.physical),
         ]
         self.table = [fn for _, fn in steps]
         self.weights = [w for w, _ in steps]
@@ -749,6 +753,53 @@ class _Gen:
 
     def get_size(self) -> GenStep:
         return self._mk("vmo_get_size", "call", {"vmo": self.vmo_handle()})
+
+    def cache_policy(self, vmo: str | None = None) -> GenStep:
+        """zx_vmo_set_cache_policy: the four policies, CACHED first, and now and then a
+        value outside the mask."""
+        vmo = vmo if vmo is not None else self.vmo_handle()
+        policy = self.pick_or_any([abi.CACHE_POLICY_CACHED, abi.CACHE_POLICY_UNCACHED,
+                                   abi.CACHE_POLICY_WRITE_COMBINING,
+                                   abi.CACHE_POLICY_UNCACHED_DEVICE, 4, abi.U32_MAX], 255)
+        return self._mk("vmo_set_cache_policy", "call", {"vmo": vmo, "cache_policy": policy})
+
+    def contiguous(self) -> list[GenStep]:
+        """A contiguous VMO (contiguous.*; the recorder's BTI), then two calls on it."""
+        p = self.p
+        size = int(self.pick([p, 2 * p, 4 * p, 0, p + 1]))
+        align = int(self.pick([0, 12, 16, 11, 64]))
+        out = self.w.fresh("g")
+        shift = p.bit_length() - 1
+        ok = size > 0 and size % p == 0 and (align == 0 or shift <= align < 64)
+        self.w.add(out, _Obj(False, "contiguous", size, size), _VMO_RIGHTS, ok)
+        self._focus([out], 2)
+        return [self._mk("vmo_create_contiguous", "call",
+                         {"size": size, "alignment_log2": align, "out": out}, "contiguous")]
+
+    def physical(self) -> list[GenStep]:
+        """A physical VMO (physical.*; the recorder's MMIO resource), then two calls on it."""
+        p = self.p
+        size = int(self.pick([p, 2 * p, 100, 0]))
+        paddr = int(self.pick([1 << 28, 0, 1, U64 - p + 1]))
+        out = self.w.fresh("m")
+        ok = size > 0 and size % p == 0 and paddr % p == 0 and paddr + size - 1 <= U64
+        self.w.add(out, _Obj(False, "physical", size, size), _VMO_RIGHTS, ok)
+        self._focus([out], 2)
+        return [self._mk("vmo_create_physical", "call",
+                         {"paddr": paddr, "size": size, "out": out}, "physical")]
+
+    def uncached(self) -> list[GenStep]:
+        """An uncached VMO (cache_policy.*): a plain VMO, perhaps written first, made
+        uncached, then two calls on it (a read or write, ZERO, a cache op, a child, the
+        policy again)."""
+        p = self.p
+        made = self._new_vmo(int(self.pick([p, 2 * p, 4 * p])), 0, "plain")
+        vmo = str(made.args["out"])
+        pre = [self.write(vmo)] if self.num(0, 1) else []
+        policy = self._mk("vmo_set_cache_policy", "call",
+                          {"vmo": vmo, "cache_policy": int(self.pick([1, 3, 2]))})
+        self._focus([vmo], 2)
+        return [made, *pre, policy]
 
     def info(self, vmo: str | None = None) -> GenStep:
         vmo = vmo if vmo is not None else self.vmo_handle()

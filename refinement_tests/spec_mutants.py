@@ -254,6 +254,18 @@ MUTANTS: dict[str, Mutant] = {
     "zero-trusts-pager-content": _patch(op_range, "zero_partial_page", _zero_partial_by_content),
     "zero-discarded-unchecked": _patch(op_range, "_zero_pieces", _zero_discarded_unchecked),
     "reclaim-discards-empty": _patch(calls, "reclaim", _reclaim_discards_empty),
+    "uncached-readable": lambda: _drop_rungs("rw.uncached"),
+    "uncached-has-children": lambda: _drop_rungs("child.uncached"),
+    "cache-policy-unguarded": lambda: _drop_rungs(
+        "cache_policy.family", "cache_policy.reference.2025", "cache_policy.cached_only.2025",
+        "cache_policy.committed.2023"),
+    "physical-acts-as-paged": lambda: _drop_rungs(
+        "commit.physical", "decommit.physical", "zero.physical", "cache.physical.2025",
+        "rw.physical", "set_size.physical", "child.physical"),
+    "contiguous-acts-as-anonymous": lambda: _drop_rungs(
+        "decommit.contiguous", "child.snapshot.contiguous"),
+    "kind-creation-unchecked": lambda: _drop_rungs(
+        "contiguous.size", "contiguous.alignment", "physical.size", "physical.range"),
     "always-need-stops-at-failure": _patch(op_range, "page_in_best_effort", _always_need_stops),
     "write-all-or-nothing": _patch(calls, "write_bytes", _write_all_or_nothing),
 }

@@ -235,6 +235,14 @@ SIGNATURES: dict[tuple[str, str], Sig] = {
         (("size", "u64"), ("options", "create_options"), ("out", "out")),
         (("status", "status_expect"),),
     ),
+    ("call", "vmo_create_contiguous"): (
+        (("size", "u64"), ("alignment_log2", "u32"), ("out", "out")),
+        (("status", "status_expect"),),
+    ),
+    ("call", "vmo_create_physical"): (
+        (("paddr", "u64"), ("size", "u64"), ("out", "out")),
+        (("status", "status_expect"),),
+    ),
     ("call", "vmo_create_child"): (
         (
             ("vmo", "handle"),
@@ -294,7 +302,12 @@ SIGNATURES: dict[tuple[str, str], Sig] = {
             ("committed_fractional_scaled_bytes", "u64"),
             ("populated_fractional_scaled_bytes", "u64"),
             ("flags", "info_flags"),
+            ("cache_policy", "cache_policy"),
         ),
+    ),
+    ("call", "vmo_set_cache_policy"): (
+        (("vmo", "handle"), ("cache_policy", "cache_policy")),
+        (("status", "status_expect"),),
     ),
     ("call", "pager_create"): (
         (("out", "out"),),
@@ -352,6 +365,7 @@ class _DuplicateKey(ValueError):
 _ALL_TABLES: tuple[tuple[dict[str, int], str], ...] = (
     (abi.OPS, "op"),
     (abi.STATUSES, "status"),
+    (abi.CACHE_POLICIES, "cache policy"),
     *_FLAG_TABLES.values(),
 )
 
@@ -397,6 +411,10 @@ def _flags_decoder(kind: str) -> Callable[[Any], int]:
         return mask
 
     return decode
+
+
+def _decode_cache_policy(v: str | int) -> int:
+    return v if isinstance(v, int) else _lookup(v, abi.CACHE_POLICIES, "cache policy")
 
 
 def _decode_status(v: str | int) -> int:
@@ -445,11 +463,13 @@ def _decode_buffer(v: None) -> bool:
 
 _DECODERS: dict[str, Callable[[Any], Any] | None] = {
     "u64": None,
+    "u32": None,
     "handle": None,
     "out": None,
     "bool": None,
     "op": _decode_op,
     "status": _decode_status,
+    "cache_policy": _decode_cache_policy,
     "status_expect": _decode_status_expect,
     "data": _decode_data,
     "buffer": _decode_buffer,
@@ -556,6 +576,17 @@ def _fast_u32_or_name(v: Any) -> None:
         raise _Bad
 
 
+def _fast_u32(v: Any) -> int:
+    if type(v) is int and 0 <= v <= abi.U32_MAX:
+        return v
+    raise _Bad
+
+
+def _fast_cache_policy(v: Any) -> int:
+    _fast_u32_or_name(v)
+    return _decode_cache_policy(v)
+
+
 def _fast_op(v: Any) -> int:
     _fast_u32_or_name(v)
     return _decode_op(v)
@@ -620,6 +651,8 @@ def _fast_buffer(v: Any) -> bool:
 
 _FAST_CHECKS: dict[str, Callable[[Any], Any]] = {
     "u64": _fast_u64,
+    "u32": _fast_u32,
+    "cache_policy": _fast_cache_policy,
     "handle": _fast_name,
     "out": _fast_name,
     "bool": _fast_bool,
@@ -1250,6 +1283,8 @@ def _encode(kind: str, v: Any) -> Any:
         return _encode_flags(kind, v)
     if kind == "status":
         return _encode_status(v)
+    if kind == "cache_policy":
+        return abi.CACHE_POLICY_NAMES.get(v, v)
     if kind == "status_expect":
         return _encode_status_expect(v)
     if kind == "data":

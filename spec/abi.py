@@ -241,6 +241,15 @@ CACHE_POLICY_CACHED = 0
 CACHE_POLICY_UNCACHED = 1
 CACHE_POLICY_UNCACHED_DEVICE = 2
 CACHE_POLICY_WRITE_COMBINING = 3
+CACHE_POLICY_MASK = 3  # zx_vmo_set_cache_policy: any other bit is INVALID_ARGS
+
+CACHE_POLICIES: dict[str, int] = {
+    "ZX_CACHE_POLICY_CACHED": CACHE_POLICY_CACHED,
+    "ZX_CACHE_POLICY_UNCACHED": CACHE_POLICY_UNCACHED,
+    "ZX_CACHE_POLICY_UNCACHED_DEVICE": CACHE_POLICY_UNCACHED_DEVICE,
+    "ZX_CACHE_POLICY_WRITE_COMBINING": CACHE_POLICY_WRITE_COMBINING,
+}
+CACHE_POLICY_NAMES: dict[int, str] = {v: k for k, v in CACHE_POLICIES.items()}
 
 # --- pager ops ------------------------------------------------------------------------------
 PAGER_OP_FAIL = 1
@@ -253,4 +262,5 @@ CONSTANT_TABLES: dict[str, dict[str, int]] = {
     "create_options": CREATE_OPTIONS,
     "child_options": CHILD_OPTIONS,
     "info_flags": INFO_VMO_FLAGS,
+    "cache_policy": CACHE_POLICIES,
 }

@@ -8,6 +8,7 @@ kernel's behaviour here: the reference page covers zx_vmo_op_range only.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import MappingProxyType
 
 from spec import abi, cow
@@ -32,6 +33,7 @@ from spec.objects import (
     info_flags,
     is_discarded,
     memory,
+    merged_to_root,
     pager_detached,
     root_offset,
     target,
@@ -142,6 +144,52 @@ def vmo_create(cx: Cx, st: State, size: Word, options: int, out: str) -> Outcome
     return Outcome(OK, _new_object(st, vmo, out, rights))
 
 
+def _kind_size(cx: Cx, size: Word) -> Rung:
+    """contiguous.size, physical.size: a size of 0, or not whole pages, is INVALID_ARGS."""
+    v = cx.v
+    return (ERR_INVALID_ARGS, lambda: v.or_(v.eq(size, 0), v.not_(v.aligned(size, cx.page))),
+            "contiguous.size, physical.size")
+
+
+def vmo_create_contiguous(cx: Cx, st: State, size: Word, alignment_log2: int,
+                          out: str) -> Outcome:
+    """zx_vmo_create_contiguous through the recorder's BTI (a trace names none)."""
+    shift = cx.page.bit_length() - 1
+    align = alignment_log2 or shift  # contiguous.alignment: 0 means a page
+    status = cx.first(
+        _kind_size(cx, size),
+        (ERR_INVALID_ARGS, lambda: not shift <= align < 64, "contiguous.alignment"),
+        (ERR_OUT_OF_RANGE, lambda: _too_big(cx, size), "contiguous.size"),
+    )
+    if status is not None:
+        return Outcome(status, st)
+    v = cx.v
+    # contiguous.effect: every page is committed from creation, reading zero
+    memory = Memory(v.bytes_const(0), v.pages_add(v.pages_empty(), 0, v.div_to(size, cx.page)))
+    vmo = Vmo(Kind(contiguous=True), ROOT, size, None, 0, memory, None, None, False)
+    cx.why = "contiguous.effect"
+    return Outcome(OK, _new_object(st, vmo, out, abi.DEFAULT_VMO_RIGHTS))
+
+
+def vmo_create_physical(cx: Cx, st: State, paddr: Word, size: Word, out: str) -> Outcome:
+    """zx_vmo_create_physical through the recorder's MMIO resource (a trace names none)."""
+    v = cx.v
+    _end, ovf = v.add(paddr, v.sub(size, 1))
+    status = cx.first(
+        _kind_size(cx, size),
+        (ERR_INVALID_ARGS, lambda: v.or_(v.not_(v.aligned(paddr, cx.page)), ovf),
+         "physical.range"),
+    )
+    if status is not None:
+        return Outcome(status, st)
+    # physical.effect: uncached from creation; no page of RAM is attributed to it
+    memory = Memory(v.bytes_const(0), v.pages_empty())
+    kind = Kind(physical=True, cache_policy=abi.CACHE_POLICY_UNCACHED)
+    vmo = Vmo(kind, ROOT, size, None, 0, memory, None, None, False)
+    cx.why = "physical.effect"
+    return Outcome(OK, _new_object(st, vmo, out, abi.DEFAULT_VMO_RIGHTS))
+
+
 def pager_create(cx: Cx, st: State, out: str) -> Outcome:
     cx.why = "pager.create"
     return Outcome(OK, _new_object(st, Pager(), out, abi.DEFAULT_PAGER_RIGHTS))
@@ -223,6 +271,7 @@ def vmo_create_child(
     is_reference = kind == abi.CHILD_REFERENCE
     snap = kind is not None and kind & _SNAPSHOTS != 0
     of_slice = parent is not None and parent.role == SLICE
+    uncached = parent is not None and not parent.kind.cached
 
     def unidirectional() -> bool:
         """child.snapshot.slice_unidirectional: only under a pager-backed root:
@@ -258,6 +307,13 @@ def vmo_create_child(
          "child.slice.bounds"),
         (ERR_NOT_SUPPORTED, lambda: is_slice and parent is not None and parent.kind.resizable,
          "child.slice.resizable"),
+        (ERR_BAD_STATE,
+         lambda: is_slice and parent is not None and uncached
+         and not (parent.kind.contiguous or parent.kind.physical),
+         "child.uncached"),
+        # child.physical: a physical VMO has slices only
+        (ERR_NOT_SUPPORTED, lambda: (is_reference or snap) and parent is not None
+         and parent.kind.physical, "child.physical"),
         # child.reference.*
         (ERR_INVALID_ARGS, lambda: is_reference and v.or_(v.ne(offset, 0), v.ne(size, 0)),
          "child.reference.range"),
@@ -267,12 +323,16 @@ def vmo_create_child(
         (ERR_NOT_SUPPORTED, lambda: is_reference and options & abi.CHILD_RESIZABLE != 0
          and parent is not None and not parent.kind.resizable,
          "child.reference.resizable"),
+        (ERR_BAD_STATE, lambda: is_reference and uncached, "child.uncached"),
         # child.snapshot.*, in the kernel's order
+        (ERR_INVALID_ARGS, lambda: snap and parent is not None and parent.kind.contiguous,
+         "child.snapshot.contiguous"),
         (ERR_INVALID_ARGS, lambda: snap and v.not_(v.aligned(offset, p)),
          "child.snapshot.aligned"),
         (ERR_OUT_OF_RANGE, lambda: snap and of_slice and v.ult(t.size if t else 0, end),
          "child.snapshot.slice_bounds"),
         (ERR_OUT_OF_RANGE, lambda: snap and end_ovf, "child.snapshot.overflow"),
+        (ERR_BAD_STATE, lambda: snap and uncached, "child.uncached"),
         (ERR_NOT_SUPPORTED, lambda: kind == abi.CHILD_SNAPSHOT and t is not None
          and t.root.kind.pager_backed, "child.snapshot.pager"),
         (ERR_INVALID_ARGS, lambda: snap and projected_overflow(),
@@ -294,7 +354,9 @@ def vmo_create_child(
     elif kind & _SNAPSHOTS:
         rights = v.bit_or(v.bit_and(rights, ~abi.RIGHT_EXECUTE & abi.U32_MAX), RIGHT_WRITE)
     if kind == abi.CHILD_SLICE:
-        child = Vmo(Kind(contiguous=parent.kind.contiguous, physical=parent.kind.physical),
+        # child.uncached: a slice of an uncached contiguous VMO takes its policy
+        child = Vmo(Kind(contiguous=parent.kind.contiguous, physical=parent.kind.physical,
+                         cache_policy=parent.kind.cache_policy),
                     SLICE, rounded, h.obj, offset, None, None, None, False)
     elif kind == abi.CHILD_REFERENCE:
         child = Vmo(Kind(resizable=parent.kind.resizable), REFERENCE, 0, h.obj, 0,
@@ -377,8 +439,11 @@ def _rw_target(
         (bad or 0, lambda: bad is not None, "prefix.handle_lookup"),
         (ERR_ACCESS_DENIED, lambda: v.not_(v.has_bits(t.rights if t else 0, right)),
          "rw.rights"),
-        (ERR_OUT_OF_RANGE, lambda: v.or_(ovf, v.ult(t.size if t else 0, end)),
-         "rw.bounds"),
+        (ERR_NOT_SUPPORTED, lambda: t is not None and t.vmo.kind.physical, "rw.physical"),
+        (ERR_OUT_OF_RANGE, lambda: ovf, "rw.bounds"),
+        # rw.uncached: after the overflow, before the bounds, whatever the length
+        (ERR_BAD_STATE, lambda: t is not None and not t.vmo.kind.cached, "rw.uncached"),
+        (ERR_OUT_OF_RANGE, lambda: v.ult(t.size if t else 0, end), "rw.bounds"),
         # rw.bounds: a zero-length access returns OK before any page is looked up, which
         # is where a discarded VMO answers NOT_FOUND (discard.read_write.not_found)
         (ERR_NOT_FOUND,
@@ -476,6 +541,8 @@ def vmo_set_size(cx: Cx, st: State, vmo: str, size: Word) -> Outcome:
          lambda: resizable and v.not_(v.has_bits(t.rights if t else 0, abi.RIGHT_RESIZE)),
          "set_size.resize_right"),
         (ERR_OUT_OF_RANGE, lambda: ovf, "set_size.overflow"),
+        (ERR_NOT_SUPPORTED, lambda: t is not None and t.vmo.kind.physical,
+         "set_size.physical"),
         (ERR_UNAVAILABLE, lambda: not resizable, "set_size.not_resizable"),
         (ERR_OUT_OF_RANGE, lambda: _too_big(cx, rounded), "set_size.max_size"),
         (ERR_INVALID_ARGS, projected_overflow,
@@ -522,7 +589,8 @@ def vmo_info(cx: Cx, st: State, vmo: str) -> Outcome:
     assert h is not None
     cx.why = "info.committed_bytes"
     t = target(cx, st, h.obj, h.rights)
-    out = {"size": t.size, "flags": info_flags(st, t.obj)}
+    # info.cache_policy
+    out = {"size": t.size, "flags": info_flags(st, t.obj), "cache_policy": t.vmo.kind.cache_policy}
     out.update(zip(("committed_bytes", "populated_bytes", *_ATTRIBUTION),
                    _memory_fields(cx, st, t), strict=True))
     return Outcome(OK, st, MappingProxyType(out))
@@ -551,6 +619,66 @@ def _memory_fields(cx: Cx, st: State, t: Target) -> tuple[object, ...]:
         # numbers) reads 0 in the private and scaled fields and UINT64_MAX in the fractions
         private, scaled, frac = (0, 0, abi.U64_MAX) if legacy else (committed, committed, 0)
     return (committed, committed, private, private, scaled, scaled, frac, frac)
+
+
+# ----------------------------------------------------------------------------------------
+# zx_vmo_set_cache_policy (cache_policy.*)
+# ----------------------------------------------------------------------------------------
+
+
+def _has_parent(st: State, obj: int) -> bool:
+    """The kernel's VMO has a parent: a slice, reference or snapshot, unless it is a
+    snapshot whose original is gone (the hidden node merged into it; notes/cache-policy.md)."""
+    return st.vmo(obj).parent is not None and not merged_to_root(st, obj)
+
+
+def _has_child(st: State, obj: int) -> bool:
+    return any(isinstance(o, Vmo) and o.parent == obj for o in st.objects.values())
+
+
+def vmo_set_cache_policy(cx: Cx, st: State, vmo: str, policy: int) -> Outcome:
+    v, p = cx.v, cx.page
+    bad, h = _vmo_handle(st, vmo)
+    t = target(cx, st, h.obj, h.rights) if h is not None else None
+    era_2023 = cx.profile.cache_policy_rules == "2023"
+    locked_kind = t is not None and (t.root.kind.pager_backed or t.vmo.kind.discardable)
+
+    def holds_pages() -> object:
+        assert t is not None
+        return v.pages_any(memory(st, t).committed, 0, v.div_to(t.size, p))
+
+    rungs: list[Rung] = [
+        # cache_policy.prefix: the policy is checked before the handle is looked up
+        (ERR_INVALID_ARGS, lambda: policy & ~abi.CACHE_POLICY_MASK != 0, "cache_policy.prefix"),
+        (bad or 0, lambda: bad is not None, "prefix.handle_lookup"),
+        (ERR_ACCESS_DENIED, lambda: v.not_(v.has_bits(h.rights if h else 0, abi.RIGHT_MAP)),
+         "cache_policy.prefix"),
+    ]
+    # cache_policy.physical: a physical VMO asked for the policy it has changes nothing
+    rungs.append((OK, lambda: t is not None and t.vmo.kind.physical
+                  and t.vmo.kind.cache_policy == policy, "cache_policy.physical"))
+    if era_2023:
+        rungs.append((ERR_BAD_STATE,
+                      lambda: t is not None and not t.vmo.kind.cached and holds_pages(),
+                      "cache_policy.committed.2023"))
+    rungs.append((ERR_BAD_STATE,
+                  lambda: h is not None and (_has_child(st, h.obj) or _has_parent(st, h.obj)),
+                  "cache_policy.family"))
+    if not era_2023:
+        rungs += [
+            (ERR_BAD_STATE, lambda: t is not None and t.vmo.role in (SLICE, REFERENCE),
+             "cache_policy.reference.2025"),
+            (OK, lambda: locked_kind and policy == abi.CACHE_POLICY_CACHED,
+             "cache_policy.cached_only.2025"),
+            (ERR_BAD_STATE, lambda: locked_kind, "cache_policy.cached_only.2025"),
+        ]
+    status = cx.first(*rungs)
+    if status is not None:
+        return Outcome(status, st)
+    assert t is not None
+    cx.why = "cache_policy.effect"
+    kind = replace(t.vmo.kind, cache_policy=policy)
+    return Outcome(OK, st.with_object(t.obj, t.vmo._replace(kind=kind)))
 
 
 # ----------------------------------------------------------------------------------------

@@ -304,6 +304,11 @@ def _zero_pieces(cx: Cx, st: State, t: Target, offset: Word, end: Word) -> Outco
     for lo, hi, partial in pieces:
         if not cx.when(v.ult(lo, hi)):
             continue
+        # zero.uncached.2025: a contiguous VMO's whole pages take the slow path, whose
+        # policy check comes before the bounds
+        if not t.vmo.kind.cached and not partial and t.vmo.kind.contiguous:
+            cx.why = "zero.uncached.2025"
+            return Outcome(ERR_BAD_STATE, st)
         if cx.when(v.ult(t.size, hi)):
             cx.why = "zero.piece_bounds.2025"
             return Outcome(ERR_OUT_OF_RANGE, st)
@@ -412,39 +417,39 @@ def lock(
     return fail_or(cx, st, status, effect)
 
 
+def _count_op(cx: Cx, st: State, t: Target, offset: Word, size: Word, name: str,
+              refusal: Rung, count: Callable[[Cx, Tracker], Tracker], why: str) -> Outcome:
+    """TRY_LOCK and UNLOCK: the LOCK family's rungs, one refusal of their own, then the
+    lock count moved by `count`."""
+    status = cx.ladder(*_lock_rungs(cx, t, offset, size, name), refusal)
+
+    def effect() -> Outcome:
+        cx.why = why
+        return Outcome(OK, _with_tracker(st, t, count(cx, _tracker(t))))
+
+    return fail_or(cx, st, status, effect)
+
+
 def try_lock(
     cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int, _bn: bool
 ) -> Outcome:
-    rungs = _lock_rungs(cx, t, offset, size, "TRY_LOCK")
     # page: "will fail with ZX_ERR_UNAVAILABLE" if the range has been discarded
-    rungs.append((ERR_UNAVAILABLE, lambda: is_discarded(cx, t.vmo),
-                  "page.try_lock.unavailable"))
-    status = cx.ladder(*rungs)
-
-    def effect() -> Outcome:
-        cx.why = "try_lock.effect"
-        return Outcome(OK, _with_tracker(st, t, _locked(cx, _tracker(t))))
-
-    return fail_or(cx, st, status, effect)
+    refusal: Rung = (ERR_UNAVAILABLE, lambda: is_discarded(cx, t.vmo),
+                     "page.try_lock.unavailable")
+    return _count_op(cx, st, t, offset, size, "TRY_LOCK", refusal, _locked,
+                     "try_lock.effect")
 
 
 def unlock(
     cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int, _bn: bool
 ) -> Outcome:
     v = cx.v
-    rungs = _lock_rungs(cx, t, offset, size, "UNLOCK")
-    # page ERRORS: "BAD_STATE op was UNLOCK, the VMO is discardable and the VMO was not
-    # previously locked"
-    rungs.append((ERR_BAD_STATE,
-                  lambda: t.vmo.tracker is not None and v.ne(t.vmo.tracker.state, UNRECLAIMABLE),
-                  "page.errors.unlock_not_locked"))
-    status = cx.ladder(*rungs)
-
-    def effect() -> Outcome:
-        cx.why = "unlock.effect"
-        return Outcome(OK, _with_tracker(st, t, _unlocked(cx, _tracker(t))))
-
-    return fail_or(cx, st, status, effect)
+    # page ERRORS: BAD_STATE when the VMO is discardable and was not previously locked
+    refusal: Rung = (ERR_BAD_STATE, lambda: t.vmo.tracker is not None
+                     and v.ne(t.vmo.tracker.state, UNRECLAIMABLE),
+                     "page.errors.unlock_not_locked")
+    return _count_op(cx, st, t, offset, size, "UNLOCK", refusal, _unlocked,
+                     "unlock.effect")
 
 
 # ----------------------------------------------------------------------------------------

@@ -44,8 +44,6 @@ def commit_pages(
             return st, status
     owner = st.vmo(t.owner)
     mem = memory(st, t)
-    if owner.kind.contiguous:  # every page exists from creation
-        return st, OK
     marks = owner.marks
     if marks is None:
         st = with_memory(st, t, Memory(mem.content, v.pages_add(mem.committed, a, b)))

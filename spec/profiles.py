@@ -75,6 +75,10 @@ class Profile:
     # transition kernel's values in the six newer fields), or only bounds (the page says
     # nothing about attribution).
     attribution: Literal["share_count", "legacy", "loose"] = "share_count"
+    # zx_vmo_set_cache_policy: 2023 refuses to leave an uncached policy while pages are
+    # committed and lets pager-backed and discardable VMOs go uncached; 2025 drops the first
+    # rule and keeps those VMOs cached (cache_policy.*). The page covers op_range only.
+    cache_policy_rules: Literal["2023", "2025"] = "2025"
     # Where another implementation departs from Zircon's code: its own prefix and op
     # functions (spec/overrides.py; the tables are in spec/implementations/). The eras
     # and the doc have none.
@@ -135,6 +139,7 @@ ZIRCON_2023 = Profile(
     commit_accounting="kernel",
     catalogue_holds=False,
     attribution="legacy",
+    cache_policy_rules="2023",
 )
 
 ZIRCON_2025 = Profile(

@@ -66,6 +66,12 @@ SOURCES: MappingProxyType[str, Source] = MappingProxyType({
                              "185311099de611011eeebe586afe1b8ef1715ac6"),
     "z25/object": Source(_FUCHSIA_25, _K + "lib/syscalls/object.cc",
                          "3e83ba5a7ee974e61b1a690fded595e3a9425055"),
+    "z25/vm_object_h": Source(_FUCHSIA_25, _K + "vm/include/vm/vm_object.h",
+                              "9c03ce9a009fb90c45f7995b3698228852a9a080"),
+    "z24/ddk": Source(_MIST_24, _K + "lib/syscalls/ddk.cc",
+                      "3354f6fcf5f23357f99e53f5bfe7789b08ff6a69"),
+    "z24a/ddk": Source("artem/fuchsia-mirror", _K + "lib/syscalls/ddk.cc",
+                       "1bbe0de46e43d45cccbbb05ada50ac557b6c4ad0"),
     "z25/clone_tests": Source(_FUCHSIA_25, "zircon/system/utest/core/vmo/vmo-clone2.cc",
                               "bd5bba85932cd5b1a48f6b7aa9b5bec5f771ea20"),
     # Zircon 2024b (mist-os: 2024 upstream VM code).
@@ -134,6 +140,11 @@ SECTIONS: MappingProxyType[str, str] = MappingProxyType({
     "zx_vmo_create_child": "",
     "zx_vmo_read and zx_vmo_write": "",
     "zx_vmo_get_size and zx_vmo_set_size": "",
+    "zx_vmo_create_contiguous and zx_vmo_create_physical":
+        "VMOs a trace makes through the recorder's BTI or MMIO resource; a recorder "
+        "without one marks the step not run.",
+    "zx_vmo_set_cache_policy": "Uncached VMOs: who may change a VMO's cache policy, and "
+                               "what an uncached VMO refuses.",
     "Handles": "zx_handle_duplicate and zx_handle_close.",
     "ZX_INFO_VMO": "",
     "Copy-on-write families": "Hidden nodes, who sees which page, children that read "
@@ -357,6 +368,10 @@ def _facts() -> list[Fact]:
         ("child.snapshot.slice_unidirectional", "A snapshot of a slice needs a "
          "unidirectional clone (under a pager root); otherwise NOT_SUPPORTED.",
          ("z25/paged", "notes/syscalls")),
+        ("child.uncached", "A snapshot-family child, a REFERENCE, or a SLICE of a VMO that "
+         "is not contiguous, taken of a VMO whose cache policy is not CACHED, is BAD_STATE "
+         "(after the range checks); a SLICE of an uncached contiguous VMO takes its policy.",
+         ("z25/paged",)),
         ("child.effect", "A child reads as its parent's range did (zeros past the parent's "
          "end); a slice or reference shares the parent's pages, a snapshot copies on "
          "write.", ("z25/cow", "z25/clone_tests")),
@@ -367,6 +382,9 @@ def _facts() -> list[Fact]:
          ("z25/syscall",)),
         ("rw.bounds", "A read or write must lie within the VMO's size (OUT_OF_RANGE).",
          ("z25/paged",)),
+        ("rw.uncached", "zx_vmo_read and zx_vmo_write of a VMO whose cache policy is not "
+         "CACHED are BAD_STATE: after the u64 overflow check, before the bounds, at any "
+         "length.", ("z25/paged",)),
         ("read.effect", "zx_vmo_read returns the bytes, paging absent pages in from the "
          "pager.", ("z25/paged",)),
         ("write.effect", "zx_vmo_write stores the bytes; under a pager the pages before a "
@@ -386,6 +404,53 @@ def _facts() -> list[Fact]:
          "projected onto the root is OUT_OF_RANGE.", ("z25/paged", "notes/syscalls")),
         ("set_size.effect", "Shrinking frees the cut pages, growing adds zeros; the bytes "
          "from the new size to its page end are zeroed.", ("z25/cow", "notes/syscalls")))
+    sec("zx_vmo_create_contiguous and zx_vmo_create_physical",
+        ("contiguous.size", "zx_vmo_create_contiguous refuses a size of 0 or not whole pages "
+         "(INVALID_ARGS); past the largest VMO, OUT_OF_RANGE. (2024b's tree rounds an "
+         "unaligned size up instead.)", ("z24a/ddk", "z25/paged", "z24/ddk")),
+        ("contiguous.alignment", "alignment_log2 0 means a page; below the page shift, or 64 "
+         "and above, is INVALID_ARGS, before the BTI is looked at.", ("z24a/ddk", "z24/ddk")),
+        ("contiguous.effect", "A contiguous VMO has every page committed from creation, "
+         "reading zero; the handle has the default VMO rights; it is not resizable.",
+         ("z24a/ddk", "z25/paged")),
+        ("physical.size", "zx_vmo_create_physical refuses a size of 0 or not whole pages "
+         "(INVALID_ARGS).", ("z25/physical",)),
+        ("physical.range", "A physical address that is not page-aligned, or whose range "
+         "wraps past 2^64, is INVALID_ARGS.", ("z25/physical",)),
+        ("physical.effect", "A physical VMO starts UNCACHED and holds no RAM page: ZX_INFO_VMO "
+         "shows no TYPE_PAGED flag and 0 committed bytes.", ("z25/physical",)),
+        ("child.physical", "A REFERENCE or snapshot of a physical VMO is NOT_SUPPORTED "
+         "(VmObject's defaults); a SLICE is a physical VMO over the window, with the "
+         "parent's policy.", ("z25/physical", "z25/vm_object_h")),
+        ("child.snapshot.contiguous", "A snapshot-family child of a contiguous VMO is "
+         "INVALID_ARGS, before the other snapshot checks.", ("z25/paged",)),
+        ("rw.physical", "zx_vmo_read and zx_vmo_write of a physical VMO are NOT_SUPPORTED "
+         "(it has no read or write of its own: VmObject's default), after the right.",
+         ("z25/physical", "z25/vm_object_h")),
+        ("set_size.physical", "zx_vmo_set_size of a physical VMO is NOT_SUPPORTED "
+         "(VmObject's default resize).", ("z25/physical", "z25/vm_object_h")),
+        ("cache_policy.physical", "zx_vmo_set_cache_policy of a physical VMO with the policy "
+         "it has is OK at once; otherwise a child or a parent is BAD_STATE, and the policy "
+         "is set (no committed-page, pager or discardable rule).", ("z25/physical",)))
+    sec("zx_vmo_set_cache_policy",
+        ("cache_policy.prefix", "zx_vmo_set_cache_policy refuses a policy with a bit outside "
+         "ZX_CACHE_POLICY_MASK (3) as INVALID_ARGS before it looks the handle up; the handle "
+         "needs MAP (ACCESS_DENIED).", ("z25/syscall", "z23/syscall")),
+        ("cache_policy.committed.2023", "2023: a VMO whose policy is not CACHED and that "
+         "holds committed pages cannot change its policy (BAD_STATE), checked first; from "
+         "CACHED, committed pages are cleaned and the change is allowed.", ("z23/paged",)),
+        ("cache_policy.family", "A VMO with a child (slice, reference or snapshot) or with a "
+         "parent cannot change its policy (BAD_STATE); nor can a mapped or pinned one, which "
+         "a trace cannot make.", ("z23/paged", "z25/paged")),
+        ("cache_policy.reference.2025", "2025: a slice or reference is refused (BAD_STATE) "
+         "even once its parent is gone.", ("z25/paged",)),
+        ("cache_policy.cached_only.2025", "2025: a pager-backed or discardable VMO stays "
+         "CACHED: asking for CACHED is OK and changes nothing, any other policy is "
+         "BAD_STATE. 2023 has no such rule.", ("z25/paged", "z23/paged")),
+        ("cache_policy.effect", "Otherwise the VMO takes the policy; its pages and content "
+         "stay (2025 also lets committed pages go back to CACHED).", ("z25/paged",)),
+        ("info.cache_policy", "ZX_INFO_VMO reports the VMO's cache policy.",
+         ("z24/object_h", "z25/object")))
     sec("Handles",
         ("handle.lookup", "A handle value that names no live handle is BAD_HANDLE.",
          ("z25/handle_ops",)),

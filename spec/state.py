@@ -44,8 +44,14 @@ class Kind:
     pager_backed: bool = False
     contiguous: bool = False  # not creatable by a v1 trace; its error paths are in the ops
     physical: bool = False  # likewise
-    cached: bool = True  # an uncached VMO takes ZERO's BAD_STATE paths
+    # ZX_CACHE_POLICY_*: set by zx_vmo_set_cache_policy (cache_policy.*), which replaces
+    # the Kind; an uncached VMO takes ZERO's, reads' and writes' BAD_STATE paths.
+    cache_policy: int = 0
     immutable: bool = False  # a SNAPSHOT|NO_WRITE child: ZX_INFO_VMO_IMMUTABLE (child.effect)
+
+    @property
+    def cached(self) -> bool:
+        return self.cache_policy == 0  # ZX_CACHE_POLICY_CACHED
 
 
 class Memory(NamedTuple):

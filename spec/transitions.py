@@ -24,6 +24,10 @@ def _data_length(data: Any) -> int:
 
 TRANSITIONS: dict[str, Transition] = {
     "vmo_create": lambda cx, st, a: calls.vmo_create(cx, st, a["size"], a["options"], a["out"]),
+    "vmo_create_contiguous": lambda cx, st, a: calls.vmo_create_contiguous(
+        cx, st, a["size"], a["alignment_log2"], a["out"]),
+    "vmo_create_physical": lambda cx, st, a: calls.vmo_create_physical(
+        cx, st, a["paddr"], a["size"], a["out"]),
     "vmo_create_child": lambda cx, st, a: calls.vmo_create_child(
         cx, st, a["vmo"], a["options"], a["offset"], a["size"], a["out"]),
     "handle_duplicate": lambda cx, st, a: calls.handle_duplicate(
@@ -37,6 +41,8 @@ TRANSITIONS: dict[str, Transition] = {
     "vmo_get_size": lambda cx, st, a: calls.vmo_get_size(cx, st, a["vmo"]),
     "vmo_set_size": lambda cx, st, a: calls.vmo_set_size(cx, st, a["vmo"], a["size"]),
     "vmo_info": lambda cx, st, a: calls.vmo_info(cx, st, a["vmo"]),
+    "vmo_set_cache_policy": lambda cx, st, a: calls.vmo_set_cache_policy(
+        cx, st, a["vmo"], a["cache_policy"]),
     "pager_create": lambda cx, st, a: calls.pager_create(cx, st, a["out"]),
     "pager_create_vmo": lambda cx, st, a: calls.pager_create_vmo(
         cx, st, a["pager"], a["options"], a["size"], a["out"]),

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from spec.profiles import PROFILES
+from vmospec.shared_options import json_option, profile_option
 
 EXIT_OK = 0
 EXIT_FOUND = 1
@@ -152,8 +153,7 @@ def register(sub: Any) -> None:
         "invariant catalogue is evaluated; with --backend, every outcome is checked against "
         "the spec. Each violation or divergence is written as the shortest trace to it. "
         "Exit 0 only if none is found.")
-    p.add_argument("--profile", default="zircon-2025", choices=sorted(PROFILES),
-                   help="the behaviour explored (default: zircon-2025)")
+    profile_option(p, "explored")
     p.add_argument("--backend", help=f"also check an implementation: {', '.join(backend_names())}")
     p.add_argument("--depth", type=int, default=DEFAULT_DEPTH,
                    help=f"the most calls after the setup (default {DEFAULT_DEPTH})")
@@ -168,6 +168,6 @@ def register(sub: Any) -> None:
     _broken_option(p)
     p.add_argument("--frames", type=int, default=1 << 20,
                    help="the model's physical frames (default 2^20)")
-    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    json_option(p)
     _runner_options(p)
     p.set_defaults(run=cmd_explore)

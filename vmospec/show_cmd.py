@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from spec.profiles import PROFILES
+from vmospec.shared_options import profile_option
 
 EXIT_OK = 0
 EXIT_DIVERGED = 1
@@ -95,7 +96,6 @@ def register(sub: Any) -> None:
                        "every handle with its rights.")
     p.add_argument("trace", help="a vmo-trace file")
     p.add_argument("--step", type=int, help="after this many steps (default: all of them)")
-    p.add_argument("--profile", default="zircon-2025", choices=sorted(PROFILES),
-                   help="the behaviour replayed (default: zircon-2025)")
+    profile_option(p, "replayed")
     p.add_argument("--picture", metavar="FILE", help="draw it (.png or .svg)")
     p.set_defaults(run=cmd_show)

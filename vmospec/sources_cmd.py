@@ -14,6 +14,7 @@ from typing import Any
 
 from spec.sources import FACTS, PAGE_URL, SECTIONS, SOURCES, Fact
 from vmospec.output import EXIT_BAD_INPUT, EXIT_OK
+from vmospec.shared_options import json_option
 
 _HEADER = "<!-- Rendered from spec/sources.py by `vmospec sources --write-docs`: edit there. -->"
 
@@ -136,7 +137,7 @@ def register(sub: Any) -> None:
                        "(all of them, or the ids given). --write-docs renders "
                        "docs/kernel-facts.md and docs/page-index.md from the registry.")
     p.add_argument("ids", nargs="*", help="ids to show (default: all)")
-    p.add_argument("--json", action="store_true", help="a JSON list on stdout")
+    json_option(p, "a JSON list")
     p.add_argument("--write-docs", nargs="?", const="docs", metavar="DIR",
                    help="write kernel-facts.md and page-index.md into DIR (default docs)")
     p.set_defaults(run=cmd_sources)

@@ -140,6 +140,10 @@ def _step_line(name: str, args: Mapping[str, Any], ix: dict[str, int]) -> str:
     a = args
     if name == "vmo_create":
         return f"create {a['size']} {a['options']} {h('out')}"
+    if name == "vmo_create_contiguous":
+        return f"contig {a['size']} {a['alignment_log2']} {h('out')}"
+    if name == "vmo_create_physical":
+        return f"phys {a['paddr']} {a['size']} {h('out')}"
     if name == "vmo_create_child":
         return f"child {h('vmo')} {a['options']} {a['offset']} {a['size']} {h('out')}"
     if name == "handle_duplicate":
@@ -160,6 +164,8 @@ def _step_line(name: str, args: Mapping[str, Any], ix: dict[str, int]) -> str:
         return f"setsize {h('vmo')} {a['size']}"
     if name == "vmo_info":
         return f"info {h('vmo')}"
+    if name == "vmo_set_cache_policy":
+        return f"cachepolicy {h('vmo')} {a['cache_policy']}"
     if name == "pager_create":
         return f"pager {h('out')}"
     if name == "pager_create_vmo":
@@ -173,7 +179,8 @@ def _step_line(name: str, args: Mapping[str, Any], ix: dict[str, int]) -> str:
     raise BackendError(f"the device runner does not know the step {name!r}")
 
 
-_NUMBERS = ("size", "options", "offset", "rights", "op", "length", "buffer_size")
+_NUMBERS = ("size", "options", "offset", "rights", "op", "length", "buffer_size",
+            "cache_policy", "alignment_log2", "paddr")
 
 
 def _check_numbers(i: int, t: BatchTrace) -> None:
@@ -247,9 +254,9 @@ def _decode_step(name: str, kind: str, args: Mapping[str, Any], line: str) -> di
     if not tok:
         raise _Garbage("an empty step line")
     unknown: list[str] = []
-    if name == "vmo_info" and len(tok) == 5 + len(ATTRIBUTION):  # status, 4, then these
-        unknown = [f for f, t in zip(ATTRIBUTION, tok[5:], strict=True) if t == "-"]
-        tok = tok[:5] + [t for t in tok[5:] if t != "-"]
+    if name == "vmo_info" and len(tok) == 6 + len(ATTRIBUTION):  # status, 5, then these
+        unknown = [f for f, t in zip(ATTRIBUTION, tok[6:], strict=True) if t == "-"]
+        tok = tok[:6] + [t for t in tok[6:] if t != "-"]
     nums = _ints(tok)
     status, rest = nums[0], nums[1:]
     _within("a status", [status], _I32)
@@ -276,14 +283,14 @@ def _decode_step(name: str, kind: str, args: Mapping[str, Any], line: str) -> di
             raise _Garbage("expected the size")
         out["size"] = rest[0]
     elif name == "vmo_info":
-        if len(rest) != 4 + len(ATTRIBUTION) - len(unknown):
-            raise _Garbage("expected size, committed, populated, flags and the six "
-                           "attribution fields (each a number or -)")
-        _within("the flags", rest[3:4], (0, abi.U32_MAX))
+        if len(rest) != 5 + len(ATTRIBUTION) - len(unknown):
+            raise _Garbage("expected size, committed, populated, flags, the cache policy and "
+                           "the six attribution fields (each a number or -)")
+        _within("the flags and cache policy", rest[3:5], (0, abi.U32_MAX))
         out.update(size=rest[0], committed_bytes=rest[1], populated_bytes=rest[2],
-                   flags=rest[3])
+                   flags=rest[3], cache_policy=rest[4])
         known = [f for f in ATTRIBUTION if f not in unknown]
-        out.update(zip(known, rest[4:], strict=True))
+        out.update(zip(known, rest[5:], strict=True))
         if unknown:
             out[NOT_REPORTED] = unknown
     elif name == "vmo_op_range" and args["op"] == abi.OP_LOCK:

@@ -44,7 +44,7 @@
 
 enum {
   S_CREATE = 1, S_CHILD, S_DUP, S_CLOSE, S_OP, S_READ, S_WRITE, S_GETSIZE, S_SETSIZE,
-  S_INFO, S_PAGER, S_PAGERVMO, S_SUPPLY, S_FAIL, S_RECLAIM
+  S_INFO, S_PAGER, S_PAGERVMO, S_SUPPLY, S_FAIL, S_RECLAIM, S_CACHEPOLICY, S_CONTIG, S_PHYS
 };
 
 typedef struct {
@@ -61,7 +61,8 @@ static const stepdef_t STEPS[] = {
     {"setsize", S_SETSIZE, "hu"},    {"info", S_INFO, "h"},
     {"pager", S_PAGER, "o"},         {"pagervmo", S_PAGERVMO, "huuo"},
     {"supply", S_SUPPLY, "hhuu"},    {"fail", S_FAIL, "hhuui"},
-    {"reclaim", S_RECLAIM, "h"},
+    {"reclaim", S_RECLAIM, "h"},     {"cachepolicy", S_CACHEPOLICY, "hu"},
+    {"contig", S_CONTIG, "uuo"},     {"phys", S_PHYS, "uuo"},
 };
 
 typedef struct {
@@ -425,7 +426,7 @@ static void run_step(const step_t* s) {
   // options, rights and ops are 32-bit in the syscalls; a wider value cannot be passed
   bool wide = (s->kind == S_CREATE && s->u[1] > UINT32_MAX) ||
               ((s->kind == S_CHILD || s->kind == S_DUP || s->kind == S_PAGERVMO ||
-                s->kind == S_OP) && s->u[0] > UINT32_MAX);
+                s->kind == S_OP || s->kind == S_CACHEPOLICY) && s->u[0] > UINT32_MAX);
   if (wide) {
     not_run("a flag or op value does not fit in 32 bits");
     return;
@@ -513,14 +514,17 @@ static void run_step(const step_t* s) {
     case S_SETSIZE:
       st = zx_vmo_set_size(name(s->h[0]), s->u[0]);
       break;
+    case S_CACHEPOLICY:
+      st = zx_vmo_set_cache_policy(name(s->h[0]), (uint32_t)s->u[0]);
+      break;
     case S_INFO: {
       zx_info_vmo_t info;
       memset(&info, 0, sizeof(info));
       st = zx_object_get_info(name(s->h[0]), ZX_INFO_VMO, &info, sizeof(info), NULL, NULL);
       if (st == ZX_OK) {
-        printf("%d %llu %llu %llu %u", st, (unsigned long long)info.size_bytes,
+        printf("%d %llu %llu %llu %u %u", st, (unsigned long long)info.size_bytes,
                (unsigned long long)info.committed_bytes, (unsigned long long)info.populated_bytes,
-               (unsigned)info.flags);
+               (unsigned)info.flags, (unsigned)info.cache_policy);
 #ifdef ZX_INFO_VMO_V3
         // The 2024+ struct (RFC-0254 renamed the old topic ZX_INFO_VMO_V3): attribution.
         printf(" %llu %llu %llu %llu %llu %llu\n",
@@ -592,6 +596,13 @@ static void run_step(const step_t* s) {
         mtx_unlock(&P.lock);
       }
       break;
+    case S_CONTIG:
+    case S_PHYS:
+      // zx_vmo_create_contiguous needs a BTI and zx_vmo_create_physical an MMIO resource:
+      // the runner is given neither (notes/device.md).
+      not_run(s->kind == S_CONTIG ? "vmo_create_contiguous: the runner has no BTI handle"
+                                  : "vmo_create_physical: the runner has no MMIO resource");
+      return;
     case S_RECLAIM: {
 #ifdef VMOSPEC_HOST
       int was = 0;

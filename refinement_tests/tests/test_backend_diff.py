@@ -49,8 +49,10 @@ def test_a_broken_backend_is_found_once_per_class(tmp_path: Path) -> None:
     keys = [c.key for c in res.classes]
     assert len(keys) == len(set(keys))  # each class once
     assert sum(c.count for c in res.classes) <= res.traces
+    # the missing right shows as OK or, past the end, as OUT_OF_RANGE: either is the class
     denied = [c for c in res.classes
-              if c.op == "COMMIT" and c.allowed == ("ACCESS_DENIED",) and c.observed == "OK"]
+              if c.op == "COMMIT" and c.allowed == ("ACCESS_DENIED",)
+              and c.observed in ("OK", "OUT_OF_RANGE")]
     assert denied, [c.summary(res.profile, res.backend) for c in res.classes]
     write_witnesses(res, tmp_path)
     for c in res.classes:

@@ -73,7 +73,12 @@ def test_every_example_conforms_through_the_host_runner(asan_runner: Path) -> No
             failures.append((t.path, r.divergence))
         # and what the example itself records agrees with what the runner observed (the
         # checker cannot see a flag missing from an observation: listed flags must be set)
+        # up to a step the runner could not run (a contiguous or physical VMO: it has no
+        # BTI and no resource), after which the example's handles are not the runner's
         for s, o in zip(t.steps, obs, strict=True):
+            if "not_run" in o:
+                assert s.name in ("vmo_create_contiguous", "vmo_create_physical"), (s, o)
+                break
             for key, want in s.expect.items():
                 seen: Any = o.get(key)
                 ok = (want.accepts(seen) if key == "status"
@@ -171,7 +176,8 @@ def test_the_reader_rejects_malformed_input(asan_runner: Path, data: bytes) -> N
 _TOKENS = st.sampled_from([
     "vmorun", "1", "trace", "end", "done", "4096", "0", "-", "create", "child", "dup", "close",
     "op", "read", "write", "getsize", "setsize", "info", "pager", "pagervmo", "supply", "fail",
-    "reclaim", "3", "18446744073709551615", "18446744073709551616", "-42", "\n", " ", "x",
+    "reclaim", "cachepolicy", "contig", "phys", "3", "18446744073709551615",
+    "18446744073709551616", "-42", "\n", " ", "x",
 ])
 
 

@@ -119,7 +119,7 @@ def test_the_lockstep_meets_the_budget_where_the_checker_does(tmp_path: Path) ->
 def test_fuzz_ends_with_an_error_and_saves_the_trace(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     report = fuzz(_Unrecorded(), PROFILES["doc"], seconds=None, max_examples=200,
-                  seed_value=2, out_dir=tmp_path, max_states=4)  # seed 2 goes over
+                  seed_value=10, out_dir=tmp_path, max_states=4)  # seed 10 goes over
     assert report.over_budget and report.divergence is None
     assert report.trace_path is not None
     saved = read_trace(report.trace_path)

@@ -527,12 +527,14 @@ datas = st.one_of(runs, huge_runs).map(data_from_runs)
 
 VALUES: dict[str, st.SearchStrategy[Any]] = {
     "u64": u64s,
+    "u32": u32s,
     "handle": st.text(min_size=1, max_size=8),
     "op": st.sampled_from(list(abi.OPS.values())) | u32s,
     "create_options": u32s,
     "child_options": u32s,
     "rights": u32s | st.just(abi.RIGHT_SAME_RIGHTS),
     "info_flags": u32s,
+    "cache_policy": u32s,
     "status": statuses,
     "status_expect": st.builds(StatusExpect, st.frozensets(statuses, min_size=1), st.booleans()),
     "data": datas,

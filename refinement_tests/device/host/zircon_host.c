@@ -209,6 +209,7 @@ struct obj {
   // VMO
   int role;
   bool resizable, discardable, pager_backed, immutable;
+  uint32_t cache_policy;  // ZX_CACHE_POLICY_*; a slice takes its parent's
   uint64_t size;  // page-aligned; a reference follows its parent
   obj_t* parent;
   uint64_t window;
@@ -944,18 +945,24 @@ zx_status_t zx_vmo_create_child(zx_handle_t handle, uint32_t options, uint64_t o
       st = ZX_ERR_INVALID_ARGS;  // child.slice.bounds: a slice must lie within its parent
     } else if (is_slice && parent->resizable) {
       st = ZX_ERR_NOT_SUPPORTED;
+    } else if (is_slice && parent->cache_policy != ZX_CACHE_POLICY_CACHED) {
+      st = ZX_ERR_BAD_STATE;  // child.uncached
     } else if (is_ref && (offset != 0 || size != 0)) {
       st = ZX_ERR_INVALID_ARGS;
     } else if (is_ref && of_slice) {
       st = ZX_ERR_NOT_SUPPORTED;
     } else if (is_ref && (options & ZX_VMO_CHILD_RESIZABLE) && !parent->resizable) {
       st = ZX_ERR_NOT_SUPPORTED;
+    } else if (is_ref && parent->cache_policy != ZX_CACHE_POLICY_CACHED) {
+      st = ZX_ERR_BAD_STATE;  // child.uncached
     } else if (snap && offset % K.page) {
       st = ZX_ERR_INVALID_ARGS;
     } else if (snap && of_slice && (end_ovf || t.size < end)) {
       st = ZX_ERR_OUT_OF_RANGE;  // child.snapshot.slice_bounds: within the slice it is taken of
     } else if (snap && end_ovf) {
       st = ZX_ERR_OUT_OF_RANGE;
+    } else if (snap && parent->cache_policy != ZX_CACHE_POLICY_CACHED) {
+      st = ZX_ERR_BAD_STATE;  // child.uncached
     } else if (kind == ZX_VMO_CHILD_SNAPSHOT && root_pager) {
       st = ZX_ERR_NOT_SUPPORTED;  // child.snapshot.pager
     } else if (snap && projected) {
@@ -1128,6 +1135,8 @@ static zx_status_t op_zero(target_t* t, uint64_t offset, uint64_t size) {
     uint64_t lo = pieces[i][0], hi = pieces[i][1];
     if (lo >= hi) continue;
     if (t->size < hi) return ZX_ERR_OUT_OF_RANGE;  // earlier pieces stay done
+    // zero.uncached.2025: bytes of an uncached VMO are never written in place
+    if (i != 1 && t->vmo->cache_policy != ZX_CACHE_POLICY_CACHED) return ZX_ERR_BAD_STATE;
     if (gone) continue;
     if (i != 1) {
       zx_status_t st = zero_partial(t, lo, hi);
@@ -1287,7 +1296,11 @@ static zx_status_t rw_checks(zx_handle_t handle, zx_rights_t right, uint64_t off
   if (st != ZX_OK) return st;
   *t = target_of(e);
   if (!(t->rights & right)) return ZX_ERR_ACCESS_DENIED;
-  if (past_end(t, offset, len)) return ZX_ERR_OUT_OF_RANGE;
+  uint64_t end;
+  if (add_ovf(offset, len, &end)) return ZX_ERR_OUT_OF_RANGE;
+  // rw.uncached: before the bounds, at any length
+  if (t->vmo->cache_policy != ZX_CACHE_POLICY_CACHED) return ZX_ERR_BAD_STATE;
+  if (t->size < end) return ZX_ERR_OUT_OF_RANGE;
   if (discarded(t->vmo) && len != 0) return ZX_ERR_NOT_FOUND;  // rw.bounds: length 0 first
   return ZX_OK;
 }
@@ -1418,9 +1431,36 @@ zx_status_t zx_object_get_info(zx_handle_t handle, uint32_t topic, void* buffer,
     // decision.info.bounds: slices and references are attributed nothing; pages count to their owner
     if (t.vmo->store) info.committed_bytes = store_committed(t.vmo->store);
     info.populated_bytes = info.committed_bytes;
+    info.cache_policy = t.vmo->cache_policy;  // info.cache_policy
     memcpy(buffer, &info, sizeof(info));
     if (actual) *actual = 1;
     if (avail) *avail = 1;
+  }
+  unlock();
+  return st;
+}
+
+// --- zx_vmo_set_cache_policy (cache_policy.*, 2025) -------------------------------------------
+
+zx_status_t zx_vmo_set_cache_policy(zx_handle_t handle, uint32_t cache_policy) {
+  if (cache_policy & ~ZX_CACHE_POLICY_MASK) return ZX_ERR_INVALID_ARGS;  // before the handle
+  lock();
+  handle_t* e = NULL;
+  zx_status_t st = lookup(handle, OBJ_VMO, &e);
+  if (st == ZX_OK && !(e->rights & ZX_RIGHT_MAP)) st = ZX_ERR_ACCESS_DENIED;
+  obj_t* v = st == ZX_OK ? e->obj : NULL;
+  bool family = v && v->parent && !merged_to_root(v);
+  for (const obj_t* o = K.live; v && o && !family; o = o->next_live) {
+    family = o->type == OBJ_VMO && o->parent == v;
+  }
+  if (st != ZX_OK) {
+  } else if (family || v->role == ROLE_SLICE || v->role == ROLE_REFERENCE) {
+    st = ZX_ERR_BAD_STATE;  // cache_policy.family, cache_policy.reference.2025
+  } else if (v->pager_backed || v->discardable) {
+    // cache_policy.cached_only.2025
+    st = cache_policy == ZX_CACHE_POLICY_CACHED ? ZX_OK : ZX_ERR_BAD_STATE;
+  } else {
+    v->cache_policy = cache_policy;
   }
   unlock();
   return st;

@@ -36,6 +36,13 @@ typedef uint32_t zx_object_info_topic_t;
 #define ZX_VMO_OP_ALWAYS_NEED 13u
 #define ZX_VMO_OP_PREFETCH 14u
 
+// zx_vmo_set_cache_policy policies.
+#define ZX_CACHE_POLICY_CACHED 0u
+#define ZX_CACHE_POLICY_UNCACHED 1u
+#define ZX_CACHE_POLICY_UNCACHED_DEVICE 2u
+#define ZX_CACHE_POLICY_WRITE_COMBINING 3u
+#define ZX_CACHE_POLICY_MASK 3u
+
 // zx_vmo_create options.
 #define ZX_VMO_RESIZABLE ((uint32_t)0x2u)
 #define ZX_VMO_DISCARDABLE ((uint32_t)0x4u)
