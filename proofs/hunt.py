@@ -33,7 +33,7 @@ from typing import Any
 import z3
 
 from proofs import diff as diff_mod
-from proofs import page_claims
+from proofs import effects, page_claims
 from proofs.combos import build_any, combos, paths
 from proofs.points import Point, group
 from proofs.prover import shape
@@ -53,6 +53,7 @@ from spec.explore import ANY_ERROR
 from spec.explore import Path as SpecPath
 from spec.outcome import Outcome, status_name
 from spec.profiles import PROFILES
+from spec.readings import READINGS
 from spec.sources import explain, quoted
 
 DOC = "doc"
@@ -61,7 +62,7 @@ KERNELS = ("zircon-2023", "zircon-2025")
 OTHERS = tuple(p for p in PROFILES if p != DOC)
 ERAS = tuple(p for p in OTHERS if PROFILES[p].kind == "era")
 CATEGORIES = ("page-vs-kernel", "page-vs-page", "optional-error", "no-outcome", "kernel-eras",
-              "silent", "precedence", "no-memory")
+              "silent", "precedence", "no-memory", "reading")
 
 
 @dataclass
@@ -127,6 +128,7 @@ class Finding:
 class HuntResult:
     findings: list[Finding] = field(default_factory=list)
     points: list[Point] = field(default_factory=list)
+    instances: list[Any] = field(default_factory=list)  # findings and reading instances
     seconds: float = 0.0
     pairs_checked: int = 0
     unconfirmed: int = 0
@@ -237,7 +239,7 @@ def _rank(f: Finding) -> int:
 
 
 def hunt(steps: set[str] | None = None, eras: bool = True,
-         progress: Callable[[], None] | None = None) -> HuntResult:
+         progress: Callable[[], None] | None = None, readings: bool = True) -> HuntResult:
     start = time.perf_counter()
     res = HuntResult()
     found: dict[tuple[Any, ...], Finding] = {}
@@ -249,20 +251,26 @@ def hunt(steps: set[str] | None = None, eras: bool = True,
         pd, side = paths(DOC, shape_name, handle, step)
         fresh = Fresh(shape_name, [*shape(shape_name).facts, *side])
         conds = [fresh.sub(z3.And(True, *p.condition)) for p in pd]
-        # Several outcomes: two doc paths with different statuses on one input.
-        for i, x in enumerate(pd):
-            for j in range(i + 1, len(pd)):
-                y = pd[j]
-                if x.result.status == y.result.status:
+        # Several outcomes: two doc paths with different statuses on one input. Paths
+        # with one status and rule are one class (the readings' alternatives, spec/
+        # readings.py, give several): one query per pair of classes.
+        classes: dict[tuple[int, str], list[Any]] = {}
+        for x, c in zip(pd, conds, strict=True):
+            classes.setdefault((x.result.status, x.why), []).append(c)
+        either = {k: z3.Or(*cs) if len(cs) > 1 else cs[0] for k, cs in classes.items()}
+        order = sorted(either)
+        for i, kx in enumerate(order):
+            for ky in order[i + 1:]:
+                (sx, rx), (sy, ry) = kx, ky
+                if sx == sy:
                     continue
-                (sx, rx), (sy, ry) = sorted([(x.result.status, x.why), (y.result.status, y.why)])
                 key: tuple[Any, ...] = ("pair", sx, sy, rx, ry)
                 if key in found:
                     continue
                 res.pairs_checked += 1
-                if not fresh.sat(conds[i], conds[j]):
+                if not fresh.sat(either[kx], either[ky]):
                     continue
-                m = fresh.minimal(handle, conds[i], conds[j])
+                m = fresh.minimal(handle, either[kx], either[ky])
                 if m is None:
                     continue
                 w = build_any(shape_name, handle, step, m)
@@ -313,7 +321,15 @@ def hunt(steps: set[str] | None = None, eras: bool = True,
     res.findings = _number(list(found.values()))
     for f in res.findings:
         f.explanation = _explain(f)
-    res.points = group(res.findings)
+    instances: list[Any] = list(res.findings)
+    if readings:
+        for r in READINGS:
+            seen = effects.search(r, progress)
+            for inst in seen:
+                effects.describe(inst)
+            instances += seen
+    res.instances = instances
+    res.points = group(instances)
     res.seconds = time.perf_counter() - start
     return res
 
@@ -380,7 +396,7 @@ def render(res: HuntResult, trace_dir: str) -> str:
         "Points are ranked by how surprising they are to a caller: a kernel success where",
         "the page promises an error first.",
         "",
-        f"{len(res.points)} points ({len(res.findings)} instances): "
+        f"{len(res.points)} points ({len(res.instances)} instances): "
         + ", ".join(f"{counts[c]} {c}" for c in CATEGORIES if c in counts) + ".",
         "",
         "| point | category | ops | doc | " + " | ".join(ERAS) + " |",
@@ -414,7 +430,8 @@ def render(res: HuntResult, trace_dir: str) -> str:
             "",
         ]
         for i in p.instances:
-            lines.append(f"- {i.step} through {i.shape}:{i.handle}, {i.context}: "
+            lines.append(f"- {i.step}{getattr(i, 'detail', '')} through {i.shape}:{i.handle}, "
+                         f"{i.context}: "
                          f"{i.category}; "
                          + ("; ".join(explain(r) for r in i.rules) or "no rule applies"))
     return "\n".join(lines) + "\n"

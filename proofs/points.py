@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from spec.abi import ERR_NO_MEMORY, OK
 from spec.outcome import ANY_ERROR, status_name
+from spec.readings import READINGS
 from spec.sources import FACTS, ids
 
 # Era facts: ids a kernel era changed (an era suffix, or a rung only one era has).
@@ -56,7 +57,7 @@ class Instance(Protocol):
 
 
 def gap_key(category: str, step: str, rules: Sequence[str], statuses: Sequence[int],
-            era_of: dict[tuple[str, str], tuple[str, ...]] | None = None
+            era_of: dict[tuple[str, str], tuple[str, ...]] | None = None, reading: str = ""
             ) -> tuple[str, ...]:
     """The gap a finding is about; equal keys are one point."""
     rule_ids = sorted({i for r in rules for i in ids(r)})
@@ -68,6 +69,8 @@ def gap_key(category: str, step: str, rules: Sequence[str], statuses: Sequence[i
                                    for i in silent}))
     if category == "no-memory":
         return ("no-memory",)
+    if category == "optional-error" and reading:
+        return ("reading", reading)
     if category in ("page-vs-page", "optional-error"):
         # an optional error the page allows is one of its sentences against another
         page = [i for i in rule_ids if i.startswith("page.")]
@@ -84,6 +87,8 @@ def gap_key(category: str, step: str, rules: Sequence[str], statuses: Sequence[i
         return ("kernel", *rule_ids)
     if category == "no-outcome":
         return ("none", step)
+    if category == "reading":
+        return ("reading", reading)
     return (category, *rule_ids)
 
 
@@ -166,7 +171,9 @@ def group(findings: Sequence[Any]) -> list[Point]:
     points: dict[tuple[str, ...], Point] = {}
     for f in findings:
         era = era_of if f.category == "page-vs-kernel" and _eras_differ(f) else None
-        k = gap_key(f.category, f.step, f.rules, f.statuses, era)
+        r = getattr(f, "reading", None)
+        name = r.name if r else _reading_of(f)
+        k = gap_key(f.category, f.step, f.rules, f.statuses, era, name)
         p = points.get(k)
         if p is None:
             p = points[k] = Point(point_id(k), k, f.category)
@@ -177,6 +184,16 @@ def group(findings: Sequence[Any]) -> list[Point]:
         p.category = min(p.categories, key=_PRIORITY.index)
     _distinct_witnesses(out)
     return out
+
+
+def _reading_of(f: Any) -> str:
+    """An optional error that exactly one reading's page sentences allow is that reading
+    (the doc profile allows the error only because it allows each alternative)."""
+    page = {i for r in f.rules for i in ids(r) if i.startswith("page.")}
+    if f.category != "optional-error" or not page:
+        return ""
+    match = [r.name for r in READINGS if page == set(r.page)]
+    return match[0] if len(match) == 1 else ""
 
 
 def _eras_differ(f: Any) -> bool:

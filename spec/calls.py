@@ -47,6 +47,7 @@ from spec.state import (
     ROOT,
     SLICE,
     SNAPSHOT,
+    UNRECLAIMABLE,
     UNSET,
     Handle,
     Kind,
@@ -615,6 +616,12 @@ def _memory_fields(cx: Cx, st: State, t: Target) -> tuple[object, ...]:
         committed, private, scaled, frac = cow.attribution(cx, st, t.owner)
     else:
         committed = v.mul_to(v.pages_count(memory(st, t).committed, 0, v.div_to(t.size, p)), p)
+        # "Unlocked pages that have not been discarded yet will be counted as committed
+        # pages": whether locked ones are is the reading info-locked_pages
+        tr = st.vmo(t.owner).tracker
+        if tr is not None and (v.symbolic or v.eq(tr.state, UNRECLAIMABLE)) and \
+                cx.reading("info-locked_pages") == "not_counted":
+            committed = v.ite(v.eq(tr.state, UNRECLAIMABLE), 0, committed)
         # info.attribution.2025: a VMO in no family owns all it holds; a transition kernel (legacy
         # numbers) reads 0 in the private and scaled fields and UINT64_MAX in the fractions
         private, scaled, frac = (0, 0, abi.U64_MAX) if legacy else (committed, committed, 0)
@@ -774,6 +781,12 @@ def reclaim(cx: Cx, st: State, vmo: str) -> Outcome:
         # zircon-2025 (reclaim.first_page): the discard happens when reclaim reaches the
         # VMO's first committed page, so a VMO holding none is not discarded.
         reclaimable = v.eq(owner.tracker.state, RECLAIMABLE)
+        # whether a VMO never locked may be discarded is the reading
+        # discard-unlocked_at_creation (the kernel: it may not)
+        never = v.eq(owner.tracker.state, UNSET)
+        if (v.symbolic or never) and \
+                cx.reading("discard-unlocked_at_creation") == "discardable":
+            reclaimable = v.or_(reclaimable, never)
         if cx.profile.discard_needs_page:
             reclaimable = v.and_(reclaimable,
                                  v.pages_any(mem.committed, 0, v.div_to(owner.size, p)))

@@ -93,6 +93,14 @@ class Cx:
             return options[0]
         return options[self._pick(len(options))]
 
+    def reading(self, name: str) -> str:
+        """The profile's alternative for a reading of a silence of the page
+        (spec/readings.py); where the profile allows every one, each is explored."""
+        from spec.readings import ANY, READING_BY_NAME
+
+        alt = self.profile.reading(name)
+        return self.choose(READING_BY_NAME[name].alternatives) if alt == ANY else alt
+
     def assume(self, c: Flag) -> None:
         """Go on only where c holds; a path where it cannot hold has no outcome."""
         if isinstance(c, bool) or not self.v.symbolic:

@@ -63,6 +63,7 @@ from spec.state import (
     ROOT,
     SLICE,
     UNRECLAIMABLE,
+    UNSET,
     Handle,
     Memory,
     Pager,
@@ -131,12 +132,34 @@ def commit(
         rungs.append((OK, lambda: v.eq(lo, hi), "commit.empty"))
     rungs.append(discarded(cx, t, "discard.commit.not_found"))
     status = cx.ladder(*rungs)
-    return fail_or(cx, st, status, lambda: commit_range(cx, st, t, lo, hi))
+    return fail_or(cx, st, status,
+                   lambda: commit_range(cx, st, t, lo, _commit_end(cx, lo, hi, size)))
+
+
+def _commit_end(cx: Cx, lo: Word, hi: Word, size: Word) -> Word:
+    """The end of the pages COMMIT commits: every page the range touches (the kernel),
+    or size bytes worth of pages from offset's page: the reading commit-rounding."""
+    v = cx.v
+    worth, _ovf = v.ceil_to(size, cx.page)
+    short = v.add(lo, worth)[0]
+    differs = v.ult(short, hi)
+    if (v.symbolic or differs) and cx.reading("commit-rounding") == "size_worth":
+        return v.ite(differs, short, hi)
+    return hi
 
 
 def commit_range(cx: Cx, st: State, t: Target, lo: Word, hi: Word) -> Outcome:
     """commit.effect: COMMIT's effect on the page-rounded range [lo, hi)."""
+    v, p = cx.v, cx.page
     if out_of_memory(cx):
+        # what a COMMIT that runs out part-way keeps is the reading
+        # commit.partial_no_memory: here, its first page
+        if (v.symbolic or v.ult(lo, hi)) and \
+                cx.reading("commit-partial_no_memory") == "prefix":
+            a, b = owner_pages(cx, t, lo, v.add(lo, p)[0])
+            st2, s = commit_pages(cx, st, t, a, b)
+            st = st2 if s == OK else st
+        cx.why = "page.errors.no_memory"
         return Outcome(ERR_NO_MEMORY, st)
     a, b = owner_pages(cx, t, lo, hi)
     st2, s = commit_pages(cx, st, t, a, b)
@@ -281,7 +304,17 @@ def zero_range(cx: Cx, st: State, t: Target, offset: Word, end: Word) -> Outcome
     """ZERO's effect (or NO_MEMORY where the profile allows). discard.zero.ok: ZERO of a
     discarded VMO succeeds, but each piece still checks its bounds first (VmObjectPaged::
     ZeroPartialPage, ZeroRangeInternal): its pieces find nothing to zero."""
+    v = cx.v
     if out_of_memory(cx):
+        # what a ZERO that runs out part-way keeps is the reading zero-partial_no_memory:
+        # here, the piece up to the first page boundary after offset
+        if (v.symbolic or v.ult(offset, end)) and \
+                cx.reading("zero-partial_no_memory") == "prefix":
+            nxt, ovf = v.add(v.floor_to(offset, cx.page), cx.page)
+            stop = v.ite(v.or_(ovf, v.ult(end, nxt)), end, nxt)
+            done = _zero_pieces(cx, st, t, offset, stop)
+            st = done.state if done.status == OK else st
+        cx.why = "page.errors.no_memory"
         return Outcome(ERR_NO_MEMORY, st)
     return _zero_pieces(cx, st, t, offset, end)
 
@@ -372,9 +405,13 @@ def _with_tracker(st: State, t: Target, tracker: Tracker) -> State:
 
 
 def _locked(cx: Cx, tr: Tracker) -> Tracker:
-    """LOCK or TRY_LOCK succeeded: one more lock, Unreclaimable (lock.effect)."""
+    """LOCK or TRY_LOCK succeeded: one more lock, Unreclaimable (lock.effect). Whether a
+    lock on a locked VMO counts is the reading lock-nesting (the page never says)."""
     v = cx.v
-    return Tracker(UNRECLAIMABLE, v.ite(v.eq(tr.state, UNRECLAIMABLE), v.add(tr.count, 1)[0], 1))
+    held = v.eq(tr.state, UNRECLAIMABLE)
+    if (v.symbolic or held) and cx.reading("lock-nesting") == "single":
+        return Tracker(UNRECLAIMABLE, 1)
+    return Tracker(UNRECLAIMABLE, v.ite(held, v.add(tr.count, 1)[0], 1))
 
 
 def _unlocked(cx: Cx, tr: Tracker) -> Tracker:
@@ -382,6 +419,19 @@ def _unlocked(cx: Cx, tr: Tracker) -> Tracker:
     v = cx.v
     last = v.eq(tr.count, 1)
     return Tracker(v.ite(last, RECLAIMABLE, UNRECLAIMABLE), v.sub(tr.count, 1))
+
+
+def _unlock_refused(cx: Cx, t: Target) -> object:
+    """UNLOCK's BAD_STATE: "the VMO was not previously locked". Whether a VMO locked
+    once and unlocked since counts is the reading unlock-not_locked (the kernel: only a
+    VMO locked now may be unlocked)."""
+    v, tr = cx.v, t.vmo.tracker
+    if tr is None:
+        return False
+    before = v.or_(v.eq(tr.state, RECLAIMABLE), v.eq(tr.state, DISCARDED))
+    if (v.symbolic or before) and cx.reading("unlock-not_locked") == "ever":
+        return v.eq(tr.state, UNSET)
+    return v.ne(tr.state, UNRECLAIMABLE)
 
 
 def lock(
@@ -395,6 +445,13 @@ def lock(
         rungs.append((ERR_INVALID_ARGS if bn else Maybe(ERR_INVALID_ARGS),
                       lambda: bad_buffer, "page.errors.invalid_buffer"))
     status = cx.ladder(*rungs)
+    if (status == ERR_INVALID_ARGS and cx.why == "page.errors.invalid_buffer"
+            and t.vmo.tracker is not None
+            and cx.reading("lock-failed_leaves") == "unlocked"):
+        # what a failed LOCK leaves is the reading lock-failed_leaves: the kernel's
+        # lock, then a real UNLOCK (lock.bad_buffer)
+        tr = _unlocked(cx, _locked(cx, t.vmo.tracker))
+        return Outcome(ERR_INVALID_ARGS, _with_tracker(st, t, tr))
 
     def effect() -> Outcome:
         tr = _tracker(t)
@@ -406,9 +463,15 @@ def lock(
             return Outcome(ERR_INVALID_ARGS, _with_tracker(st, t, _unlocked(cx, locked)))
         # page: discarded_offset/size are the range holding discarded pages, else 0;
         # lock.effect: a discard covers the whole VMO
+        # which range is reported for a lock of part of the VMO is the reading
+        # lock-discarded_range ("the maximal range within the locked range")
+        part = v.and_(was_discarded, v.or_(v.ne(offset, 0), v.ne(size, t.size)))
+        whole = (not v.symbolic and not part) or \
+            cx.reading("lock-discarded_range") == "whole_vmo"
         state_out = MappingProxyType({
-            "offset": offset, "size": size, "discarded_offset": 0,
-            "discarded_size": v.ite(was_discarded, t.size, 0),
+            "offset": offset, "size": size,
+            "discarded_offset": 0 if whole else v.ite(was_discarded, offset, 0),
+            "discarded_size": v.ite(was_discarded, t.size if whole else size, 0),
         })
         cx.why = "lock.effect"
         outputs = MappingProxyType({"lock_state": state_out})
@@ -443,13 +506,20 @@ def try_lock(
 def unlock(
     cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int, _bn: bool
 ) -> Outcome:
-    v = cx.v
     # page ERRORS: BAD_STATE when the VMO is discardable and was not previously locked
-    refusal: Rung = (ERR_BAD_STATE, lambda: t.vmo.tracker is not None
-                     and v.ne(t.vmo.tracker.state, UNRECLAIMABLE),
+    refusal: Rung = (ERR_BAD_STATE, lambda: _unlock_refused(cx, t),
                      "page.errors.unlock_not_locked")
-    return _count_op(cx, st, t, offset, size, "UNLOCK", refusal, _unlocked,
+    return _count_op(cx, st, t, offset, size, "UNLOCK", refusal, _unlock_count,
                      "unlock.effect")
+
+
+def _unlock_count(cx: Cx, tr: Tracker) -> Tracker:
+    """UNLOCK's count: one lock fewer; a VMO locked before and not now (the reading
+    unlock-not_locked lets it through) keeps its tracker: nothing to undo."""
+    if cx.profile.reading("unlock-not_locked") != "now" and \
+            not cx.when(cx.v.eq(tr.state, UNRECLAIMABLE)):
+        return tr
+    return _unlocked(cx, tr)
 
 
 # ----------------------------------------------------------------------------------------
@@ -552,8 +622,20 @@ def dont_need(
                 return Outcome(OK, cow.mark_through(cx, st, t.owner, a, b, "dont_need"))
             return Outcome(OK, st)
         a, b = owner_pages(cx, t, offset, v.add(offset, size)[0])
-        marks = t.vmo.marks._replace(dont_need=v.pages_add(t.vmo.marks.dont_need, a, b))
-        return Outcome(OK, st.with_object(t.obj, t.vmo._replace(marks=marks)))
+        old = t.vmo.marks
+        marks = old._replace(dont_need=v.pages_add(old.dont_need, a, b))
+        # the readings dont_need-clears_always_need and dont_need-frees: the page says
+        # neither whether the hint undoes ALWAYS_NEED nor whether it frees at once
+        if (v.symbolic or v.pages_any(old.always_need, a, b)) and \
+                cx.reading("dont_need-clears_always_need") == "clears":
+            marks = marks._replace(always_need=v.pages_remove(old.always_need, a, b))
+        mem = t.vmo.memory
+        clean = v.pages_diff(v.pages_within(mem.committed, a, b), old.dirty)
+        vmo = t.vmo._replace(marks=marks)
+        if (v.symbolic or v.pages_any(clean, a, b)) and \
+                cx.reading("dont_need-frees") == "frees":
+            vmo = vmo._replace(memory=Memory(mem.content, v.pages_diff(mem.committed, clean)))
+        return Outcome(OK, st.with_object(t.obj, vmo))
 
     return fail_or(cx, st, status, effect)
 
@@ -586,8 +668,16 @@ def always_need(
             return Outcome(OK, st)
         a, b = owner_pages(cx, t, offset, v.add(offset, size)[0])
         # always_need.effect: per-page paging errors are ignored; the call still succeeds and the
-        # pages after a failing one are still paged in
-        st2 = page_in_best_effort(cx, st, t, a, b)
+        # pages after a failing one are still paged in. The page says it "may commit
+        # pages": whether it does is the reading always_need-commits.
+        commits = cx.reading("always_need-commits") == "commits"
+        # whether a pager's failure is reported is the reading always_need-pager_errors
+        if commits and owner.marks.fails and \
+                cx.reading("always_need-pager_errors") == "reports":
+            st3, s = commit_pages(cx, st, t, a, b, reading=True)
+            if s != OK:
+                return Outcome(s, st3)
+        st2 = page_in_best_effort(cx, st, t, a, b) if commits else st
         owner = st2.vmo(t.owner)
         assert owner.marks is not None
         marks = owner.marks._replace(always_need=v.pages_add(owner.marks.always_need, a, b))

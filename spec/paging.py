@@ -139,7 +139,17 @@ def zero_whole_pages(cx: Cx, st: State, t: Target, lo: Word, hi: Word) -> State:
     olo, ohi = v.add(lo, t.shift)[0], v.add(hi, t.shift)[0]
     a, b = v.div_to(olo, p), v.div_to(ohi, p)
     content = v.bytes_fill(mem.content, olo, ohi, 0)
-    committed = mem.committed if owner.kind.contiguous else v.pages_remove(mem.committed, a, b)
+    # whether ZERO frees the pages it zeroes is the reading zero-decommits (the page:
+    # "de-duping to shared zero pages"); a contiguous VMO keeps its pages
+    keeps = owner.kind.contiguous or (
+        (v.symbolic or v.pages_any(mem.committed, a, b))
+        and cx.reading("zero-decommits") == "keeps")
+    committed = mem.committed if keeps else v.pages_remove(mem.committed, a, b)
+    # whether ZERO gives pages it zeroes that held none a page of their own is the
+    # reading zero-commits
+    if (v.symbolic or v.ult(v.pages_first_out(mem.committed, a, b), b)) and \
+            cx.reading("zero-commits") == "commits":
+        committed = v.pages_add(committed, a, b)
     st = with_memory(st, t, Memory(content, committed))
     st = cow.zeroed(cx, st, t.owner, a, b)  # cow.zero: a zero marker in a family
     return mark_dirty(cx, st, t.owner, a, b)

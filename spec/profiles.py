@@ -20,6 +20,7 @@ from spec.abi import OP_PREFETCH
 from spec.implementations import eclipse, sel4zircon, zcore
 from spec.overrides import NONE as NO_OVERRIDES
 from spec.overrides import Overrides
+from spec.readings import ANY, READING_BY_NAME, READINGS
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +88,21 @@ class Profile:
     # says so: a divergence where the other profile took such a rung is explained by
     # that item (proofs/diff.py). Data for the diff only; the spec never reads it.
     lacks: tuple[tuple[str, str], ...] = ()
+    # Readings of the page's silences (spec/readings.py) this profile sets otherwise than
+    # the kernel's alternative: (name, alternative or ANY). The doc profile sets every
+    # one to ANY: it allows each alternative.
+    readings: tuple[tuple[str, str], ...] = ()
     # Derived: the ops whose common prefix must run even through a valid VMO handle
     # (spec/op_range.py reads this on every op_range step):
     # PREFETCH where it is not dispatched, and those the overriding prefix names.
     prefix_ops: frozenset[int] = field(init=False, compare=False)
+
+    def reading(self, name: str) -> str:
+        """This profile's alternative for a reading (ANY: every one)."""
+        for k, alt in self.readings:
+            if k == name:
+                return alt
+        return READING_BY_NAME[name].kernel
 
     def __post_init__(self) -> None:
         ops = self.overrides.prefix_ops
@@ -118,6 +130,8 @@ DOC = Profile(
     commit_accounting="bounds",
     catalogue_holds=False,
     attribution="loose",
+    # where the page is silent, every reading's alternatives (spec/readings.py)
+    readings=tuple((r.name, ANY) for r in READINGS),
 )
 
 ZIRCON_2023 = Profile(

@@ -687,6 +687,9 @@ _PAGE: tuple[tuple[str, str, str, str], ...] = (
      "once", "TRY_LOCK should take offset 0 and size S; the page leaves other ranges open"),
     ("page.unlock.whole_vmo", "DESCRIPTION, UNLOCK", "The entire VMO should be unlocked at "
      "once", "UNLOCK should take offset 0 and size S; the page leaves other ranges open"),
+    ("page.unlock.counted", "DESCRIPTION, UNLOCK", "Unlocked pages that have not been "
+     "discarded yet will be counted as committed pages", "an unlocked page not yet "
+     "discarded counts as committed"),
     ("page.unlock.rights", "DESCRIPTION, UNLOCK", "Requires the ZX_RIGHT_READ or "
      "ZX_RIGHT_WRITE right", "UNLOCK needs READ or WRITE"),
     ("page.cache_sync.rights", "DESCRIPTION, CACHE_SYNC", "Requires the ZX_RIGHT_READ right",

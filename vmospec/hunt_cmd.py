@@ -82,7 +82,7 @@ def cmd_hunt(args: argparse.Namespace) -> int:
                   f"2023 {o['zircon-2023']}; 2025 {o['zircon-2025']}")
             print(f"{'':60} {len(p.instances)} instances ({', '.join(p.ops)}); "
                   f"witness: {p.trace}")
-        print(f"{len(res.points)} points ({len(res.findings)} instances) in "
+        print(f"{len(res.points)} points ({len(res.instances)} instances) in "
               f"{res.seconds:.1f} s; register: {register}")
     # The hunt was asked to produce the register: it holds when every witness is written.
     return EXIT_OK if all(p.trace for p in res.points) else EXIT_DIVERGED
