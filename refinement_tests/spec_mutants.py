@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 from unittest import mock
 
-from spec import calls, objects, op_range, paging, rungs
+from spec import calls, cow, objects, op_range, paging, rungs
 from spec.abi import ERR_INTERNAL, ERR_INVALID_ARGS, ERR_NOT_SUPPORTED, ERR_WRONG_TYPE, OK
 from spec.explore import Cx, Rung
 from spec.objects import Target, memory, with_memory
@@ -192,6 +192,11 @@ def _discard_keeps_pages(cx: Cx, st: State, obj: int) -> State:
     return st.with_object(obj, st.vmo(obj).with_tracker(Tracker(DISCARDED, 0)))
 
 
+def _fetch_nothing(cx: Cx, st: State, obj: int, a: Any, b: Any) -> tuple[State, int]:
+    """A child reading through pages nothing in at the root."""
+    return st, OK
+
+
 _REAL_COMMIT_PAGES = paging.commit_pages
 _REAL_FAIL_OR = rungs.fail_or
 _REAL_TARGET = objects.target
@@ -236,6 +241,7 @@ MUTANTS: dict[str, Mutant] = {
     "hints-unbounded": lambda: _drop_rungs("dont_need.bounds", "always_need.bounds",
                                            "hints.overflow"),
     "prefetch-unbounded": lambda: _drop_rungs("prefetch.bounds"),
+    "through-fetches-nothing": _patch(cow, "fetch", _fetch_nothing),
     "read-returns-zeros": _patch(calls, "vmo_read", _read_zeros),
     "close-keeps-handle": _patch(calls, "handle_close", _close_keeps_handle),
     "child-errors-misreported": lambda: _retarget(ERR_INTERNAL, "child.",
