@@ -144,13 +144,16 @@ class Kernel:
             return None
         return self.handles.get(name)
 
-    def _vmo(self, name: str) -> tuple[int, Handle | None, Vmo | None]:
-        """Handle lookup (BAD_HANDLE), then type (WRONG_TYPE): prefix.order."""
+    def _vmo(self, name: str, right: int = 0) -> tuple[int, Handle | None, Vmo | None]:
+        """Handle lookup (BAD_HANDLE), then type (WRONG_TYPE): prefix.order; then the
+        right the call needs, if it names one (ACCESS_DENIED)."""
         h = self._lookup(name)
         if h is None:
             return abi.ERR_BAD_HANDLE, None, None
         if not isinstance(h.obj, Vmo):
             return abi.ERR_WRONG_TYPE, h, None
+        if right and not h.rights & right:
+            return abi.ERR_ACCESS_DENIED, h, None
         return abi.OK, h, h.obj
 
     def _pager(self, name: str, right: int) -> tuple[int, Pager | None]:
@@ -687,12 +690,10 @@ class Kernel:
     # --- zx_vmo_read / zx_vmo_write (rw.*) ----------------------------------------------------
 
     def _rw_checks(self, a: Mapping[str, Any], right: int, length: int) -> tuple[int, Vmo | None]:
-        status, h, vmo = self._vmo(a["vmo"])
+        status, h, vmo = self._vmo(a["vmo"], right)
         if status != abi.OK:
             return status, None
         assert h is not None and vmo is not None
-        if not h.rights & right:
-            return abi.ERR_ACCESS_DENIED, None
         if vmo.physical:
             return abi.ERR_NOT_SUPPORTED, None  # rw.physical
         end = a["offset"] + length
@@ -743,13 +744,11 @@ class Kernel:
         return {"status": abi.OK, "size": vmo.size}
 
     def vmo_set_size(self, a: Mapping[str, Any]) -> Outcome:
-        status, h, vmo = self._vmo(a["vmo"])
+        status, h, vmo = self._vmo(a["vmo"], abi.RIGHT_WRITE)
         if status != abi.OK:
             return _st(status)
         assert h is not None and vmo is not None
-        # set_size.rights, set_size.resize_right
-        if not h.rights & abi.RIGHT_WRITE:
-            return _st(abi.ERR_ACCESS_DENIED)
+        # set_size.resize_right (set_size.rights: WRITE, checked by _vmo)
         if vmo.resizable and not h.rights & abi.RIGHT_RESIZE:
             return _st(abi.ERR_ACCESS_DENIED)
         # step 4
@@ -834,12 +833,10 @@ class Kernel:
         # The syscall checks the policy before it looks the handle up.
         if policy & ~abi.CACHE_POLICY_MASK:
             return _st(abi.ERR_INVALID_ARGS)
-        status, h, vmo = self._vmo(a["vmo"])
+        status, h, vmo = self._vmo(a["vmo"], abi.RIGHT_MAP)
         if status != abi.OK:
             return _st(status)
         assert h is not None and vmo is not None
-        if not h.rights & abi.RIGHT_MAP:
-            return _st(abi.ERR_ACCESS_DENIED)
         if vmo.physical and policy == vmo.cache_policy:
             return _st(abi.OK)  # cache_policy.physical: the same policy is a no-op
         # No child and no parent: a slice or reference of it, a live snapshot (its node
@@ -898,12 +895,10 @@ class Kernel:
         status, pager = self._pager(a["pager"], abi.RIGHT_MANAGE_VMO)
         if status != abi.OK:
             return status, None, None
-        status, h, vmo = self._vmo(a["vmo"])
+        status, h, vmo = self._vmo(a["vmo"], abi.RIGHT_WRITE)
         if status != abi.OK:
             return status, None, None
         assert h is not None and vmo is not None
-        if not h.rights & abi.RIGHT_WRITE:
-            return abi.ERR_ACCESS_DENIED, None, None
         # Only the VMO that pager_create_vmo made is "created by this pager"
         # (pager.op.foreign_vmo): not its children, not even references or slices sharing its pages.
         root = vmo.node

@@ -141,18 +141,20 @@ def _print(res: Any, profile: str, source: str, backend: Any, depth: int, cpu: f
               "every outcome one the spec allows")
 
 
+DESCRIPTION = (
+    "Breadth-first over a small configuration (default: a 2-page VMO with its snapshot, "
+    "slice, reference and read-only duplicate; a discardable VMO; a pager-backed VMO), "
+    "states made canonical. In every state and on every edge the invariant catalogue is "
+    "evaluated; with --backend, every outcome is checked against the spec. Each violation "
+    "or divergence is written as the shortest trace to it. Exit 0 only if none is found.")
+
+
 def register(sub: Any) -> None:
     from refinement_tests.backends import backend_names
     from vmospec.cli import _broken_option, _runner_options
 
-    p = sub.add_parser(
-        "explore", help="every call sequence up to a depth, checked exhaustively",
-        description="Breadth-first over a small configuration (default: a 2-page VMO with "
-        "its snapshot, slice, reference and read-only duplicate; a discardable VMO; a "
-        "pager-backed VMO), states made canonical. In every state and on every edge the "
-        "invariant catalogue is evaluated; with --backend, every outcome is checked against "
-        "the spec. Each violation or divergence is written as the shortest trace to it. "
-        "Exit 0 only if none is found.")
+    p = sub.add_parser("explore", help="every call sequence up to a depth, checked "
+                       "exhaustively", description=DESCRIPTION)
     profile_option(p, "explored")
     p.add_argument("--backend", help=f"also check an implementation: {', '.join(backend_names())}")
     p.add_argument("--depth", type=int, default=DEFAULT_DEPTH,

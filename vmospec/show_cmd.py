@@ -87,13 +87,16 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+DESCRIPTION = (
+    "Replay a trace against the spec up to a step and show the state there: every object "
+    "(VMOs, pagers, whatever the state holds), who is a slice, reference or snapshot of "
+    "whom and through which window, which pages each VMO owns and what they read, and "
+    "every handle with its rights.")
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("show", help="the spec's state at a step of a trace (text or picture)",
-                       description="Replay a trace against the spec up to a step and show "
-                       "the state there: every object (VMOs, pagers, whatever the state "
-                       "holds), who is a slice, reference or snapshot of whom and through "
-                       "which window, which pages each VMO owns and what they read, and "
-                       "every handle with its rights.")
+                       description=DESCRIPTION)
     p.add_argument("trace", help="a vmo-trace file")
     p.add_argument("--step", type=int, help="after this many steps (default: all of them)")
     profile_option(p, "replayed")
