@@ -4,6 +4,8 @@ Runs, in a fresh process each (nothing cached between them):
   * the whole command, `vmospec hunt --out DIR` (every category, witnesses written);
   * the hunt without the readings (the z3 searches on one call from a fresh state);
   * the readings alone (proofs/effects.py: every reading in every context);
+  * the readings' whole outcomes by z3 alone (proofs/whole.py; in the hunt it runs in a
+    second process beside the rest);
   * the page-vs-page part alone (proofs/page_claims.py: every pair of claims);
   * the agreement of every claim with the doc profile (the test's check).
 
@@ -25,6 +27,8 @@ PARTS = {
                    "print(len(r.points), 'points')",
     "readings": "from proofs import effects; from spec.readings import READINGS; "
                 "print(sum(len(effects.search(r)) for r in READINGS), 'instances')",
+    "readings by z3": "from proofs import whole; "
+                      "print(sum(map(len, whole.search_all().values())), 'instances')",
     "page-vs-page": "from proofs.page_claims import contradictions; "
                     "print(len(contradictions()[0]))",
     "claims vs doc": "from proofs.page_claims import CLAIMS, agreement; "

@@ -26,7 +26,7 @@ from functools import cache
 from typing import Any
 
 from proofs.prover import PAGE
-from proofs.witness import CONFIG, Recorded, key_outputs, setup
+from proofs.witness import CONFIG, SHAPE_ORDER, Recorded, key_outputs, setup
 from spec import abi
 from spec.explore import Path as SpecPath
 from spec.explore import explore
@@ -58,7 +58,6 @@ BAD_LOCK = _op(abi.OP_LOCK, buffer_size=0, buffer_null=True)
 WRITE: Step = ("call", "vmo_write", {"vmo": "a", "offset": 0, "data": ((0x5A, SIZE),)})
 RECLAIM: Step = ("event", "reclaim", {"vmo": "a"})
 COMMIT_ONE = _op(abi.OP_COMMIT, 0, PAGE)
-READ: Step = ("call", "vmo_read", {"vmo": "a", "offset": 0, "length": SIZE})
 INFO: Step = ("call", "vmo_info", {"vmo": "a"})
 ALWAYS = _op(abi.OP_ALWAYS_NEED)
 PAGER_FAIL: Step = ("call", "pager_fail", {"pager": "p", "vmo": "a", "offset": 0,
@@ -79,14 +78,25 @@ CONTEXTS: tuple[tuple[str, tuple[Step, ...]], ...] = (
     ("after a discard", (COMMIT_ONE, LOCK, UNLOCK, RECLAIM)),
 )
 
-# Observations, each a few calls whose outcomes tell two states apart.
-OBSERVATIONS: tuple[tuple[str, tuple[Step, ...]], ...] = (
-    ("a read", (READ,)),
-    ("ZX_INFO_VMO", (INFO,)),
-    ("an UNLOCK", (UNLOCK,)),
-    ("a LOCK", (LOCK,)),
-    ("a reclaim", (RECLAIM,)),
-)
+Observation = tuple[str, tuple[Step, ...]]
+
+
+def observations(vmo: str = "a", size: int = SIZE) -> tuple[Observation, ...]:
+    """Observations through the handle `vmo` of a VMO of `size` bytes, each a few calls
+    whose outcomes tell two states apart."""
+    unlock, reclaim = _op(abi.OP_UNLOCK, 0, size, vmo), ("event", "reclaim", {"vmo": vmo})
+    return (
+        ("a read", (("call", "vmo_read", {"vmo": vmo, "offset": 0, "length": size}),)),
+        ("ZX_INFO_VMO", (("call", "vmo_info", {"vmo": vmo}),)),
+        ("an UNLOCK", (unlock,)),
+        ("a LOCK", (_op(abi.OP_LOCK, 0, size, vmo),)),
+        ("a reclaim", (reclaim,)),
+        ("two UNLOCKs", (unlock, unlock)),
+        ("an UNLOCK and a reclaim", (unlock, reclaim)),
+    )
+
+
+OBSERVATIONS = observations()
 
 # The shapes effects are sought on, as the setup steps build them.
 SHAPES = ("anonymous", "discardable", "pager", "snapshot")
@@ -95,9 +105,9 @@ SHAPES = ("anonymous", "discardable", "pager", "snapshot")
 _OP_NAMES = {code: name.removeprefix("ZX_VMO_OP_") for name, code in abi.OPS.items()}
 
 
-def calls_of(r: Reading) -> list[tuple[str, Step]]:
-    """The calls in question for a reading: its ops at a few ranges."""
-    ops = {
+def ops_of(r: Reading) -> tuple[int, ...]:
+    """The zx_vmo_op_range ops whose code reads the reading."""
+    return {
         "lock": (abi.OP_LOCK, abi.OP_TRY_LOCK, abi.OP_UNLOCK),
         "unlock": (abi.OP_UNLOCK,),
         "zero": (abi.OP_ZERO,),
@@ -105,8 +115,16 @@ def calls_of(r: Reading) -> list[tuple[str, Step]]:
         "dont_need": (abi.OP_DONT_NEED,),
         "always_need": (abi.OP_ALWAYS_NEED,),
     }.get(r.name.split("-")[0], ())
+
+
+def op_name(op: int) -> str:
+    return _OP_NAMES[op]
+
+
+def calls_of(r: Reading) -> list[tuple[str, Step]]:
+    """The calls in question for a reading: its ops at a few ranges."""
     out: list[tuple[str, Step]] = []
-    for op in ops:
+    for op in ops_of(r):
         name = _OP_NAMES[op]
         out += [(name, _op(op)), (name, _op(op, 0, PAGE)), (name, _op(op, PAGE - 1, 2))]
         if op == abi.OP_LOCK:
@@ -265,6 +283,7 @@ class EffectInstance:
     statuses: tuple[int, ...] = ()
     explanation: str = ""
     outcomes: dict[str, str] = field(default_factory=dict)
+    found_by: str = "concrete"  # or "z3" (proofs/whole.py)
 
     @property
     def rules(self) -> tuple[str, ...]:
@@ -272,7 +291,9 @@ class EffectInstance:
 
     @property
     def detail(self) -> str:
-        return f" ({_args_text(self.steps_a[self.call_at].args)}; seen by {self.observation})"
+        by = "; found by z3" if self.found_by == "z3" else ""
+        return (f" ({_args_text(self.steps_a[self.call_at].args)}; seen by "
+                f"{self.observation}{by})")
 
     def signature(self) -> tuple[Any, ...]:
         return tuple((s.name, _key(s.args)) for s in self.steps_a)
@@ -358,15 +379,22 @@ def search(r: Reading, progress: Callable[[], None] | None = None) -> list[Effec
                 obs, steps_a, steps_b, at = hit
                 found.append(EffectInstance(r, shape, ctx, label, obs, steps_a, steps_b, at,
                                             call_at=len(ra.steps)))
+    return rank(found)
+
+
+def rank(found: list[EffectInstance]) -> list[EffectInstance]:
+    """A reading's instances, the plainest first: a valid buffer, fewest steps, the
+    simplest shape (proofs/witness.py SHAPE_ORDER), then the concrete search's first."""
     found.sort(key=lambda i: ("bad buffer" in i.step, len(i.steps_a),
-                              SHAPES.index(i.shape)))
+                              SHAPE_ORDER.index(i.shape), i.found_by != "concrete"))
     for n, i in enumerate(found):
         i.rank = 100 + n
     return found
 
 
 def _compare(r: Reading, pa: Profile, pb: Profile, ra: Run, rb: Run, call: Step,
-             doc: Profile) -> tuple[str, list[Recorded], list[Recorded], int] | None:
+             doc: Profile, seen: tuple[Observation, ...] = OBSERVATIONS
+             ) -> tuple[str, list[Recorded], list[Recorded], int] | None:
     """The first way the call is told apart: an outcome of it under the first alternative
     that the second does not allow (its recorded outcome, or what an observation after
     it allows). Two outcomes within one alternative (NO_MEMORY or not, which page reclaim
@@ -391,7 +419,7 @@ def _compare(r: Reading, pa: Profile, pb: Profile, ra: Run, rb: Run, call: Step,
             continue
         for ib in same:
             cb = _then(rb, call, found_b[ib].result)
-            hit = _observe(pa, pb, ca, cb, doc)
+            hit = _observe(pa, pb, ca, cb, doc, seen)
             if hit is not None:
                 return hit
     return None
@@ -403,11 +431,12 @@ def _then(run: Run, call: Step, o: Outcome) -> Run:
                list(run.allowed))
 
 
-def _observe(pa: Profile, pb: Profile, ca: Run, cb: Run, doc: Profile
+def _observe(pa: Profile, pb: Profile, ca: Run, cb: Run, doc: Profile,
+             seen: tuple[Observation, ...]
              ) -> tuple[str, list[Recorded], list[Recorded], int] | None:
     """The first observation whose outcomes after the two states differ: a recorded
     outcome one allows and the other does not."""
-    for obs, steps in OBSERVATIONS:
+    for obs, steps in seen:
         oa, ob = run_steps(pa, ca, steps), run_steps(pb, cb, steps)
         if oa is None or ob is None:
             continue

@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from typing import Any
 import z3
 
 from proofs import diff as diff_mod
-from proofs import effects, page_claims
+from proofs import effects, page_claims, whole
 from proofs.combos import build_any, combos, paths
 from proofs.points import Point, group
 from proofs.prover import shape
@@ -241,6 +242,10 @@ def _rank(f: Finding) -> int:
 def hunt(steps: set[str] | None = None, eras: bool = True,
          progress: Callable[[], None] | None = None, readings: bool = True) -> HuntResult:
     start = time.perf_counter()
+    # z3's search of the readings' whole outcomes (proofs/whole.py) runs in a second
+    # process beside the rest: the machine has two cores, and it is the longer half.
+    pool = ProcessPoolExecutor(max_workers=1) if readings else None
+    beside = pool.submit(whole.search_all) if pool is not None else None
     res = HuntResult()
     found: dict[tuple[Any, ...], Finding] = {}
     for shape_name, handle, step in combos():
@@ -323,8 +328,12 @@ def hunt(steps: set[str] | None = None, eras: bool = True,
         f.explanation = _explain(f)
     instances: list[Any] = list(res.findings)
     if readings:
+        by_z3 = beside.result() if beside is not None else {}
+        if pool is not None:
+            pool.shutdown()
         for r in READINGS:
-            seen = effects.search(r, progress)
+            # the concrete contexts (proofs/effects.py), then z3's (proofs/whole.py)
+            seen = effects.rank([*effects.search(r, progress), *by_z3[r.name]])
             for inst in seen:
                 effects.describe(inst)
             instances += seen

@@ -51,7 +51,7 @@ def shape_rank(name: str, handle: str) -> tuple[int, int]:
     return SHAPE_ORDER.index(name), 0 if handle == "a" else 1
 
 
-def _fresh_arrays(shape_name: str) -> list[tuple[Any, Any]]:
+def fresh_arrays(shape_name: str) -> list[tuple[Any, Any]]:
     """The shape's arrays as the setup steps leave them."""
     def arr(name: str, sort: Any) -> Any:
         return z3.Array(name, BV64, sort)
@@ -61,7 +61,12 @@ def _fresh_arrays(shape_name: str) -> list[tuple[Any, Any]]:
     subst: list[tuple[Any, Any]] = [(arr("committed_a", z3.BoolSort()), no),
                                     (arr("committed_c", z3.BoolSort()), no),
                                     (arr("content_c", BV8), zero)]
-    if shape_name == "pager":
+    # a family's hidden nodes and zero markers, and a second snapshot's pages: none yet
+    subst += [(arr(n, z3.BoolSort()), no) for n in (
+        "pages_h", "pages_h2", "zeros_h", "zeros_h2", "zeros_a", "zeros_c", "zeros_d",
+        "committed_d")]
+    subst.append((arr("content_d", BV8), zero))
+    if shape_name in ("pager", "pager-child"):
         i = z3.BitVec("i_fresh", 64)
         subst += [(arr("content_a", BV8), z3.Lambda([i], pager_byte(i, PAGE))),
                   (arr("dirty_a", z3.BoolSort()), no),
@@ -89,7 +94,7 @@ class Fresh:
     def __init__(self, shape_name: str, facts: list[Any]) -> None:
         sh = shape(shape_name)
         self.shape = shape_name
-        self._subst = _fresh_arrays(shape_name)
+        self._subst = fresh_arrays(shape_name)
         points = [OFFSET, z3.UDiv(OFFSET, PAGE), SIZE]
         extra: list[Any] = list(hypotheses(sh, PAGE, at=points))
         for h, rights in initial_rights(shape_name).items():
@@ -115,18 +120,25 @@ class Fresh:
         self.solver.pop()
         return bool(r == z3.sat)
 
-    def minimal(self, handle: str, *facts: Any) -> dict[str, int] | None:
-        return minimal_model(self.shape, handle, [*self.base, *facts])
+    def minimal(self, handle: str, *facts: Any, more: tuple[str, ...] = (),
+                rlimit: int | None = None) -> dict[str, int] | None:
+        return minimal_model(self.shape, handle, [*self.base, *facts], more, rlimit)
 
 
-def minimal_model(shape_name: str, handle: str, facts: list[Any]) -> dict[str, int] | None:
+def minimal_model(shape_name: str, handle: str, facts: list[Any], more: tuple[str, ...] = (),
+                  rlimit: int | None = None) -> dict[str, int] | None:
     """The smallest values satisfying `facts` (already fresh), or None if unsat.
 
     Preferences first (each kept only if it can hold): the handle's full rights, a
     tracker that needs no steps, a VMO of at least one page; then each word in turn is
-    fixed to its least value (small candidates, else a binary search)."""
+    fixed to its least value (small candidates, else a binary search), the words
+    `more` names last. With `rlimit`, each query is bounded by z3's count of work
+    instead of the time."""
     s = z3.Solver()
-    s.set("timeout", WITNESS_TIMEOUT_MS)
+    if rlimit is None:
+        s.set("timeout", WITNESS_TIMEOUT_MS)
+    else:
+        s.set("rlimit", rlimit)
     s.add(*facts)
     if s.check() != z3.sat:
         return None
@@ -138,7 +150,7 @@ def minimal_model(shape_name: str, handle: str, facts: list[Any]) -> dict[str, i
     prefs.append(z3.UGE(z3.BitVec("S_a", 64), PAGE))
     for p in prefs:
         _keep_if_sat(s, p)
-    for n in ("S_a", "S_c", "offset", "size", "locks_a"):
+    for n in ("S_a", "S_c", "offset", "size", "locks_a", *more):
         x = z3.BitVec(n, 64)
         small = [PAGE] if n == "S_a" else []
         if any(_keep_if_sat(s, x == c) for c in [*small, 0, 1, PAGE, PAGE + 1, 2 * PAGE]):
@@ -152,12 +164,14 @@ def minimal_model(shape_name: str, handle: str, facts: list[Any]) -> dict[str, i
             s.pop()
             if r == z3.sat:
                 hi = mid
+            elif r == z3.unknown and rlimit is not None:
+                break  # out of budget: keep the least value found so far
             else:
                 lo = mid
         _keep_if_sat(s, z3.ULE(x, hi))
     if s.check() != z3.sat:
         return None
-    return _values(s.model())
+    return values_of(s.model())
 
 
 def _keep_if_sat(s: z3.Solver, f: Any) -> bool:
@@ -169,7 +183,7 @@ def _keep_if_sat(s: z3.Solver, f: Any) -> bool:
     return False
 
 
-def _values(m: z3.ModelRef) -> dict[str, int]:
+def values_of(m: z3.ModelRef) -> dict[str, int]:
     out: dict[str, int] = {}
     for d in m.decls():
         val = m[d]

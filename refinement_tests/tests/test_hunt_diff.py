@@ -211,3 +211,14 @@ def test_readings_are_points_whose_witnesses_replay_and_differ(tmp_path: Path) -
         r = check_trace(records[other], pinned)
         assert not r.conforms, (name, other)
         assert r.divergence is not None and r.divergence.step >= w.call_at, name
+
+
+def test_z3_instances_fold_into_the_readings_points() -> None:
+    """The whole outcomes z3 finds (proofs/whole.py) add instances to the readings'
+    points, never points of their own: each lies under its own reading's point."""
+    res = _hunt()
+    by_z3 = [(p, i) for p in res.points for i in p.instances
+             if getattr(i, "found_by", "") == "z3"]
+    assert by_z3
+    assert all(p.key == ("reading", i.reading.name) for p, i in by_z3)
+    assert len({p.witness.signature() for p in res.points}) == len(res.points)
