@@ -701,8 +701,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--frames", type=bounded_int(1, MAX_FRAMES), default=1 << 20,
                      help="the model's physical frames (default 2^20)")
     _broken_option(run)
-    run.add_argument("--json", action="store_true",
-                     help="with --out: a JSON summary on stdout")
+    json_option(run, "with --out: a JSON summary")
     _runner_options(run)
     run.set_defaults(run=cmd_run)
 
