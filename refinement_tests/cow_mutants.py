@@ -105,6 +105,17 @@ def _detached_child_faults(cx: Cx, st: State, obj: int, a: Word, b: Word
     return _FETCH(cx, st, obj, a, b)
 
 
+def _zero_frees_contiguous(cx: Cx, st: State, t: Target, lo: Word, hi: Word) -> State:
+    """ZERO of whole pages that frees them in a contiguous VMO too (zero.effect: its
+    pages stay, vmo-zero's contiguous case and kernel facts 8.4.2)."""
+    st = _ZERO_WHOLE(cx, st, t, lo, hi)
+    if not st.vmo(t.owner).kind.contiguous:
+        return st
+    v, mem = cx.v, memory(st, t)
+    a, b = (v.div_to(v.add(x, t.shift)[0], cx.page) for x in (lo, hi))
+    return with_memory(st, t, Memory(mem.content, v.pages_remove(mem.committed, a, b)))
+
+
 def _patch(name: str, new: Any, target: Any = cow) -> Mutant:
     return lambda: mock.patch.object(target, name, new)
 
@@ -122,5 +133,6 @@ COW_MUTANTS: dict[str, Mutant] = {
     "detached-child-faults-held": _patch("fetch", _detached_child_faults),
     "child-is-a-copy": _patch("reads_through", lambda st, obj: False),
     "zero-keeps-whole-pages": _patch("zero_whole_pages", _zero_keeps_pages, op_range),
+    "contiguous-zero-frees": _patch("zero_whole_pages", _zero_frees_contiguous, op_range),
     "decommit-beside-children": _patch("_decommit_unsupported", _no_decommit_rule, op_range),
 }
