@@ -271,7 +271,8 @@ class EffectInstance:
         return (", ".join(self.reading.page), ", ".join(self.reading.facts))
 
     @property
-    def detail(self) -> str:
+    def call_args(self) -> str:
+        """The call's arguments and the observation, for its line under the point."""
         return f" ({_args_text(self.steps_a[self.call_at].args)}; seen by {self.observation})"
 
     def signature(self) -> tuple[Any, ...]:

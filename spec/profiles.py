@@ -14,6 +14,7 @@ they take zircon-2025's choice, and where they depart from Zircon's code, their 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from types import ModuleType
 from typing import Literal
 
 from spec.abi import OP_PREFETCH
@@ -192,10 +193,20 @@ ZIRCON_2024 = replace(
     attribution="legacy",
 )
 
+
+
+def implementation(base: Profile, impl: ModuleType) -> Profile:
+    """Another implementation's profile: its base's choices, then the ones its file
+    (spec/implementations/) names, its overrides and the Zircon rungs it lacks."""
+    return replace(
+        base, name=impl.NAME, summary=impl.SUMMARY, kind="implementation",
+        catalogue_holds=False, overrides=impl.OVERRIDES, lacks=impl.LACKS, **impl.CHOICES)
+
+
 # Other implementations (kernel-facts.md 7), each from its own file.
-ZCORE = zcore.profile(ZIRCON_2025)
-ECLIPSE = eclipse.profile(ZCORE)
-SEL4ZIRCON = sel4zircon.profile(ZIRCON_2025)
+ZCORE = implementation(ZIRCON_2025, zcore)
+ECLIPSE = implementation(ZCORE, eclipse)
+SEL4ZIRCON = implementation(ZIRCON_2025, sel4zircon)
 
 PROFILES: dict[str, Profile] = {
     p.name: p for p in (DOC, ZIRCON_2023, ZIRCON_2024, ZIRCON_2025, ZCORE, ECLIPSE, SEL4ZIRCON)}

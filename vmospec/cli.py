@@ -46,6 +46,7 @@ from vmospec.output import (
     partial_path,
     stdout_failed,
 )
+from vmospec.shared_options import json_option, profile_option
 
 DEFAULT_PROFILE = "zircon-2025"  # check's, when neither --profile nor the header names one
 MAX_JOBS = 64  # prover processes: z3 gains nothing from more, and each holds memory
@@ -663,7 +664,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "trace header's kernel names, else zircon-2025)")
     check.add_argument("--examples", action="store_true",
                        help="also check the example traces bundled with vmospec")
-    check.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    json_option(check)
     _max_states_option(check)
     check.set_defaults(run=cmd_check)
 
@@ -689,7 +690,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="prove everything again (the new results are not stored)")
     prove.add_argument("--brief", action="store_true",
                        help="list only what is not proved, then the summary")
-    prove.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    json_option(prove)
     prove.set_defaults(run=cmd_prove)
 
     from refinement_tests.backends import backend_names
@@ -702,14 +703,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("trace", help="a vmo-trace file")
     run.add_argument("--backend", required=True,
                      help=f"where to run it: {', '.join(backend_names())}")
-    run.add_argument("--profile", default="zircon-2025", choices=sorted(PROFILES),
-                     help="the spec backend's profile (default: zircon-2025)")
+    profile_option(run, "the spec backend runs")
     run.add_argument("--out", metavar="FILE", help="write the observed trace here (atomically)")
     run.add_argument("--frames", type=bounded_int(1, MAX_FRAMES), default=1 << 20,
                      help="the model's physical frames (default 2^20)")
     _broken_option(run)
-    run.add_argument("--json", action="store_true",
-                     help="with --out: a JSON summary on stdout")
+    json_option(run, "with --out: a JSON summary")
     _runner_options(run)
     run.set_defaults(run=cmd_run)
 
@@ -721,8 +720,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "divergence was found.")
     fz.add_argument("--backend", required=True,
                     help=f"the implementation to check: {', '.join(backend_names())}")
-    fz.add_argument("--profile", default="zircon-2025", choices=sorted(PROFILES),
-                    help="the behaviour to check against (default: zircon-2025)")
+    profile_option(fz, "to check against")
     fz.add_argument("--seconds", type=duration(),
                     help="how long to run (default 60, or until --max-examples)")
     fz.add_argument("--max-examples", type=bounded_int(1, 10**9), metavar="N",
@@ -741,14 +739,14 @@ def build_parser() -> argparse.ArgumentParser:
     fz.add_argument("--known", action="store_true",
                     help="also go where the spec and the model are known to disagree "
                     "(refinement_tests/known.py), so those are reported too")
-    fz.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    json_option(fz)
     _max_states_option(fz)
     _runner_options(fz)
     fz.set_defaults(run=cmd_fuzz)
 
     profiles = sub.add_parser("profiles", help="list the profiles",
                               description="List the profiles the spec knows.")
-    profiles.add_argument("--json", action="store_true", help="a JSON list on stdout")
+    json_option(profiles, "a JSON list")
     profiles.set_defaults(run=cmd_profiles)
 
     hunt_cmd.register(sub)

@@ -16,6 +16,7 @@ from typing import Any
 from spec.profiles import PROFILES
 from vmospec.options import MAX_SEED, bounded_int, duration
 from vmospec.output import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_OK
+from vmospec.shared_options import json_option
 
 NOTES = Path("notes")  # where the project keeps its register: written only when asked
 
@@ -215,7 +216,7 @@ def register(subparsers: Any) -> None:
     hunt.add_argument("--update-notes", action="store_true",
                       help="rewrite the project's register instead: notes/ambiguities.md "
                       "and notes/ambiguities/")
-    hunt.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    json_option(hunt)
     hunt.set_defaults(run=cmd_hunt)
 
     diff = subparsers.add_parser(
@@ -234,7 +235,7 @@ def register(subparsers: Any) -> None:
                       help="a backend diff: the seed of the generated traces (default 0)")
     diff.add_argument("--out", metavar="DIR", default="out/diff",
                       help="where witness traces go (default out/diff)")
-    diff.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    json_option(diff)
     diff.add_argument("--picture", metavar="FILE",
                       help="two profiles: also draw the discardable tracker's and the pager "
                       "page's machines side by side, differences in red (.png or .svg)")
