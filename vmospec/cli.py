@@ -15,8 +15,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn
 
-from tqdm import tqdm
-
 from refinement_tests.checker import StateBudgetError, TraceResult, check_steps
 from refinement_tests.stepper import MAX_STATES
 from refinement_tests.trace import (
@@ -142,8 +140,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     profile_of: dict[str, str] = {}  # each trace's profile
     errors: list[TraceError] = []
     over: list[StateBudgetError] = []  # not judged: past the state budget
-    progress = tqdm(paths, desc="check", unit="trace", file=sys.stderr,
-                    disable=len(paths) < 20 or not sys.stderr.isatty())
+    progress: Sequence[Path] = paths
+    if len(paths) >= 20 and sys.stderr.isatty():
+        from tqdm import tqdm  # here, not at the top: every start would pay for it
+
+        progress = tqdm(paths, desc="check", unit="trace", file=sys.stderr)
     for path in progress:
         # Each trace is checked as it is read, so memory stays flat with its length; a
         # malformed line anywhere still makes it malformed, not judged (check_steps).
@@ -222,6 +223,8 @@ def cmd_prove(args: argparse.Namespace) -> int:
     profiles = [args.profile] if args.profile else [
         p.name for p in PROFILES.values() if p.kind != "implementation"]
     obs = list(obligations(profiles, args.only))
+    from tqdm import tqdm  # here, not at the top: every start would pay for it
+
     bar = tqdm(total=len(obs), desc="prove", unit="obligation", file=sys.stderr,
                disable=not sys.stderr.isatty())
     started = time.perf_counter()
@@ -393,6 +396,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                  for s, o in zip(trace.steps, got, strict=False)]
     else:
         backend.start(trace.header)
+        from tqdm import tqdm  # here, not at the top: every start would pay for it
+
         progress = tqdm(trace.steps, desc="run", unit="step", file=sys.stderr,
                         disable=len(trace.steps) < 1000 or not sys.stderr.isatty())
         for step in progress:
@@ -469,6 +474,8 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     seconds = args.seconds if args.seconds is not None else (
         None if args.max_examples is not None else 60.0)
     total = args.max_examples if seconds is None else seconds
+    from tqdm import tqdm  # here, not at the top: every start would pay for it
+
     bar = tqdm(total=total, desc="fuzz", unit="trace" if seconds is None else "s",
                file=sys.stderr, disable=not sys.stderr.isatty(),
                bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} {unit} [{postfix}]")

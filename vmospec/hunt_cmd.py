@@ -13,8 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from spec.profiles import PROFILES
 from vmospec.options import MAX_SEED, bounded_int, duration
 from vmospec.output import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_OK
@@ -48,6 +46,8 @@ def cmd_hunt(args: argparse.Namespace) -> int:
         out = NOTES if args.update_notes else Path(args.out) if args.out else _fresh_dir(
             Path("out"), "hunt")
         traces = out / "ambiguities"
+        from tqdm import tqdm  # here, not at the top: every start would pay for it
+
         bar = tqdm(total=sum(1 for _ in combos()), desc="hunt", unit="step", file=sys.stderr,
                    disable=not sys.stderr.isatty())
         res = hunt(progress=bar.update)
@@ -164,6 +164,8 @@ def _diff_backend(args: argparse.Namespace) -> int:
         print(f"vmospec diff: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     # progress on a terminal: the generating time, then the traces run so far
+    from tqdm import tqdm  # here, not at the top: every start would pay for it
+
     bar = tqdm(total=args.seconds, desc="diff", unit="s", file=sys.stderr,
                disable=not sys.stderr.isatty(),
                bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{postfix}]")
