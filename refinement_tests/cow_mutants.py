@@ -125,6 +125,7 @@ COW_MUTANTS: dict[str, Mutant] = {
     "private-counts-shared": _patch("shares", _private_is_committed),
     "fraction-dropped": _patch("attribution", _fraction_dropped),
     "legacy-youngest-owner": _patch("legacy_owner", max),
+    "legacy-shared-page-unowned": _patch("legacy_owner", lambda who: -1),
     "legacy-no-copy-down": _patch("_push_down", _push_nothing),
     "merge-frees-everything": _patch("_merge", _merge_frees_all),
     "merge-drops-markers": _patch("_merge", _merge_drops_markers),

@@ -398,6 +398,28 @@ def legacy_owner(who: list[int]) -> int:
     return min(who)
 
 
+def legacy_counts(cx: Cx, per: dict[int, tuple[Flag, Flag, Any]]) -> dict[int, Flag]:
+    """Legacy attribution of one page (`per` as `shares` gives it): for each VMO that
+    could see it, whether the page counts for it, i.e. it is the one `legacy_owner`
+    picks among the VMOs that see it. Both backends: concretely the pick itself; in z3
+    the pick for each set of VMOs that may be the ones seeing it (a family in a proof
+    shape has at most three), so the proofs check the rule the counts use."""
+    v = cx.v
+    ids = sorted(per)
+    if not v.symbolic:
+        who = [k for k in ids if per[k][0]]
+        owner = legacy_owner(who) if who else None
+        return {k: k == owner for k in ids}
+    out: dict[int, list[Flag]] = {k: [] for k in ids}
+    for mask in range(1, 1 << len(ids)):
+        group = [k for i, k in enumerate(ids) if mask >> i & 1]
+        owner = legacy_owner(group)
+        if owner in out:
+            out[owner].append(v.and_(*[per[k][0] if k in group else v.not_(per[k][0])
+                                       for k in ids]))
+    return {k: v.or_(False, *fs) for k, fs in out.items()}
+
+
 def sights(cx: Cx, st: State) -> dict[int, dict[int, PageSet]]:
     """For each visible VMO of the families: the pages of each hidden ancestor it sees."""
     return {k: sight(cx, st, k)[0] for k, n in st.nodes.items() if not n.hidden}
@@ -464,7 +486,7 @@ def attribution(cx: Cx, st: State, obj: int) -> tuple[int, int, int, int]:
             _sees, only, part = per[obj]
             rss += n
             alone += n if only else 0
-            legacy += n if legacy_owner([k for k, s in per.items() if s[0]]) == obj else 0
+            legacy += n if legacy_counts(cx, per)[obj] else 0
             scaled_fp += n * part
     if cx.profile.attribution == "legacy":
         return ((own + legacy) * p, 0, 0, U64_MAX)
