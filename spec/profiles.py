@@ -21,7 +21,7 @@ from spec.abi import OP_PREFETCH
 from spec.implementations import eclipse, sel4zircon, zcore
 from spec.overrides import NONE as NO_OVERRIDES
 from spec.overrides import Overrides
-from spec.readings import ANY, READING_BY_NAME, READINGS
+from spec.readings import ANY, READINGS
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,18 +98,21 @@ class Profile:
     # PREFETCH where it is not dispatched, and those the overriding prefix names.
     prefix_ops: frozenset[int] = field(init=False, compare=False)
 
+    # Derived: each reading's alternative under this profile (read on the checker's path)
+    alternative: dict[str, str] = field(init=False, compare=False, repr=False)
+
     def reading(self, name: str) -> str:
         """This profile's alternative for a reading (ANY: every one)."""
-        for k, alt in self.readings:
-            if k == name:
-                return alt
-        return READING_BY_NAME[name].kernel
+        return self.alternative[name]
 
     def __post_init__(self) -> None:
         ops = self.overrides.prefix_ops
         if not self.prefetch:
             ops |= {OP_PREFETCH}
         object.__setattr__(self, "prefix_ops", ops)
+        # a name listed twice: its first alternative counts (reversed, so it is set last)
+        object.__setattr__(self, "alternative",
+                           {r.name: r.kernel for r in READINGS} | dict(reversed(self.readings)))
 
 
 DOC = Profile(

@@ -190,3 +190,24 @@ def test_a_repeated_line_reads_as_its_first_reading(tmp_path: Path) -> None:
     rebound = _write(tmp_path / "o.jsonl", [HEADER, create, create])
     with pytest.raises(TraceError, match="already bound"), open_trace(rebound) as stream:
         list(stream)
+
+
+def test_lines_that_never_repeat_are_soon_not_remembered(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full memory of lines that served few repeats is emptied and the reader stops
+    remembering for a while (keeping a line costs more than reading it again); lines
+    that repeat keep it going. Either way each line reads as the exact path reads it."""
+    monkeypatch.setattr("refinement_tests.trace._SEEN_LINES", 4)
+    monkeypatch.setattr("refinement_tests.trace._SEEN_PAUSE", 3)
+    line = '{"call": "vmo_get_size", "vmo": "a", "status": "ZX_OK", "size": %d}'
+    reader = _Reader("t")
+    reader.feed(1, HEADER)
+    for n in range(5):  # unique: the fifth finds `seen` full and unused
+        step, exact = reader.feed_chunk(n + 2, (line % n).encode()), _exact(line % n)
+        assert step is not None and isinstance(exact, Step) and step.expect == exact.expect
+    assert reader.pause == 3 and not reader.seen
+    repeating = _Reader("t")
+    repeating.feed(1, HEADER)
+    for n in range(12):  # four lines, each read three times
+        repeating.feed_chunk(n + 2, (line % (n % 4)).encode())
+    assert repeating.pause == 0 and repeating.hits == 8 and len(repeating.seen) == 4
