@@ -1,8 +1,10 @@
 """Benchmark: `vmospec check` as a user runs it (a whole process), issue 14 item 1.
 
-Three traces, generated here with a fixed seed (the mix of benchmarks/check_speed.py):
+Four traces, generated here with a fixed seed (the mix of benchmarks/check_speed.py):
 every outcome recorded; the same steps with outcomes left out (half the op_range
-statuses, half the read data, every vmo_info field but the status); and, under `doc`,
+statuses, half the read data, every vmo_info field but the status); the first with a
+note on every line, so that no line repeats (the reader decodes a repeated line as it
+did the first time: this one shows the reader without that help); and, under `doc`,
 COMMITs whose status is left out (256 possible states) followed by calls that record
 everything, which the state budget refuses (notes/state-budget.md). Each is checked by
 `vmospec check` in a fresh process; the figures are wall time, the process's CPU time
@@ -48,6 +50,18 @@ def left_out(src: Path, dst: Path, seed: int) -> None:
             d.pop("data", None)
         elif call == "vmo_info":
             d = {k: x for k, x in d.items() if k in ("call", "vmo", "status")}
+        out.append(json.dumps(d))
+    dst.write_text("\n".join(out) + "\n")
+
+
+def unrepeated(src: Path, dst: Path) -> None:
+    """The same steps, each line made unique by a note: the reader remembers lines it
+    has read (a repeat is decoded as before), and this trace never repeats one."""
+    lines = src.read_text().splitlines()
+    out = [lines[0]]
+    for n, text in enumerate(lines[1:], 1):
+        d = json.loads(text)
+        d["note"] = f"step {n}"
         out.append(json.dumps(d))
     dst.write_text("\n".join(out) + "\n")
 
@@ -104,6 +118,10 @@ def main() -> None:
             left_out(full, part, seed=3)
             cases += [(f"every outcome recorded, {steps:,} steps", full, (), steps),
                       (f"outcomes left out, {steps:,} steps", part, (), steps)]
+        unique = Path(d) / f"unique-{n}.jsonl"
+        unrepeated(Path(d) / f"full-{n}.jsonl", unique)
+        cases.append((f"every outcome recorded, no line repeated, {n:,} steps", unique, (),
+                      n))
         budget = Path(d) / "budget.jsonl"
         over_budget(budget, 5_000)
         cases.append(("256 states under doc, 5,000 steps (refused)", budget,
@@ -119,7 +137,7 @@ def main() -> None:
             print(f"| {name} | {code} | {wall:.2f} / {worst[0]:.2f} s | {cpu:.2f} / "
                   f"{worst[1]:.2f} s | {steps / cpu:,.0f} / {steps / worst[1]:,.0f} | "
                   f"{max(r[2] for r in runs) / 1024:.0f} MB | {before} / {_load()} |")
-        for name in (f"full-{n}", f"part-{n}"):
+        for name in (f"full-{n}", f"part-{n}", f"unique-{n}"):
             reads = []
             for _ in range(args.repeat):
                 t0 = time.process_time()

@@ -462,7 +462,7 @@ def snapshot_isolation(c: Ctx) -> tuple[Formula, Formula]:
 
 # The only invariants proved on shapes.FAMILY_SHAPES.
 FAMILY_INVARIANTS = {"read-through", "family-isolation", "zero-through-merge",
-                     "isolation-through-merge", "share-counts"}
+                     "isolation-through-merge", "share-counts", "legacy-one-owner"}
 SHARERS = {"two-sharer", "three-sharer"}
 
 
@@ -600,6 +600,39 @@ def share_counts(c: Ctx) -> tuple[Formula, Formula]:
                       z3.Implies(f, z3.And(z3.UGE(c.k, cow.shift_to(cx, c.post, obj, hid)),
                                            z3.ULT(mine, z3.UDiv(size, c.page))))]
     return _no_leak(c, c.pre, before), z3.And(True, *holds)
+
+
+def _legacy_scope(label: str, shape: str, h: str) -> bool:
+    """The steps legacy-one-owner is proved for, chosen for its cost (notes/proofs.md):
+    COMMIT forks as a write does (cow.fork) and DECOMMIT is refused on every family
+    node (decommit.after_merge); ZERO, the dearest, on the two-sharer family and on the
+    three-sharer's `d`, whose zero copies down through the middle hidden node."""
+    if label == "ZERO":
+        return shape == "two-sharer" or h == "d"
+    return label in ("vmo_write", "vmo_set_size", "handle_close")
+
+
+@invariant("legacy-one-owner",
+           "Under legacy attribution each page a family's hidden nodes hold counts for "
+           "exactly one VMO, one that sees it, and a page they do not hold for none; a "
+           "VMO's own pages count for it alone, so summed over a family the committed "
+           "bytes equal the pages its nodes hold.",
+           "info.attribution.legacy, decision.cow.legacy_owner",
+           on_shapes(SHARERS, lambda step, shape, h: _legacy_scope(step.label, shape.name, h)),
+           profiles=lambda p: p.name == "zircon-2024")
+def legacy_one_owner(c: Ctx) -> tuple[Formula, Formula]:
+    cx = _family_cx(c)
+    after = cow.sights(cx, c.post)
+    holds = []
+    for hid, n in c.post.nodes.items():
+        if not n.hidden:
+            continue
+        per = cow.shares(cx, after, hid, c.k)
+        counts = cow.legacy_counts(cx, per)
+        one = z3.PbEq([(f, 1) for f in counts.values()], 1) if counts else z3.BoolVal(False)
+        holds.append(z3.If(n.pages[c.k], one, z3.Not(z3.Or(False, *counts.values()))))
+        holds += [z3.Implies(counts[k], per[k][0]) for k in counts]
+    return _no_leak(c, c.pre, cow.sights(cx, c.pre)), z3.And(True, *holds)
 
 
 @invariant("status-domain",

@@ -290,7 +290,8 @@ class EffectInstance:
         return (", ".join(self.reading.page), ", ".join(self.reading.facts))
 
     @property
-    def detail(self) -> str:
+    def call_args(self) -> str:
+        """The call's arguments and the observation, for its line under the point."""
         by = "; found by z3" if self.found_by == "z3" else ""
         return (f" ({_args_text(self.steps_a[self.call_at].args)}; seen by "
                 f"{self.observation}{by})")

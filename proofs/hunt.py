@@ -439,7 +439,7 @@ def render(res: HuntResult, trace_dir: str) -> str:
             "",
         ]
         for i in p.instances:
-            lines.append(f"- {i.step}{getattr(i, 'detail', '')} through {i.shape}:{i.handle}, "
+            lines.append(f"- {i.step}{getattr(i, 'call_args', '')} through {i.shape}:{i.handle}, "
                          f"{i.context}: "
                          f"{i.category}; "
                          + ("; ".join(explain(r) for r in i.rules) or "no rule applies"))

@@ -374,7 +374,13 @@ def allows(statuses: set[int], s: int) -> bool:
 
 
 def outcome_text(paths: list[SpecPath[Outcome]]) -> str:
-    return " or ".join(sorted({status_name(p.result.status, True) for p in paths})) or "none"
+    return " or ".join(sorted({_one_outcome(p.result) for p in paths})) or "none"
+
+
+def _one_outcome(o: Outcome) -> str:
+    """Its status, and for reclaim (always OK) whether it discarded: what eras change."""
+    text = status_name(o.status, True)
+    return f"{text}; discarded={o.out['discarded']}" if "discarded" in o.out else text
 
 
 def key_outputs(o: Outcome) -> dict[str, Any]:

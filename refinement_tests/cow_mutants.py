@@ -13,12 +13,14 @@ import z3
 
 from refinement_tests.spec_mutants import Mutant
 from spec import cow, op_range, paging
+from spec.abi import ERR_BAD_STATE
 from spec.explore import Cx
-from spec.objects import Target, memory, with_memory
+from spec.objects import Target, memory, pager_detached, with_memory
 from spec.state import Memory, State
 from spec.values import Word
 
 _ATTRIBUTION = cow.attribution
+_FETCH = cow.fetch
 _MERGE = cow._merge
 _SHARES = cow.shares
 _ZERO_WHOLE = paging.zero_whole_pages
@@ -85,6 +87,35 @@ def _zero_keeps_pages(cx: Cx, st: State, t: Target, lo: Word, hi: Word) -> State
     return with_memory(st, t, Memory(memory(st, t).content, kept))
 
 
+def _detached_child_faults(cx: Cx, st: State, obj: int, a: Word, b: Word
+                            ) -> tuple[State, int]:
+    """A read through a child of a detached root faults on every page it reads through,
+    even one the root still holds (CloneDetachTest read as if closing the pager freed the
+    root's pages, which only zx_pager_detach_vmo does: pager.close_keeps_pages)."""
+    v = cx.v
+    want, root = v.pages_add(v.pages_empty(), a, b), obj
+    while root in st.nodes:
+        through = cow.sight(cx, st, root)[1]
+        if through is None:
+            break
+        pages, root, shift = through
+        want = v.pages_up(v.pages_inter(want, pages), v.div_to(shift, cx.page))
+    if root != obj and pager_detached(st, st.vmo(root)) and list(v.pages_runs(want)):
+        return st, ERR_BAD_STATE
+    return _FETCH(cx, st, obj, a, b)
+
+
+def _zero_frees_contiguous(cx: Cx, st: State, t: Target, lo: Word, hi: Word) -> State:
+    """ZERO of whole pages that frees them in a contiguous VMO too (zero.effect: its
+    pages stay, vmo-zero's contiguous case and kernel facts 8.4.2)."""
+    st = _ZERO_WHOLE(cx, st, t, lo, hi)
+    if not st.vmo(t.owner).kind.contiguous:
+        return st
+    v, mem = cx.v, memory(st, t)
+    a, b = (v.div_to(v.add(x, t.shift)[0], cx.page) for x in (lo, hi))
+    return with_memory(st, t, Memory(mem.content, v.pages_remove(mem.committed, a, b)))
+
+
 def _patch(name: str, new: Any, target: Any = cow) -> Mutant:
     return lambda: mock.patch.object(target, name, new)
 
@@ -94,12 +125,16 @@ COW_MUTANTS: dict[str, Mutant] = {
     "private-counts-shared": _patch("shares", _private_is_committed),
     "fraction-dropped": _patch("attribution", _fraction_dropped),
     "legacy-youngest-owner": _patch("legacy_owner", max),
+    "legacy-shared-page-unowned": _patch("legacy_owner", lambda who: -1),
     "legacy-no-copy-down": _patch("_push_down", _push_nothing),
     "merge-frees-everything": _patch("_merge", _merge_frees_all),
     "merge-drops-markers": _patch("_merge", _merge_drops_markers),
     "zero-leaves-no-marker": _patch("zeroed", lambda cx, st, obj, a, b: st),
     "resize-keeps-windows": _patch("resized", _unresized),
+    "resize-leaves-stale-bytes": _patch("_clear_unseen", lambda cx, st: st),
+    "detached-child-faults-held": _patch("fetch", _detached_child_faults),
     "child-is-a-copy": _patch("reads_through", lambda st, obj: False),
     "zero-keeps-whole-pages": _patch("zero_whole_pages", _zero_keeps_pages, op_range),
+    "contiguous-zero-frees": _patch("zero_whole_pages", _zero_frees_contiguous, op_range),
     "decommit-beside-children": _patch("_decommit_unsupported", _no_decommit_rule, op_range),
 }

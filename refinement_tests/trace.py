@@ -820,6 +820,13 @@ def _undecimal(key: str, v: Any) -> Any:
     return v
 
 
+# A line the fast path read: kind, name, arguments, expectations, note, the JSON object.
+_Decoded = tuple[str, str, dict[str, Any], dict[str, Any], str | None, dict[str, Any]]
+_SEEN_LINES = 4096  # lines remembered decoded (then forgotten all at once, and again)
+_SEEN_LENGTH = 1024  # bytes: longer lines are not remembered
+_SEEN_PAUSE = 15 * _SEEN_LINES  # lines read without remembering, after a full `seen` rarely hit
+
+
 class _Reader:
     """Line-at-a-time checker shared by the reader and the writer."""
 
@@ -829,6 +836,12 @@ class _Reader:
         self.count = 0  # steps read so far
         self.bound: dict[str, int] = {}  # out name -> line that bound it
         self.runs = 0  # byte runs held so far, against MAX_RUNS
+        # Lines read by the fast path, decoded: traces repeat lines (the same op at the
+        # same offsets), and a line read before is decoded as before. Bounded by
+        # _SEEN_LINES short lines, so memory stays flat with the trace's length.
+        self.seen: dict[bytes, _Decoded] = {}
+        self.hits = 0  # lines served from `seen` since it was last emptied
+        self.pause = 0  # lines still to read without remembering them
 
     def error(self, line: int, message: str) -> TraceError:
         return TraceError(self.path, line, message)
@@ -836,6 +849,12 @@ class _Reader:
     def feed_chunk(self, line: int, chunk: bytes) -> Step | None:
         """A line shorter than LONG_LINE, as bytes."""
         if self.header is not None:
+            hit = self.seen.get(chunk)
+            if hit is not None:
+                self.hits += 1
+                kind, name, args, expect, note, obj = hit
+                # finish_step adds defaults to args: each step gets its own dicts
+                return self.finish_step(line, kind, name, dict(args), dict(expect), note, obj)
             step = self.fast_step(line, chunk)
             if step is not None:
                 return step
@@ -936,7 +955,25 @@ class _Reader:
         # strings found means orjson dropped a duplicate key.
         if 2 * strings != chunk.count(b'"') or not fast.required <= args.keys():
             return None
+        if self.pause:
+            self.pause -= 1
+        elif len(chunk) <= _SEEN_LENGTH:
+            self.remember(chunk, (kind, name, dict(args), dict(expect), note, obj))
         return self.finish_step(line, kind, name, args, expect, note, obj)
+
+    def remember(self, chunk: bytes, decoded: _Decoded) -> None:
+        """Keep a line's decoding. When `seen` is full it is emptied; if it served
+        fewer repeats than a quarter of the lines it held, remembering costs more than
+        it saves here (a line costs a microsecond to keep): the next _SEEN_PAUSE lines
+        are not remembered."""
+        if len(self.seen) >= _SEEN_LINES:
+            if self.hits < _SEEN_LINES // 4:
+                self.pause = _SEEN_PAUSE
+            self.seen.clear()
+            self.hits = 0
+            if self.pause:
+                return
+        self.seen[chunk] = decoded
 
     def feed(self, line: int, text: str) -> Step | None:
         if line > 1 and text.startswith("\ufeff"):

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from spec.outcome import ANY_ERROR
+from spec.readings import ANY, READING_BY_NAME
 from spec.values import Flag, Values
 
 if TYPE_CHECKING:  # spec.profiles builds on the op code, which builds on this module
@@ -96,8 +97,6 @@ class Cx:
     def reading(self, name: str) -> str:
         """The profile's alternative for a reading of a silence of the page
         (spec/readings.py); where the profile allows every one, each is explored."""
-        from spec.readings import ANY, READING_BY_NAME
-
         alt = self.profile.reading(name)
         return self.choose(READING_BY_NAME[name].alternatives) if alt == ANY else alt
 

@@ -14,13 +14,14 @@ they take zircon-2025's choice, and where they depart from Zircon's code, their 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from types import ModuleType
 from typing import Literal
 
 from spec.abi import OP_PREFETCH
 from spec.implementations import eclipse, sel4zircon, zcore
 from spec.overrides import NONE as NO_OVERRIDES
 from spec.overrides import Overrides
-from spec.readings import ANY, READING_BY_NAME, READINGS
+from spec.readings import ANY, READINGS
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,18 +98,21 @@ class Profile:
     # PREFETCH where it is not dispatched, and those the overriding prefix names.
     prefix_ops: frozenset[int] = field(init=False, compare=False)
 
+    # Derived: each reading's alternative under this profile (read on the checker's path)
+    alternative: dict[str, str] = field(init=False, compare=False, repr=False)
+
     def reading(self, name: str) -> str:
         """This profile's alternative for a reading (ANY: every one)."""
-        for k, alt in self.readings:
-            if k == name:
-                return alt
-        return READING_BY_NAME[name].kernel
+        return self.alternative[name]
 
     def __post_init__(self) -> None:
         ops = self.overrides.prefix_ops
         if not self.prefetch:
             ops |= {OP_PREFETCH}
         object.__setattr__(self, "prefix_ops", ops)
+        # a name listed twice: its first alternative counts (reversed, so it is set last)
+        object.__setattr__(self, "alternative",
+                           {r.name: r.kernel for r in READINGS} | dict(reversed(self.readings)))
 
 
 DOC = Profile(
@@ -192,10 +196,20 @@ ZIRCON_2024 = replace(
     attribution="legacy",
 )
 
+
+
+def implementation(base: Profile, impl: ModuleType) -> Profile:
+    """Another implementation's profile: its base's choices, then the ones its file
+    (spec/implementations/) names, its overrides and the Zircon rungs it lacks."""
+    return replace(
+        base, name=impl.NAME, summary=impl.SUMMARY, kind="implementation",
+        catalogue_holds=False, overrides=impl.OVERRIDES, lacks=impl.LACKS, **impl.CHOICES)
+
+
 # Other implementations (kernel-facts.md 7), each from its own file.
-ZCORE = zcore.profile(ZIRCON_2025)
-ECLIPSE = eclipse.profile(ZCORE)
-SEL4ZIRCON = sel4zircon.profile(ZIRCON_2025)
+ZCORE = implementation(ZIRCON_2025, zcore)
+ECLIPSE = implementation(ZCORE, eclipse)
+SEL4ZIRCON = implementation(ZIRCON_2025, sel4zircon)
 
 PROFILES: dict[str, Profile] = {
     p.name: p for p in (DOC, ZIRCON_2023, ZIRCON_2024, ZIRCON_2025, ZCORE, ECLIPSE, SEL4ZIRCON)}

@@ -99,6 +99,7 @@ SOURCES: MappingProxyType[str, Source] = MappingProxyType({
     "z24/clone_tests_legacy": Source(_MIST_24, "zircon/system/utest/core/vmo/vmo-clone2.cc",
                                      "4239412c"),
     "z24/zero_tests": Source(_MIST_24, "zircon/system/utest/core/vmo/vmo-zero.cc", "7b976c04"),
+    "z24/pager_proxy": Source(_MIST_24, _K + "object/pager_proxy.cc", "051562f9"),
     "z24/pager_tests": Source(_MIST_24, "zircon/system/utest/core/pager/pager.cc", "687f9a1b"),
     "z24/snapshot_tests": Source(_MIST_24, "zircon/system/utest/core/pager/snapshot.cc",
                                  "2b2b8bde"),
@@ -546,6 +547,12 @@ def _facts() -> list[Fact]:
          ("z25/pager_dispatcher",)),
         ("pager.detached", "A detached page source cannot supply pages: paging in is "
          "BAD_STATE.", ("z25/cow",)),
+        ("pager.close_keeps_pages", "Closing a pager's last handle detaches its page "
+         "sources but frees no page: present pages still read, in the root and through a "
+         "child; only zx_pager_detach_vmo, which no trace call makes, frees the root's "
+         "pages (why pager CloneDetachTest's child faults on a page it had been reading).",
+         ("z24/pager_proxy", "z25/pager_dispatcher", "z25/pager_syscall", "z24/pager_tests"),
+         True),
         ("pager.supply.empty", "Supplying an empty range is OK.", ("z25/pager_dispatcher",)),
         ("pager.supply.effect", "Supplied pages become present, with the content the trace "
          "format fixes.", ("z25/pager_dispatcher", "format")),

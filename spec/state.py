@@ -14,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import NamedTuple, cast
-
-import networkx as nx
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from spec.values import ByteMap, PageSet, Word
+
+if TYPE_CHECKING:  # imported where used: it takes a tenth of a second, and a check never
+    import networkx as nx  # draws the graph
 
 # Discardable tracker states (discardable.states).
 UNSET = 0
@@ -163,6 +164,8 @@ class State(NamedTuple):
 
     def graph(self) -> nx.DiGraph:
         """The object graph: an edge from each child to its parent, labelled by role."""
+        import networkx as nx
+
         g = nx.DiGraph()
         for oid, o in self.objects.items():
             g.add_node(oid, kind="pager" if isinstance(o, Pager) else "vmo")
@@ -173,6 +176,8 @@ class State(NamedTuple):
     def collected(self) -> State:
         """This state without the objects no handle keeps alive, directly or as the
         parent of a live child (the kernel frees an object with its last reference)."""
+        import networkx as nx
+
         g = self.graph()
         live: set[int] = set()
         for h in self.handles.values():

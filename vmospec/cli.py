@@ -15,8 +15,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn
 
-from tqdm import tqdm
-
 from refinement_tests.checker import StateBudgetError, TraceResult, check_steps
 from refinement_tests.stepper import MAX_STATES
 from refinement_tests.trace import (
@@ -48,6 +46,7 @@ from vmospec.output import (
     partial_path,
     stdout_failed,
 )
+from vmospec.shared_options import json_option, profile_option
 
 DEFAULT_PROFILE = "zircon-2025"  # check's, when neither --profile nor the header names one
 MAX_JOBS = 64  # prover processes: z3 gains nothing from more, and each holds memory
@@ -141,8 +140,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     profile_of: dict[str, str] = {}  # each trace's profile
     errors: list[TraceError] = []
     over: list[StateBudgetError] = []  # not judged: past the state budget
-    progress = tqdm(paths, desc="check", unit="trace", file=sys.stderr,
-                    disable=len(paths) < 20 or not sys.stderr.isatty())
+    progress: Sequence[Path] = paths
+    if len(paths) >= 20 and sys.stderr.isatty():
+        from tqdm import tqdm  # here, not at the top: every start would pay for it
+
+        progress = tqdm(paths, desc="check", unit="trace", file=sys.stderr)
     for path in progress:
         # Each trace is checked as it is read, so memory stays flat with its length; a
         # malformed line anywhere still makes it malformed, not judged (check_steps).
@@ -221,6 +223,8 @@ def cmd_prove(args: argparse.Namespace) -> int:
     profiles = [args.profile] if args.profile else [
         p.name for p in PROFILES.values() if p.kind != "implementation"]
     obs = list(obligations(profiles, args.only))
+    from tqdm import tqdm  # here, not at the top: every start would pay for it
+
     bar = tqdm(total=len(obs), desc="prove", unit="obligation", file=sys.stderr,
                disable=not sys.stderr.isatty())
     started = time.perf_counter()
@@ -392,6 +396,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                  for s, o in zip(trace.steps, got, strict=False)]
     else:
         backend.start(trace.header)
+        from tqdm import tqdm  # here, not at the top: every start would pay for it
+
         progress = tqdm(trace.steps, desc="run", unit="step", file=sys.stderr,
                         disable=len(trace.steps) < 1000 or not sys.stderr.isatty())
         for step in progress:
@@ -468,6 +474,8 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     seconds = args.seconds if args.seconds is not None else (
         None if args.max_examples is not None else 60.0)
     total = args.max_examples if seconds is None else seconds
+    from tqdm import tqdm  # here, not at the top: every start would pay for it
+
     bar = tqdm(total=total, desc="fuzz", unit="trace" if seconds is None else "s",
                file=sys.stderr, disable=not sys.stderr.isatty(),
                bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} {unit} [{postfix}]")
@@ -656,7 +664,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "trace header's kernel names, else zircon-2025)")
     check.add_argument("--examples", action="store_true",
                        help="also check the example traces bundled with vmospec")
-    check.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    json_option(check)
     _max_states_option(check)
     check.set_defaults(run=cmd_check)
 
@@ -682,7 +690,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="prove everything again (the new results are not stored)")
     prove.add_argument("--brief", action="store_true",
                        help="list only what is not proved, then the summary")
-    prove.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    json_option(prove)
     prove.set_defaults(run=cmd_prove)
 
     from refinement_tests.backends import backend_names
@@ -695,14 +703,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("trace", help="a vmo-trace file")
     run.add_argument("--backend", required=True,
                      help=f"where to run it: {', '.join(backend_names())}")
-    run.add_argument("--profile", default="zircon-2025", choices=sorted(PROFILES),
-                     help="the spec backend's profile (default: zircon-2025)")
+    profile_option(run, "the spec backend runs")
     run.add_argument("--out", metavar="FILE", help="write the observed trace here (atomically)")
     run.add_argument("--frames", type=bounded_int(1, MAX_FRAMES), default=1 << 20,
                      help="the model's physical frames (default 2^20)")
     _broken_option(run)
-    run.add_argument("--json", action="store_true",
-                     help="with --out: a JSON summary on stdout")
+    json_option(run, "with --out: a JSON summary")
     _runner_options(run)
     run.set_defaults(run=cmd_run)
 
@@ -714,8 +720,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "divergence was found.")
     fz.add_argument("--backend", required=True,
                     help=f"the implementation to check: {', '.join(backend_names())}")
-    fz.add_argument("--profile", default="zircon-2025", choices=sorted(PROFILES),
-                    help="the behaviour to check against (default: zircon-2025)")
+    profile_option(fz, "to check against")
     fz.add_argument("--seconds", type=duration(),
                     help="how long to run (default 60, or until --max-examples)")
     fz.add_argument("--max-examples", type=bounded_int(1, 10**9), metavar="N",
@@ -734,14 +739,14 @@ def build_parser() -> argparse.ArgumentParser:
     fz.add_argument("--known", action="store_true",
                     help="also go where the spec and the model are known to disagree "
                     "(refinement_tests/known.py), so those are reported too")
-    fz.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    json_option(fz)
     _max_states_option(fz)
     _runner_options(fz)
     fz.set_defaults(run=cmd_fuzz)
 
     profiles = sub.add_parser("profiles", help="list the profiles",
                               description="List the profiles the spec knows.")
-    profiles.add_argument("--json", action="store_true", help="a JSON list on stdout")
+    json_option(profiles, "a JSON list")
     profiles.set_defaults(run=cmd_profiles)
 
     hunt_cmd.register(sub)

@@ -13,11 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from spec.profiles import PROFILES
 from vmospec.options import MAX_SEED, bounded_int, duration
 from vmospec.output import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_OK
+from vmospec.shared_options import json_option
 
 NOTES = Path("notes")  # where the project keeps its register: written only when asked
 
@@ -47,6 +46,8 @@ def cmd_hunt(args: argparse.Namespace) -> int:
         out = NOTES if args.update_notes else Path(args.out) if args.out else _fresh_dir(
             Path("out"), "hunt")
         traces = out / "ambiguities"
+        from tqdm import tqdm  # here, not at the top: every start would pay for it
+
         bar = tqdm(total=sum(1 for _ in combos()), desc="hunt", unit="step", file=sys.stderr,
                    disable=not sys.stderr.isatty())
         res = hunt(progress=bar.update)
@@ -163,6 +164,8 @@ def _diff_backend(args: argparse.Namespace) -> int:
         print(f"vmospec diff: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     # progress on a terminal: the generating time, then the traces run so far
+    from tqdm import tqdm  # here, not at the top: every start would pay for it
+
     bar = tqdm(total=args.seconds, desc="diff", unit="s", file=sys.stderr,
                disable=not sys.stderr.isatty(),
                bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{postfix}]")
@@ -213,7 +216,7 @@ def register(subparsers: Any) -> None:
     hunt.add_argument("--update-notes", action="store_true",
                       help="rewrite the project's register instead: notes/ambiguities.md "
                       "and notes/ambiguities/")
-    hunt.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    json_option(hunt)
     hunt.set_defaults(run=cmd_hunt)
 
     diff = subparsers.add_parser(
@@ -232,7 +235,7 @@ def register(subparsers: Any) -> None:
                       help="a backend diff: the seed of the generated traces (default 0)")
     diff.add_argument("--out", metavar="DIR", default="out/diff",
                       help="where witness traces go (default out/diff)")
-    diff.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    json_option(diff)
     diff.add_argument("--picture", metavar="FILE",
                       help="two profiles: also draw the discardable tracker's and the pager "
                       "page's machines side by side, differences in red (.png or .svg)")

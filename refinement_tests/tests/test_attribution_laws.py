@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from typing import Any
-from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -119,7 +118,7 @@ def test_the_laws_hold_on_a_family_and_catch_broken_counts() -> None:
             _laws(st, PROFILES[name])
     broken: dict[str, AbstractContextManager[Any]] = {
         "zircon-2025": COW_MUTANTS["shared-pages-unsplit"](),
-        "zircon-2024": mock.patch.object(cow, "legacy_owner", lambda who: -1)}
+        "zircon-2024": COW_MUTANTS["legacy-shared-page-unowned"]()}
     for name, patch in broken.items():
         with patch, pytest.raises(AssertionError):
             for st in _states(_family_trace(), PROFILES[name]):

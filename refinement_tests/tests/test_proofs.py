@@ -54,6 +54,8 @@ BREAKS: dict[str, tuple[str, Obligation]] = {
         "isolation-through-merge", "zircon-2025", "two-sharer", "c", "handle_close")),
     "share-counts": ("shared-pages-unsplit", Obligation(
         "share-counts", "zircon-2025", "two-sharer", "c", "vmo_write")),
+    "legacy-one-owner": ("legacy-shared-page-unowned", Obligation(
+        "legacy-one-owner", "zircon-2024", "two-sharer", "c", "vmo_write")),
     "status-domain": ("invalid-op-misreported", Obligation(
         "status-domain", "zircon-2025", "anonymous", "a", "invalid op 15")),
     "well-formed": ("discard-keeps-pages", Obligation(

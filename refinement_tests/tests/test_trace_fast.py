@@ -170,3 +170,44 @@ def test_a_malformed_line_after_a_divergence_makes_the_trace_malformed(
     assert main(["check", str(bad)]) == 2
     err = capsys.readouterr().err
     assert f"{bad}:54:" in err and err.count("\n") == 1
+
+
+def test_a_repeated_line_reads_as_its_first_reading(tmp_path: Path) -> None:
+    """The reader remembers lines it decoded: a repeat is the same step with its own
+    index, line and dicts, and what depends on the trace so far is still checked."""
+    lock = ('{"call": "vmo_op_range", "vmo": "a", "op": "ZX_VMO_OP_LOCK", "offset": 0, '
+            '"size": 4096, "status": "ZX_OK"}')
+    create = '{"call": "vmo_create", "size": 4096, "options": [], "out": "a", "status": "ZX_OK"}'
+    path = _write(tmp_path / "r.jsonl", [HEADER, create, lock, lock, lock])
+    with open_trace(path) as stream:
+        steps = list(stream)
+    first, again = steps[1], steps[2]
+    assert (again.index, again.line) == (3, 4)
+    assert (again.args, again.expect, again.raw) == (first.args, first.expect, first.raw)
+    assert again.args is not first.args and again.expect is not first.expect
+    assert first.args["buffer_size"] == 32  # the format's default, added to each
+    # an `out` name is bound once, however often its line is repeated
+    rebound = _write(tmp_path / "o.jsonl", [HEADER, create, create])
+    with pytest.raises(TraceError, match="already bound"), open_trace(rebound) as stream:
+        list(stream)
+
+
+def test_lines_that_never_repeat_are_soon_not_remembered(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full memory of lines that served few repeats is emptied and the reader stops
+    remembering for a while (keeping a line costs more than reading it again); lines
+    that repeat keep it going. Either way each line reads as the exact path reads it."""
+    monkeypatch.setattr("refinement_tests.trace._SEEN_LINES", 4)
+    monkeypatch.setattr("refinement_tests.trace._SEEN_PAUSE", 3)
+    line = '{"call": "vmo_get_size", "vmo": "a", "status": "ZX_OK", "size": %d}'
+    reader = _Reader("t")
+    reader.feed(1, HEADER)
+    for n in range(5):  # unique: the fifth finds `seen` full and unused
+        step, exact = reader.feed_chunk(n + 2, (line % n).encode()), _exact(line % n)
+        assert step is not None and isinstance(exact, Step) and step.expect == exact.expect
+    assert reader.pause == 3 and not reader.seen
+    repeating = _Reader("t")
+    repeating.feed(1, HEADER)
+    for n in range(12):  # four lines, each read three times
+        repeating.feed_chunk(n + 2, (line % (n % 4)).encode())
+    assert repeating.pause == 0 and repeating.hits == 8 and len(repeating.seen) == 4

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
 from spec import abi
 from spec.abi import ERR_ACCESS_DENIED, ERR_NOT_SUPPORTED, ERR_OUT_OF_RANGE
@@ -19,41 +18,26 @@ from spec.implementations import zcore
 from spec.objects import Target
 from spec.op_range import CACHE_OPS
 from spec.outcome import Outcome
-from spec.overrides import OpFn
+from spec.overrides import OpFn, answers
 from spec.rungs import fail_or, lacks, past_end, unchanged
 from spec.state import State
 from spec.values import Word
 
-if TYPE_CHECKING:
-    from spec.profiles import Profile
+# Built on zcore, whose choices it keeps.
+NAME = "eclipse"
+SUMMARY = ("Pryancito/eclipse: zCore, but cache ops are checked no-ops and "
+           "LOCK is NOT_SUPPORTED")
+CHOICES: dict[str, object] = {}
+LACKS = (
+    *zcore.LACKS,
+    # no debugging gate and no size-0 rule on cache ops
+    ("cache.invalidate_gate", "eclipse.cache.no_gate"),
+    ("page.errors.cache_size_zero", "eclipse.cache.checked_noop"),
+)
 
 
-def profile(zcore_profile: Profile) -> Profile:
-    return replace(
-        zcore_profile,
-        name="eclipse",
-        summary="Pryancito/eclipse: zCore, but cache ops are checked no-ops and "
-        "LOCK is NOT_SUPPORTED",
-        overrides=OVERRIDES,
-        lacks=(
-            *zcore_profile.lacks,
-            # no debugging gate and no size-0 rule on cache ops
-            ("cache.invalidate_gate", "eclipse.cache.no_gate"),
-            ("page.errors.cache_size_zero", "eclipse.cache.checked_noop"),
-        ),
-    )
-
-
-def not_supported(name: str) -> OpFn:
-    """eclipse.lock.not_supported: LOCK and UNLOCK are NOT_SUPPORTED, before any rights check."""
-    def run(
-        cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int, _bn: bool
-    ) -> Outcome:
-        cx.why = "eclipse.lock.not_supported"
-        return Outcome(ERR_NOT_SUPPORTED, st)
-
-    return run
-
+# eclipse.lock.not_supported: LOCK and UNLOCK are NOT_SUPPORTED, before any rights check.
+LOCK_NOT_SUPPORTED = answers(ERR_NOT_SUPPORTED, "eclipse.lock.not_supported")
 
 def cache_op(right: int, name: str, gated: bool) -> OpFn:
     """eclipse.cache.rights, eclipse.cache.checked_noop, eclipse.cache.no_gate: the right,
@@ -77,7 +61,7 @@ def cache_op(right: int, name: str, gated: bool) -> OpFn:
 
 OVERRIDES = replace(zcore.OVERRIDES, ops=MappingProxyType({
     **zcore.OVERRIDES.ops,
-    abi.OP_LOCK: not_supported("LOCK"),
-    abi.OP_UNLOCK: not_supported("UNLOCK"),
+    abi.OP_LOCK: LOCK_NOT_SUPPORTED,
+    abi.OP_UNLOCK: LOCK_NOT_SUPPORTED,
     **{op: cache_op(*how) for op, how in CACHE_OPS.items()},
 }))

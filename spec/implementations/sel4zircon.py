@@ -8,9 +8,7 @@ UNLOCK, TRY_LOCK or hints; DECOMMIT rounds its range out; a size-0 cache op is a
 
 from __future__ import annotations
 
-from dataclasses import replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
 from spec import abi
 from spec.abi import (
@@ -37,26 +35,14 @@ from spec.rungs import bad_handle, fail_or, past_end, requires, wrong_type
 from spec.state import Handle, State
 from spec.values import Word
 
-if TYPE_CHECKING:
-    from spec.profiles import Profile
-
-
-def profile(zircon_2025: Profile) -> Profile:
-    """Where the sel4zircon.* facts state nothing, sel4zircon takes zircon-2025's choice."""
-    return replace(
-        zircon_2025,
-        name="sel4zircon",
-        summary="jsuann/sel4zircon: WRITE for every op, bounds before the op, "
-        "no ZERO, LOCK or hints",
-        kind="implementation",
-        prefetch=False,  # sel4zircon.op_range.undecoded
-        catalogue_holds=False,
-        overrides=OVERRIDES,
-        lacks=(
-            # DECOMMIT rounds out
-            ("decommit.aligned", "sel4zircon.decommit.rounds_out"),
-        ),
-    )
+# Built on zircon-2025: where the sel4zircon.* facts state nothing, it takes its choice.
+NAME = "sel4zircon"
+SUMMARY = ("jsuann/sel4zircon: WRITE for every op, bounds before the op, "
+           "no ZERO, LOCK or hints")
+CHOICES = {"prefetch": False}  # sel4zircon.op_range.undecoded
+LACKS = (
+    ("decommit.aligned", "sel4zircon.decommit.rounds_out"),  # DECOMMIT rounds out
+)
 
 
 # The op switch, where it answers other than Zircon's op would.

@@ -9,9 +9,7 @@ accepts RESIZABLE only.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
 from spec import abi
 from spec.abi import ERR_INVALID_ARGS, ERR_OUT_OF_RANGE, OK, RIGHT_WRITE
@@ -27,30 +25,19 @@ from spec.op_range import (
     zero_rights_and_kind,
 )
 from spec.outcome import PANIC, Outcome
-from spec.overrides import OpFn, Overrides
+from spec.overrides import OpFn, Overrides, answers
 from spec.rungs import bad_handle, discarded, fail_or, physical, requires, wrong_type
 from spec.state import SLICE, Handle, State
 from spec.values import Word
 
-if TYPE_CHECKING:
-    from spec.profiles import Profile
-
-
-def profile(zircon_2025: Profile) -> Profile:
-    """Where the zcore.* facts state nothing, zCore takes zircon-2025's choice."""
-    return replace(
-        zircon_2025,
-        name="zcore",
-        summary="rcore-os/zCore: decodes the op first, no TRY_LOCK or hints, "
-        "unbounded COMMIT, panics on LOCK and cache ops",
-        kind="implementation",
-        prefetch=False,  # zcore.prefetch.undecoded
-        zero_checks="upfront",  # zcore.zero.upfront_bounds
-        catalogue_holds=False,
-        overrides=OVERRIDES,
-        lacks=LACKS,
-    )
-
+# Built on zircon-2025: where the zcore.* facts state nothing, zCore takes its choice.
+NAME = "zcore"
+SUMMARY = ("rcore-os/zCore: decodes the op first, no TRY_LOCK or hints, "
+           "unbounded COMMIT, panics on LOCK and cache ops")
+CHOICES = {
+    "prefetch": False,  # zcore.prefetch.undecoded
+    "zero_checks": "upfront",  # zcore.zero.upfront_bounds
+}
 
 # The Zircon rungs zCore does not have: its COMMIT and DECOMMIT check no bounds.
 LACKS = (
@@ -170,16 +157,8 @@ def zero(
     return fail_or(cx, st, status, effect)
 
 
-def panics(name: str) -> OpFn:
-    """zcore.unimplemented.panic: the op is `unimplemented!()`: no status comes back."""
-    def run(
-        cx: Cx, st: State, t: Target, offset: Word, size: Word, _bs: int, _bn: bool
-    ) -> Outcome:
-        cx.why = "zcore.unimplemented.panic"
-        return Outcome(PANIC, st)
-
-    return run
-
+# zcore.unimplemented.panic: the op is `unimplemented!()`: no status comes back.
+PANICS = answers(PANIC, "zcore.unimplemented.panic")
 
 OVERRIDES = Overrides(
     prefix=prefix,
@@ -188,9 +167,9 @@ OVERRIDES = Overrides(
         abi.OP_COMMIT: commit,
         abi.OP_DECOMMIT: decommit,
         abi.OP_ZERO: zero,
-        abi.OP_LOCK: panics("LOCK"),
-        abi.OP_UNLOCK: panics("UNLOCK"),
-        **{op: panics(name) for op, (_right, name, _gated) in CACHE_OPS.items()},
+        abi.OP_LOCK: PANICS,
+        abi.OP_UNLOCK: PANICS,
+        **dict.fromkeys(CACHE_OPS, PANICS),
     }),
     create_options=(abi.VMO_RESIZABLE, "zcore.create.resizable_only"),
 )
