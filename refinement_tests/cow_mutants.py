@@ -131,6 +131,7 @@ COW_MUTANTS: dict[str, Mutant] = {
     "merge-drops-markers": _patch("_merge", _merge_drops_markers),
     "zero-leaves-no-marker": _patch("zeroed", lambda cx, st, obj, a, b: st),
     "resize-keeps-windows": _patch("resized", _unresized),
+    "resize-leaves-stale-bytes": _patch("_clear_unseen", lambda cx, st: st),
     "detached-child-faults-held": _patch("fetch", _detached_child_faults),
     "child-is-a-copy": _patch("reads_through", lambda st, obj: False),
     "zero-keeps-whole-pages": _patch("zero_whole_pages", _zero_keeps_pages, op_range),

@@ -242,6 +242,7 @@ MUTANTS: dict[str, Mutant] = {
                                            "hints.overflow"),
     "prefetch-unbounded": lambda: _drop_rungs("prefetch.bounds"),
     "through-fetches-nothing": _patch(cow, "fetch", _fetch_nothing),
+    "shrink-leaves-stale-view": _patch(cow, "_clear_unseen", lambda cx, st: st),
     "read-returns-zeros": _patch(calls, "vmo_read", _read_zeros),
     "close-keeps-handle": _patch(calls, "handle_close", _close_keeps_handle),
     "child-errors-misreported": lambda: _retarget(ERR_INTERNAL, "child.",

@@ -248,6 +248,27 @@ def zeroed(cx: Cx, st: State, obj: int, a: Word, b: Word) -> State:
     return normalize(cx, st.with_nodes(nodes))
 
 
+def _clear_unseen(cx: Cx, st: State) -> State:
+    """Each VMO reading through a visible parent keeps, in its own content, stale bytes
+    only where something answers the lookup (its own pages, a hidden ancestor's, the
+    parent's view). Where a clamped window now hides the parent (cow.resize: a shrink of
+    the parent, a merge that narrows the limit) nothing answers and the page reads zero,
+    and a fork there starts from zeros (pager CloneShrinkGrowParent)."""
+    v, p = cx.v, cx.page
+    for obj, n in st.nodes.items():
+        if n.hidden or not reads_through(st, obj):
+            continue
+        _seen, through = sight(cx, st, obj)
+        mem = _memory(st, obj)
+        held = v.pages_union(v.pages_union(mem.committed, n.zeros), hidden_seen(cx, st, obj))
+        if through is not None:
+            held = v.pages_union(held, through[0])
+        dead = v.pages_diff(v.pages_add(v.pages_empty(), 0, (U64_MAX + 1) // p), held)
+        content = v.bytes_overlay(mem.content, dead, v.bytes_const(0), 0)
+        st = st.with_vmo_memory(obj, Memory(content, mem.committed))
+    return st
+
+
 def resized(cx: Cx, st: State, obj: int, size: Word) -> State:
     """set_size of obj: its window on its parent and each direct child's window on it
     are clamped, never to grow again (cow.resize)."""
@@ -264,7 +285,7 @@ def resized(cx: Cx, st: State, obj: int, size: Word) -> State:
             room = v.ite(v.ult(c.window, size), v.sub(size, c.window), 0)
             nodes[cid] = c._replace(limit=v.umin(c.limit, room))
             changed = True
-    return normalize(cx, st.with_nodes(nodes)) if changed else st
+    return _clear_unseen(cx, normalize(cx, st.with_nodes(nodes))) if changed else st
 
 
 def _alive(st: State) -> set[int]:
@@ -303,7 +324,7 @@ def closed(cx: Cx, st: State) -> State:
     if not dead:
         return st
     nodes = {k: n for k, n in st.nodes.items() if k not in dead}
-    return normalize(cx, st.with_nodes(nodes))
+    return _clear_unseen(cx, normalize(cx, st.with_nodes(nodes)))
 
 
 def normalize(cx: Cx, st: State) -> State:
