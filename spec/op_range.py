@@ -658,18 +658,25 @@ def always_need(
     def effect() -> Outcome:
         cx.why = "always_need.effect"
         owner = st.vmo(t.owner)
+        # The page says it "may commit pages": whether it does is the reading
+        # always_need-commits, through a child as at the root.
         if owner.marks is None:
             if t.owner in st.nodes and cow.reads_through(st, t.owner):
                 # cow.read_through: the pages the child reads through are paged into the
                 # root and the root's pages are marked; errors are ignored (best effort)
+                # unless the reading always_need-pager_errors reports them
                 a, b = owner_pages(cx, t, offset, v.add(offset, size)[0])
-                st2, _status = cow.fetch(cx, st, t.owner, a, b)
+                st2 = st
+                if cx.reading("always_need-commits") == "commits":
+                    st2, fetched = cow.fetch(cx, st, t.owner, a, b)
+                    if fetched != OK and \
+                            cx.reading("always_need-pager_errors") == "reports":
+                        return Outcome(fetched, st2)
                 return Outcome(OK, cow.mark_through(cx, st2, t.owner, a, b, "always_need"))
             return Outcome(OK, st)
         a, b = owner_pages(cx, t, offset, v.add(offset, size)[0])
         # always_need.effect: per-page paging errors are ignored; the call still succeeds and the
-        # pages after a failing one are still paged in. The page says it "may commit
-        # pages": whether it does is the reading always_need-commits.
+        # pages after a failing one are still paged in.
         commits = cx.reading("always_need-commits") == "commits"
         # whether a pager's failure is reported is the reading always_need-pager_errors
         if commits and owner.marks.fails and \
