@@ -4,7 +4,10 @@ alternatives behave alike."""
 
 from __future__ import annotations
 
+import multiprocessing
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +29,14 @@ def _one(reading: str, shape: str, context: str, label: str
                              label, call)
 
 
+def _in_fresh_process(check: Callable[..., None], *args: Any) -> None:
+    """Run `check` in a new process: z3's search, bounded by its count of work, then
+    starts from the same state whatever earlier tests (some bounded by seconds, so by
+    the machine's load) did in this one. An assertion failing there fails here."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        pool.apply(check, args)
+
+
 @pytest.mark.parametrize(("reading", "shape", "context", "label"), [
     ("lock-nesting", "discardable", "fresh", "LOCK"),
     ("zero-decommits", "anonymous", "after a COMMIT", "ZERO"),
@@ -37,6 +48,11 @@ def test_z3_finds_known_differences_whose_witnesses_replay(
     """Each known difference is found from the symbolic state; both records conform
     under doc (the trace checker replays them), each under its own alternative only,
     and they differ at the step that tells them apart."""
+    _in_fresh_process(_known_difference, tmp_path, reading, shape, context, label)
+
+
+def _known_difference(tmp_path: Path, reading: str, shape: str, context: str, label: str
+                      ) -> None:
     i = _one(reading, shape, context, label)
     assert i is not None
     assert i.found_by == "z3"
@@ -52,6 +68,10 @@ def test_z3_finds_known_differences_whose_witnesses_replay(
 
 def test_the_witness_is_minimal() -> None:
     """z3's model is made small: a one-page VMO, and the least offset and size."""
+    _in_fresh_process(_minimal_witness)
+
+
+def _minimal_witness() -> None:
     i = _one("zero-decommits", "anonymous", "after a COMMIT", "ZERO")
     assert i is not None
     create, commit, zero = i.steps_a[:3]
@@ -60,15 +80,19 @@ def test_the_witness_is_minimal() -> None:
     assert (zero.args["offset"], zero.args["size"]) == (0, 4096)
 
 
-def test_alternatives_that_behave_alike_give_nothing(monkeypatch: pytest.MonkeyPatch
-                                                     ) -> None:
+def test_alternatives_that_behave_alike_give_nothing() -> None:
     """A broken reading whose second alternative is the first: z3 finds no input
     that tells them apart, so the search reports no instance (the check is not
     vacuous: the same search with the real alternatives finds one)."""
+    _in_fresh_process(_alike_alternatives)
+
+
+def _alike_alternatives() -> None:
+    # a process of its own, so the patches need no undoing
     r = READING_BY_NAME["lock-nesting"]
     pa, _pb = whole.variants(r)
     assert _one("lock-nesting", "discardable", "fresh", "LOCK") is not None
-    monkeypatch.setattr(whole, "variants", lambda _r: (pa, pa))
+    whole.variants = lambda _r: (pa, pa)  # type: ignore[assignment]
     assert _one("lock-nesting", "discardable", "fresh", "LOCK") is None
-    monkeypatch.setattr(whole, "SHAPES", ("discardable",))
+    whole.SHAPES = ("discardable",)
     assert whole.search(r) == []
