@@ -147,15 +147,15 @@ def _write_through_to_parent(cx: Cx, st: State, t: Target, offset: Any, data: ob
     return st
 
 
-def _zero_partial_by_content(cx: Cx, st: State, t: Target, lo: Any, hi: Any
-                             ) -> tuple[State, int]:
+def _zero_partial_by_content(cx: Cx, st: State, t: Target, lo: Any, hi: Any,
+                             nonempty: Any = True, page: Any = None) -> tuple[State, int]:
     """A partial ZERO that trusts the format's pager content: an absent pager page that
     would read zero is left alone, unrequested (no kernel can know that)."""
     v, p = cx.v, cx.page
     olo = v.add(v.floor_to(lo, p), t.shift)[0]
     if cx.when(v.bytes_zero_in(memory(st, t).content, olo, v.add(olo, p)[0])):
         return st, OK
-    return _REAL_ZERO_PARTIAL(cx, st, t, lo, hi)
+    return _REAL_ZERO_PARTIAL(cx, st, t, lo, hi, nonempty, page)
 
 
 def _zero_discarded_unchecked(cx: Cx, st: State, t: Target, offset: Any, end: Any) -> Outcome:

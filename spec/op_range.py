@@ -323,36 +323,49 @@ def _zero_pieces(cx: Cx, st: State, t: Target, offset: Word, end: Word) -> Outco
     """zero.pieces.2025: a partial head page, then whole pages, then a partial tail page; each piece
     is checked against S on its own (2025), and a finished piece is not undone."""
     v, p = cx.v, cx.page
-    up, up_ovf = v.ceil_to(offset, p)
-    head_end = v.ite(up_ovf, end, v.umin(up, end))  # offset in the last page of 2^64
-    floor_end = v.floor_to(end, p)
-    whole_end = v.ite(v.ult(head_end, floor_end), floor_end, head_end)
-    pieces = (
-        (offset, head_end, True),
-        (head_end, whole_end, False),
-        (whole_end, end, True),
+    # offset <= end here (an overflowing range was refused). When both lie in one page
+    # the range is one partial piece; otherwise the head runs to the page after offset's
+    # (empty if offset is aligned) and the tail from end's page. Written with equalities
+    # of page numbers rather than comparisons of 64-bit sums, which z3 finds far easier.
+    first_page, last_page = v.floor_to(offset, p), v.floor_to(end, p)
+    one_page = v.eq(first_page, last_page)
+    after_first = v.add(first_page, p)[0]  # no overflow: it is at most last_page
+    head_end = v.ite(one_page, end, v.ite(v.aligned(offset, p), offset, after_first))
+    whole_end = v.ite(one_page, end, last_page)
+    pieces = (  # (lo, hi, the page a partial piece lies in)
+        (offset, head_end, first_page),
+        (head_end, whole_end, None),
+        (whole_end, end, last_page),
     )
     cx.why = "zero.pieces.2025, zero.effect"
     discarded = is_discarded(cx, t.vmo)
-    for lo, hi, partial in pieces:
-        if not cx.when(v.ult(lo, hi)):
+    for lo, hi, page in pieces:
+        partial = page is not None
+        # An empty piece does nothing: it is not explored as a path of its own, but
+        # folded into the conditions below (fewer, simpler paths for the proofs).
+        nonempty = v.ult(lo, hi)
+        if nonempty is False:
             continue
         # zero.uncached.2025: a contiguous VMO's whole pages take the slow path, whose
         # policy check comes before the bounds
         if not t.vmo.kind.cached and not partial and t.vmo.kind.contiguous:
-            cx.why = "zero.uncached.2025"
-            return Outcome(ERR_BAD_STATE, st)
-        if cx.when(v.ult(t.size, hi)):
+            if cx.when(nonempty):
+                cx.why = "zero.uncached.2025"
+                return Outcome(ERR_BAD_STATE, st)
+            continue
+        if cx.when(v.and_(nonempty, v.ult(t.size, hi))):
             cx.why = "zero.piece_bounds.2025"
             return Outcome(ERR_OUT_OF_RANGE, st)
         if not t.vmo.kind.cached and partial:
-            cx.why = "zero.uncached.2025"
-            return Outcome(ERR_BAD_STATE, st)
+            if cx.when(nonempty):
+                cx.why = "zero.uncached.2025"
+                return Outcome(ERR_BAD_STATE, st)
+            continue
         if cx.when(discarded):
             cx.why = "discard.zero.ok"
             continue
-        if partial:
-            st, status = zero_partial_page(cx, st, t, lo, hi)
+        if page is not None:
+            st, status = zero_partial_page(cx, st, t, lo, hi, nonempty, page)
             if status != OK:
                 return Outcome(status, st)
         else:

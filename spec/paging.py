@@ -12,7 +12,7 @@ from spec.abi import ERR_BAD_STATE, OK
 from spec.explore import Cx
 from spec.objects import Target, memory, pager_detached, with_memory
 from spec.state import Memory, State
-from spec.values import PageSet, Word
+from spec.values import Flag, PageSet, Word
 
 
 def owner_pages(cx: Cx, t: Target, lo: Word, hi: Word) -> tuple[Word, Word]:
@@ -179,26 +179,32 @@ def write_bytes(cx: Cx, st: State, t: Target, offset: Word, data: object, end: W
     return _touched(cx, st, t, offset, end, content)
 
 
-def _touched(cx: Cx, st: State, t: Target, lo: Word, hi: Word, content: object) -> State:
-    """The owner with new content, and the pages holding [lo, hi) committed and dirty."""
+def _touched(cx: Cx, st: State, t: Target, lo: Word, hi: Word, content: object,
+             pages: tuple[Word, Word] | None = None) -> State:
+    """The owner with new content, and the pages holding [lo, hi) committed and dirty
+    (`pages`, the owner's, when the caller knows them)."""
     v = cx.v
     owner = st.vmo(t.owner)
     mem = memory(st, t)
-    a, b = owner_pages(cx, t, lo, hi)
+    a, b = pages or owner_pages(cx, t, lo, hi)
     committed = mem.committed if owner.kind.contiguous else v.pages_add(mem.committed, a, b)
     return mark_dirty(cx, with_memory(st, t, Memory(content, committed)), t.owner, a, b)
 
 
-def zero_partial_page(cx: Cx, st: State, t: Target, lo: Word, hi: Word) -> tuple[State, int]:
+def zero_partial_page(cx: Cx, st: State, t: Target, lo: Word, hi: Word,
+                      nonempty: Flag = True, page: Word | None = None) -> tuple[State, int]:
     """ZERO of part of one page: nothing if the page already reads zero; otherwise the
     bytes are written in place, which commits (or forks) that page (zero.effect).
     In a pager-backed VMO only a dirty page without a frame (a zero interval) is known
     to read zero: an absent page's content is the pager's, so it is paged in first."""
     v, p = cx.v, cx.page
     mem = memory(st, t)
-    page_lo = v.floor_to(lo, p)
-    olo = v.add(page_lo, t.shift)[0]
-    a, b = owner_pages(cx, t, page_lo, v.add(page_lo, p)[0])
+    # [lo, hi) lies in one page of the target (starting at `page`, if the caller knows
+    # it), so in one page `a` of the owner (a slice's shift is whole pages): computed
+    # once, without rounding hi up
+    a = v.div_to(v.add(v.floor_to(lo, p) if page is None else page, t.shift)[0], p)
+    b = v.add(a, 1)[0]
+    olo = v.mul_to(a, p)
     marks = st.vmo(t.owner).marks
     seen = cow.view(cx, st, t.owner) if t.owner in st.nodes else mem.content
     known_zero = v.bytes_zero_in(seen, olo, v.add(olo, p)[0])
@@ -211,11 +217,11 @@ def zero_partial_page(cx: Cx, st: State, t: Target, lo: Word, hi: Word) -> tuple
     if marks is not None:
         known_zero = v.and_(known_zero, v.pages_any(marks.dirty, a, b),
                             v.not_(v.pages_any(mem.committed, a, b)))
-    if cx.when(known_zero):
+    if cx.when(v.or_(v.not_(nonempty), known_zero)):
         return st, OK
     st, status = commit_pages(cx, st, t, a, b)
     if status != OK:
         return st, status
     mem = memory(st, t)
     content = v.bytes_fill(mem.content, v.add(lo, t.shift)[0], v.add(hi, t.shift)[0], 0)
-    return _touched(cx, st, t, lo, hi, content), OK
+    return _touched(cx, st, t, lo, hi, content, (a, b)), OK
