@@ -361,7 +361,7 @@ def _zero_pieces(cx: Cx, st: State, t: Target, offset: Word, end: Word) -> Outco
                 cx.why = "zero.uncached.2025"
                 return Outcome(ERR_BAD_STATE, st)
             continue
-        if cx.when(discarded):
+        if cx.when(v.and_(nonempty, discarded)):
             cx.why = "discard.zero.ok"
             continue
         if page is not None:
