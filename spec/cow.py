@@ -129,10 +129,12 @@ def snapshot(cx: Cx, st: State, owner: int, child: int, window: Word, limit: Wor
     return st.with_vmo_memory(owner, Memory(mem.content, empty))
 
 
-def fetch(cx: Cx, st: State, obj: int, a: Word, b: Word) -> tuple[State, int]:
+def fetch(cx: Cx, st: State, obj: int, a: Word, b: Word, best_effort: bool = False
+          ) -> tuple[State, int]:
     """A read of obj's pages [a, b): the pages it reads through a pager-backed root are
-    requested there and land there (cow.read_through); the child holds nothing new."""
-    from spec.paging import commit_pages  # paging calls back into this module
+    requested there and land there (cow.read_through); the child holds nothing new.
+    The first failed request ends it, or, `best_effort` (ALWAYS_NEED), is skipped."""
+    from spec.paging import commit_pages, page_in_best_effort  # they call back into here
 
     v = cx.v
     want = v.pages_add(v.pages_empty(), a, b)
@@ -155,6 +157,9 @@ def fetch(cx: Cx, st: State, obj: int, a: Word, b: Word) -> tuple[State, int]:
                                                                          landed))), OK
     t = target(cx, st, obj, 0)
     for lo, hi in v.pages_runs(want):
+        if best_effort:
+            st = page_in_best_effort(cx, st, t, lo, hi)
+            continue
         st, status = commit_pages(cx, st, t, lo, hi, reading=True)
         if status != OK:
             return st, status
