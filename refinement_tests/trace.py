@@ -820,11 +820,45 @@ def _undecimal(key: str, v: Any) -> Any:
     return v
 
 
-# A line the fast path read: kind, name, arguments, expectations, note, the JSON object.
-_Decoded = tuple[str, str, dict[str, Any], dict[str, Any], str | None, dict[str, Any]]
+# A line the fast path read: kind, name, arguments (with the format's defaults),
+# expectations, note, the JSON object, and which fields of each of the three dicts hold
+# a mutable value (a list or a dict): those each repeat of the line gets a copy of.
+_Decoded = tuple[str, str, dict[str, Any], dict[str, Any], str | None, dict[str, Any],
+                 tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+def _nested(d: dict[str, Any]) -> tuple[str, ...]:
+    """The fields of d whose values are lists or dicts."""
+    return tuple(k for k, v in d.items() if type(v) is list or type(v) is dict)
+
+
+def _json_copy(v: Any) -> Any:
+    """A copy of a JSON value that shares no list or dict with it."""
+    if type(v) is list:
+        return [_json_copy(x) for x in v]
+    if type(v) is dict:
+        return {k: _json_copy(x) for k, x in v.items()}
+    return v
+
+
+def _copied(d: dict[str, Any], nested: tuple[str, ...]) -> dict[str, Any]:
+    """A copy of d that shares no mutable value with it (`nested`: where they are)."""
+    out = dict(d)
+    for k in nested:
+        out[k] = _json_copy(out[k])
+    return out
 _SEEN_LINES = 4096  # lines remembered decoded (then forgotten all at once, and again)
 _SEEN_LENGTH = 1024  # bytes: longer lines are not remembered
 _SEEN_PAUSE = 15 * _SEEN_LINES  # lines read without remembering, after a full `seen` rarely hit
+
+
+def _defaults(name: str, args: dict[str, Any]) -> None:
+    """The format's defaults, added to decoded arguments: a LOCK gets a
+    lock-state-sized buffer; `buffer_null` says whether the buffer is null."""
+    if name == "vmo_op_range":
+        if "buffer_size" not in args:
+            args["buffer_size"] = abi.LOCK_STATE_SIZE if args["op"] == abi.OP_LOCK else 0
+        args["buffer_null"] = args.pop("buffer", False)
 
 
 class _Reader:
@@ -852,9 +886,15 @@ class _Reader:
             hit = self.seen.get(chunk)
             if hit is not None:
                 self.hits += 1
-                kind, name, args, expect, note, obj = hit
-                # finish_step adds defaults to args: each step gets its own dicts
-                return self.finish_step(line, kind, name, dict(args), dict(expect), note, obj)
+                kind, name, args, expect, note, obj, in_args, in_expect, in_obj = hit
+                # each step gets its own dicts, and its own copy of any list or dict in
+                # them (most lines hold none): no step can change another's
+                if in_args or in_expect or in_obj:
+                    args, expect = _copied(args, in_args), _copied(expect, in_expect)
+                    obj = _copied(obj, in_obj)
+                else:
+                    args, expect, obj = dict(args), dict(expect), dict(obj)
+                return self.checked_step(line, kind, name, args, expect, note, obj)
             step = self.fast_step(line, chunk)
             if step is not None:
                 return step
@@ -955,11 +995,16 @@ class _Reader:
         # strings found means orjson dropped a duplicate key.
         if 2 * strings != chunk.count(b'"') or not fast.required <= args.keys():
             return None
+        _defaults(name, args)
         if self.pause:
             self.pause -= 1
         elif len(chunk) <= _SEEN_LENGTH:
-            self.remember(chunk, (kind, name, dict(args), dict(expect), note, obj))
-        return self.finish_step(line, kind, name, args, expect, note, obj)
+            # kept apart from this step's dicts, which its reader may change
+            in_args, in_expect, in_obj = _nested(args), _nested(expect), _nested(obj)
+            self.remember(chunk, (kind, name, _copied(args, in_args),
+                                  _copied(expect, in_expect), note, _copied(obj, in_obj),
+                                  in_args, in_expect, in_obj))
+        return self.checked_step(line, kind, name, args, expect, note, obj)
 
     def remember(self, chunk: bytes, decoded: _Decoded) -> None:
         """Keep a line's decoding. When `seen` is full it is emptied; if it served
@@ -1090,17 +1135,13 @@ class _Reader:
                 args[key] = value
             else:
                 expect[key] = value
-        return self.finish_step(line, kind, name, args, expect, note, obj)
+        _defaults(name, args)
+        return self.checked_step(line, kind, name, args, expect, note, obj)
 
-    def finish_step(self, line: int, kind: str, name: str, args: dict[str, Any],
-                    expect: dict[str, Any], note: str | None, obj: dict[str, Any]) -> Step:
-        """What both paths check once the fields are decoded: defaults, handle names
-        bound once, the budget of byte runs."""
-        if name == "vmo_op_range":
-            # Defaults of the format: a LOCK gets a lock-state-sized buffer.
-            if "buffer_size" not in args:
-                args["buffer_size"] = abi.LOCK_STATE_SIZE if args["op"] == abi.OP_LOCK else 0
-            args["buffer_null"] = args.pop("buffer", False)
+    def checked_step(self, line: int, kind: str, name: str, args: dict[str, Any],
+                     expect: dict[str, Any], note: str | None, obj: dict[str, Any]) -> Step:
+        """What every path checks once the fields are decoded, a remembered line too:
+        handle names bound once, the budget of byte runs."""
         out = args.get("out")
         if out is not None:
             self.bind(line, name, out)
