@@ -821,15 +821,13 @@ def _undecimal(key: str, v: Any) -> Any:
 
 
 # A line the fast path read: kind, name, arguments (with the format's defaults),
-# expectations, note, the JSON object, and which fields of each of the three dicts hold
-# a mutable value (a list or a dict): those each repeat of the line gets a copy of.
+# expectations, note, the JSON object, and where those three dicts hold a mutable value
+# (a list or a dict): (0 args, 1 expectations, 2 the object; the field; how to copy it).
+# Each repeat of the line gets its own dicts and its own copy of each of those.
+_Copy = tuple[int, str, Callable[[Any], Any]]
 _Decoded = tuple[str, str, dict[str, Any], dict[str, Any], str | None, dict[str, Any],
-                 tuple[str, ...], tuple[str, ...], tuple[str, ...]]
-
-
-def _nested(d: dict[str, Any]) -> tuple[str, ...]:
-    """The fields of d whose values are lists or dicts."""
-    return tuple(k for k, v in d.items() if type(v) is list or type(v) is dict)
+                 tuple[_Copy, ...], int]  # ... and the line's runs of bytes
+_SCALARS = (str, int, bool, float, type(None))
 
 
 def _json_copy(v: Any) -> Any:
@@ -841,24 +839,56 @@ def _json_copy(v: Any) -> Any:
     return v
 
 
-def _copied(d: dict[str, Any], nested: tuple[str, ...]) -> dict[str, Any]:
-    """A copy of d that shares no mutable value with it (`nested`: where they are)."""
-    out = dict(d)
-    for k in nested:
-        out[k] = _json_copy(out[k])
+def _copy_rows(v: list[list[Any]]) -> list[list[Any]]:
+    return [row.copy() for row in v]
+
+
+def _flat(v: Iterable[Any]) -> bool:
+    return all(type(x) in _SCALARS for x in v)
+
+
+def _copier(v: list[Any] | dict[str, Any]) -> Callable[[Any], Any]:
+    """The cheapest copy of a list or dict of JSON that shares no list or dict with it:
+    the usual ones are flat (a flags list, a lock_state) or, for byte runs, a list of
+    flat pairs."""
+    if type(v) is dict:
+        return dict.copy if _flat(v.values()) else _json_copy
+    if _flat(v):
+        return list.copy
+    if all(type(x) is list and _flat(x) for x in v):
+        return _copy_rows
+    return _json_copy
+
+
+def _copies(parts: tuple[dict[str, Any], ...]) -> tuple[_Copy, ...]:
+    """Where the dicts hold lists or dicts, each with its copier."""
+    out: tuple[_Copy, ...] = ()
+    for i, d in enumerate(parts):
+        for k, v in d.items():
+            if type(v) is list or type(v) is dict:
+                out += ((i, k, _copier(v)),)
     return out
+
+
+def _own(parts: tuple[dict[str, Any], ...], copies: tuple[_Copy, ...]) -> None:
+    """Replace, in dicts just copied, each mutable value by a copy of its own."""
+    for i, k, copy in copies:
+        d = parts[i]
+        d[k] = copy(d[k])
+
+
 _SEEN_LINES = 4096  # lines remembered decoded (then forgotten all at once, and again)
 _SEEN_LENGTH = 1024  # bytes: longer lines are not remembered
 _SEEN_PAUSE = 15 * _SEEN_LINES  # lines read without remembering, after a full `seen` rarely hit
 
 
-def _defaults(name: str, args: dict[str, Any]) -> None:
-    """The format's defaults, added to decoded arguments: a LOCK gets a
-    lock-state-sized buffer; `buffer_null` says whether the buffer is null."""
-    if name == "vmo_op_range":
-        if "buffer_size" not in args:
-            args["buffer_size"] = abi.LOCK_STATE_SIZE if args["op"] == abi.OP_LOCK else 0
-        args["buffer_null"] = args.pop("buffer", False)
+def _runs(args: dict[str, Any], expect: dict[str, Any]) -> int:
+    """The runs of bytes a step's data holds (MAX_RUNS bounds a trace's)."""
+    n = 0
+    for d in (args.get("data"), expect.get("data")):
+        if isinstance(d, tuple):
+            n += len(d)
+    return n
 
 
 class _Reader:
@@ -886,15 +916,13 @@ class _Reader:
             hit = self.seen.get(chunk)
             if hit is not None:
                 self.hits += 1
-                kind, name, args, expect, note, obj, in_args, in_expect, in_obj = hit
+                kind, name, args, expect, note, obj, copies, runs = hit
                 # each step gets its own dicts, and its own copy of any list or dict in
                 # them (most lines hold none): no step can change another's
-                if in_args or in_expect or in_obj:
-                    args, expect = _copied(args, in_args), _copied(expect, in_expect)
-                    obj = _copied(obj, in_obj)
-                else:
-                    args, expect, obj = dict(args), dict(expect), dict(obj)
-                return self.checked_step(line, kind, name, args, expect, note, obj)
+                args, expect, obj = dict(args), dict(expect), dict(obj)
+                if copies:
+                    _own((args, expect, obj), copies)
+                return self.checked_step(line, kind, name, args, expect, note, obj, runs, False)
             step = self.fast_step(line, chunk)
             if step is not None:
                 return step
@@ -995,16 +1023,17 @@ class _Reader:
         # strings found means orjson dropped a duplicate key.
         if 2 * strings != chunk.count(b'"') or not fast.required <= args.keys():
             return None
-        _defaults(name, args)
+        runs = _runs(args, expect) if name in _WITH_DATA else 0
+        step = self.checked_step(line, kind, name, args, expect, note, obj, runs)
         if self.pause:
             self.pause -= 1
         elif len(chunk) <= _SEEN_LENGTH:
             # kept apart from this step's dicts, which its reader may change
-            in_args, in_expect, in_obj = _nested(args), _nested(expect), _nested(obj)
-            self.remember(chunk, (kind, name, _copied(args, in_args),
-                                  _copied(expect, in_expect), note, _copied(obj, in_obj),
-                                  in_args, in_expect, in_obj))
-        return self.checked_step(line, kind, name, args, expect, note, obj)
+            kept = dict(args), dict(expect), dict(obj)
+            copies = _copies(kept)
+            _own(kept, copies)
+            self.remember(chunk, (kind, name, kept[0], kept[1], note, kept[2], copies, runs))
+        return step
 
     def remember(self, chunk: bytes, decoded: _Decoded) -> None:
         """Keep a line's decoding. When `seen` is full it is emptied; if it served
@@ -1135,19 +1164,25 @@ class _Reader:
                 args[key] = value
             else:
                 expect[key] = value
-        _defaults(name, args)
-        return self.checked_step(line, kind, name, args, expect, note, obj)
+        runs = _runs(args, expect) if name in _WITH_DATA else 0
+        return self.checked_step(line, kind, name, args, expect, note, obj, runs)
 
     def checked_step(self, line: int, kind: str, name: str, args: dict[str, Any],
-                     expect: dict[str, Any], note: str | None, obj: dict[str, Any]) -> Step:
-        """What every path checks once the fields are decoded, a remembered line too:
-        handle names bound once, the budget of byte runs."""
+                     expect: dict[str, Any], note: str | None, obj: dict[str, Any],
+                     runs: int, fresh: bool = True) -> Step:
+        """What every path does once the fields are decoded, for a remembered line too:
+        the format's defaults (`fresh`: not yet added), handle names bound once, the
+        budget of byte runs (`runs`: this line's)."""
+        if fresh and name == "vmo_op_range":
+            # a LOCK gets a lock-state-sized buffer; buffer_null: the buffer is null
+            if "buffer_size" not in args:
+                args["buffer_size"] = abi.LOCK_STATE_SIZE if args["op"] == abi.OP_LOCK else 0
+            args["buffer_null"] = args.pop("buffer", False)
         out = args.get("out")
         if out is not None:
             self.bind(line, name, out)
-        if name in _WITH_DATA:
-            for data in (args.get("data"), expect.get("data")):
-                self.runs += len(data) if isinstance(data, tuple) else 0
+        if runs:
+            self.runs += runs
             if self.runs > MAX_RUNS:
                 raise self.error(line, f"{name}: data: the trace holds more than "
                                  f"{MAX_RUNS:,} runs of bytes in all")
