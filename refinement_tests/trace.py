@@ -686,6 +686,48 @@ _FAST = _fast_signatures()
 _NAMES = {kind: sorted(n for k, n in SIGNATURES if k == kind) for kind in ("call", "event")}
 
 
+@dataclass(slots=True, frozen=True)
+class _Shape:
+    """A line's fields, by name and in order, for one call or event: each checked on the
+    fast path (the kind key and a note apart), every required argument among them."""
+
+    kind: str
+    fields: tuple[tuple[str, bool, Callable[[Any], Any]], ...]  # (field, is an argument, check)
+    note: bool  # a "note" field (its value must be a string)
+    strings: int  # strings the line holds before its values are counted: keys, name, note
+
+
+_SHAPES: dict[tuple[str, ...], _Shape] = {}
+_MAX_SHAPES = 1024  # a trace has a few; beyond this many, a shape is checked every time
+
+
+def _shape_of(key: tuple[str, ...]) -> _Shape | None:
+    """The shape of a line whose call or event name and field names are `key`; None
+    when the fast path does not take it (an unknown field, not_run, both or neither
+    of call and event, a required argument missing)."""
+    name, *names = key
+    kinds = [k for k in ("call", "event") if k in names]
+    if len(kinds) != 1:
+        return None
+    kind = kinds[0]
+    fast = _FAST.get((kind, name))
+    if fast is None or not fast.required <= set(names):
+        return None
+    fields = []
+    for f in names:
+        if f == kind or f == "note":
+            continue
+        spec = fast.fields.get(f)
+        if spec is None:
+            return None  # not_run, or an unknown field
+        fields.append((f, *spec))
+    has_note = "note" in names
+    shape = _Shape(kind, tuple(fields), has_note, len(names) + 1 + has_note)
+    if len(_SHAPES) < _MAX_SHAPES:
+        _SHAPES[key] = shape
+    return shape
+
+
 # --- error messages -------------------------------------------------------------------------
 
 _BOUNDS = {
@@ -969,33 +1011,30 @@ class _Reader:
         if type(obj) is not dict:
             return None
         name = obj.get("call")
-        kind = "call"
-        if name is None or "event" in obj:
+        if name is None:
             name = obj.get("event")
-            kind = "event"
-            if name is None or "call" in obj:
-                return None
-        fast = _FAST.get((kind, name)) if type(name) is str else None
-        if fast is None:
+        if type(name) is not str:
             return None
-        fields = fast.fields
+        # The call and the fields' names in order: what every line of the same shape
+        # shares, checked once (_shape_of).
+        key = (name, *obj)
+        shape = _SHAPES.get(key)
+        if shape is None:
+            shape = _shape_of(key)
+            if shape is None:
+                return None
+        kind = shape.kind
         args: dict[str, Any] = {}
         expect: dict[str, Any] = {}
         note = None
-        strings = len(obj)  # every key (the values are counted below)
+        strings = shape.strings  # the keys, the call's name, a note (values below)
+        if shape.note:
+            note = obj["note"]
+            if type(note) is not str:
+                return None
         try:
-            for key, value in obj.items():
-                spec = fields.get(key)
-                if spec is None:
-                    if key == kind:
-                        strings += 1
-                    elif key == "note" and type(value) is str:
-                        note = value
-                        strings += 1
-                    else:
-                        return None  # not_run, or an unknown field
-                    continue
-                is_arg, check = spec
+            for key_, is_arg, check in shape.fields:
+                value = obj[key_]
                 # The two commonest kinds inline: a number, a handle name.
                 if check is _fast_u64:
                     if type(value) is not int or not 0 <= value <= _U64_MAX:
@@ -1014,14 +1053,14 @@ class _Reader:
                         strings += len(value)
                     value = check(value)
                 if is_arg:
-                    args[key] = value
+                    args[key_] = value
                 else:
-                    expect[key] = value
+                    expect[key_] = value
         except _Bad:
             return None
         # Without escapes every '"' opens or closes a string: a count short of the
         # strings found means orjson dropped a duplicate key.
-        if 2 * strings != chunk.count(b'"') or not fast.required <= args.keys():
+        if 2 * strings != chunk.count(b'"'):
             return None
         runs = _runs(args, expect) if name in _WITH_DATA else 0
         step = self.checked_step(line, kind, name, args, expect, note, obj, runs)
