@@ -869,7 +869,6 @@ def _undecimal(key: str, v: Any) -> Any:
 _Copy = tuple[int, str, Callable[[Any], Any]]
 _Decoded = tuple[str, str, dict[str, Any], dict[str, Any], str | None, dict[str, Any],
                  tuple[_Copy, ...], int]  # ... and the line's runs of bytes
-_SCALARS = (str, int, bool, float, type(None))
 
 
 def _json_copy(v: Any) -> Any:
@@ -885,30 +884,17 @@ def _copy_rows(v: list[list[Any]]) -> list[list[Any]]:
     return [row.copy() for row in v]
 
 
-def _flat(v: Iterable[Any]) -> bool:
-    return all(type(x) in _SCALARS for x in v)
-
-
-def _copier(v: list[Any] | dict[str, Any]) -> Callable[[Any], Any]:
-    """The cheapest copy of a list or dict of JSON that shares no list or dict with it:
-    the usual ones are flat (a flags list, a lock_state) or, for byte runs, a list of
-    flat pairs."""
-    if type(v) is dict:
-        return dict.copy if _flat(v.values()) else _json_copy
-    if _flat(v):
-        return list.copy
-    if all(type(x) is list and _flat(x) for x in v):
-        return _copy_rows
-    return _json_copy
-
-
-def _copies(parts: tuple[dict[str, Any], ...]) -> tuple[_Copy, ...]:
-    """Where the dicts hold lists or dicts, each with its copier."""
+def _copies(nested: tuple[tuple[str, bool, Callable[[Any], Any]], ...],
+            args: dict[str, Any], expect: dict[str, Any]) -> tuple[_Copy, ...]:
+    """A line's copiers: each field `nested` names (name, is an argument, how to copy
+    its JSON value) in the JSON object, and in the decoded fields where the decoded value
+    is a list or dict too (a lock_state)."""
     out: tuple[_Copy, ...] = ()
-    for i, d in enumerate(parts):
-        for k, v in d.items():
-            if type(v) is list or type(v) is dict:
-                out += ((i, k, _copier(v)),)
+    for key, is_arg, copy in nested:
+        out += ((2, key, copy),)
+        v = (args if is_arg else expect)[key]
+        if type(v) is list or type(v) is dict:
+            out += ((0 if is_arg else 1, key, _json_copy),)
     return out
 
 
@@ -1028,6 +1014,7 @@ class _Reader:
         expect: dict[str, Any] = {}
         note = None
         strings = shape.strings  # the keys, the call's name, a note (values below)
+        nested: tuple[tuple[str, bool, Callable[[Any], Any]], ...] = ()  # lists, dicts
         if shape.note:
             note = obj["note"]
             if type(note) is not str:
@@ -1049,8 +1036,13 @@ class _Reader:
                         strings += 1
                     elif t is list:
                         strings += sum(type(x) is str for x in value)
+                        # the checks let through flat lists (flags) and lists of flat
+                        # pairs (byte runs) only, and flat dicts (lock_state)
+                        nested += ((key_, is_arg,
+                                    _copy_rows if check is _fast_data else list.copy),)
                     elif t is dict:
                         strings += len(value)
+                        nested += ((key_, is_arg, dict.copy),)
                     value = check(value)
                 if is_arg:
                     args[key_] = value
@@ -1069,8 +1061,9 @@ class _Reader:
         elif len(chunk) <= _SEEN_LENGTH:
             # kept apart from this step's dicts, which its reader may change
             kept = dict(args), dict(expect), dict(obj)
-            copies = _copies(kept)
-            _own(kept, copies)
+            copies = _copies(nested, args, expect) if nested else ()
+            if copies:
+                _own(kept, copies)
             self.remember(chunk, (kind, name, kept[0], kept[1], note, kept[2], copies, runs))
         return step
 
