@@ -1,10 +1,10 @@
 """Benchmark: `vmospec check` as a user runs it (a whole process), issue 14 item 1.
 
-Four traces, generated here with a fixed seed (the mix of benchmarks/check_speed.py):
+Five traces, generated here with a fixed seed (the mix of benchmarks/check_speed.py):
 every outcome recorded; the same steps with outcomes left out (half the op_range
-statuses, half the read data, every vmo_info field but the status); the first with a
-note on every line, so that no line repeats (the reader decodes a repeated line as it
-did the first time: this one shows the reader without that help); and, under `doc`,
+statuses, half the read data, every vmo_info field but the status); each of those two
+with a note on every line, so that no line repeats (the reader decodes a repeated line
+as it did the first time: these show the reader without that help); and, under `doc`,
 COMMITs whose status is left out (256 possible states) followed by calls that record
 everything, which the state budget refuses (notes/state-budget.md). Each is checked by
 `vmospec check` in a fresh process; the figures are wall time, the process's CPU time
@@ -122,6 +122,10 @@ def main() -> None:
         unrepeated(Path(d) / f"full-{n}.jsonl", unique)
         cases.append((f"every outcome recorded, no line repeated, {n:,} steps", unique, (),
                       n))
+        unique_part = Path(d) / f"unique-part-{n}.jsonl"
+        unrepeated(Path(d) / f"part-{n}.jsonl", unique_part)
+        cases.append((f"outcomes left out, no line repeated, {n:,} steps", unique_part, (),
+                      n))
         budget = Path(d) / "budget.jsonl"
         over_budget(budget, 5_000)
         cases.append(("256 states under doc, 5,000 steps (refused)", budget,
@@ -137,7 +141,7 @@ def main() -> None:
             print(f"| {name} | {code} | {wall:.2f} / {worst[0]:.2f} s | {cpu:.2f} / "
                   f"{worst[1]:.2f} s | {steps / cpu:,.0f} / {steps / worst[1]:,.0f} | "
                   f"{max(r[2] for r in runs) / 1024:.0f} MB | {before} / {_load()} |")
-        for name in (f"full-{n}", f"part-{n}", f"unique-{n}"):
+        for name in (f"full-{n}", f"part-{n}", f"unique-{n}", f"unique-part-{n}"):
             reads = []
             for _ in range(args.repeat):
                 t0 = time.process_time()

