@@ -87,8 +87,8 @@ def _zero_keeps_pages(cx: Cx, st: State, t: Target, lo: Word, hi: Word) -> State
     return with_memory(st, t, Memory(memory(st, t).content, kept))
 
 
-def _detached_child_faults(cx: Cx, st: State, obj: int, a: Word, b: Word
-                            ) -> tuple[State, int]:
+def _detached_child_faults(cx: Cx, st: State, obj: int, a: Word, b: Word,
+                           best_effort: bool = False) -> tuple[State, int]:
     """A read through a child of a detached root faults on every page it reads through,
     even one the root still holds (CloneDetachTest read as if closing the pager freed the
     root's pages, which only zx_pager_detach_vmo does: pager.close_keeps_pages)."""
@@ -102,7 +102,7 @@ def _detached_child_faults(cx: Cx, st: State, obj: int, a: Word, b: Word
         want = v.pages_up(v.pages_inter(want, pages), v.div_to(shift, cx.page))
     if root != obj and pager_detached(st, st.vmo(root)) and list(v.pages_runs(want)):
         return st, ERR_BAD_STATE
-    return _FETCH(cx, st, obj, a, b)
+    return _FETCH(cx, st, obj, a, b, best_effort)
 
 
 def _zero_frees_contiguous(cx: Cx, st: State, t: Target, lo: Word, hi: Word) -> State:

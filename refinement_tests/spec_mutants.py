@@ -192,7 +192,8 @@ def _discard_keeps_pages(cx: Cx, st: State, obj: int) -> State:
     return st.with_object(obj, st.vmo(obj).with_tracker(Tracker(DISCARDED, 0)))
 
 
-def _fetch_nothing(cx: Cx, st: State, obj: int, a: Any, b: Any) -> tuple[State, int]:
+def _fetch_nothing(cx: Cx, st: State, obj: int, a: Any, b: Any, best_effort: bool = False
+                   ) -> tuple[State, int]:
     """A child reading through pages nothing in at the root."""
     return st, OK
 

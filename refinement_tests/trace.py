@@ -866,11 +866,61 @@ def _undecimal(key: str, v: Any) -> Any:
     return v
 
 
-# A line the fast path read: kind, name, arguments, expectations, note, the JSON object.
-_Decoded = tuple[str, str, dict[str, Any], dict[str, Any], str | None, dict[str, Any]]
+# A line the fast path read: kind, name, arguments (with the format's defaults),
+# expectations, note, the JSON object, and where those three dicts hold a mutable value
+# (a list or a dict): (0 args, 1 expectations, 2 the object; the field; how to copy it).
+# Each repeat of the line gets its own dicts and its own copy of each of those.
+_Copy = tuple[int, str, Callable[[Any], Any]]
+_Decoded = tuple[str, str, dict[str, Any], dict[str, Any], str | None, dict[str, Any],
+                 tuple[_Copy, ...], int]  # ... and the line's runs of bytes
+
+
+def _json_copy(v: Any) -> Any:
+    """A copy of a JSON value that shares no list or dict with it."""
+    if type(v) is list:
+        return [_json_copy(x) for x in v]
+    if type(v) is dict:
+        return {k: _json_copy(x) for k, x in v.items()}
+    return v
+
+
+def _copy_rows(v: list[list[Any]]) -> list[list[Any]]:
+    return [row.copy() for row in v]
+
+
+def _copies(nested: tuple[tuple[str, bool, Callable[[Any], Any]], ...],
+            args: dict[str, Any], expect: dict[str, Any]) -> tuple[_Copy, ...]:
+    """A line's copiers: each field `nested` names (name, is an argument, how to copy
+    its JSON value) in the JSON object, and in the decoded fields where the decoded value
+    is a list or dict too (a lock_state)."""
+    out: tuple[_Copy, ...] = ()
+    for key, is_arg, copy in nested:
+        out += ((2, key, copy),)
+        v = (args if is_arg else expect)[key]
+        if type(v) is list or type(v) is dict:
+            out += ((0 if is_arg else 1, key, _json_copy),)
+    return out
+
+
+def _own(parts: tuple[dict[str, Any], ...], copies: tuple[_Copy, ...]) -> None:
+    """Replace, in dicts just copied, each mutable value by a copy of its own."""
+    for i, k, copy in copies:
+        d = parts[i]
+        d[k] = copy(d[k])
+
+
 _SEEN_LINES = 4096  # lines remembered decoded (then forgotten all at once, and again)
 _SEEN_LENGTH = 1024  # bytes: longer lines are not remembered
 _SEEN_PAUSE = 15 * _SEEN_LINES  # lines read without remembering, after a full `seen` rarely hit
+
+
+def _runs(args: dict[str, Any], expect: dict[str, Any]) -> int:
+    """The runs of bytes a step's data holds (MAX_RUNS bounds a trace's)."""
+    n = 0
+    for d in (args.get("data"), expect.get("data")):
+        if isinstance(d, tuple):
+            n += len(d)
+    return n
 
 
 class _Reader:
@@ -898,9 +948,13 @@ class _Reader:
             hit = self.seen.get(chunk)
             if hit is not None:
                 self.hits += 1
-                kind, name, args, expect, note, obj = hit
-                # finish_step adds defaults to args: each step gets its own dicts
-                return self.finish_step(line, kind, name, dict(args), dict(expect), note, obj)
+                kind, name, args, expect, note, obj, copies, runs = hit
+                # each step gets its own dicts, and its own copy of any list or dict in
+                # them (most lines hold none): no step can change another's
+                args, expect, obj = dict(args), dict(expect), dict(obj)
+                if copies:
+                    _own((args, expect, obj), copies)
+                return self.checked_step(line, kind, name, args, expect, note, obj, runs, False)
             step = self.fast_step(line, chunk)
             if step is not None:
                 return step
@@ -964,6 +1018,7 @@ class _Reader:
         expect: dict[str, Any] = {}
         note = None
         strings = shape.strings  # the keys, the call's name, a note (values below)
+        nested: tuple[tuple[str, bool, Callable[[Any], Any]], ...] = ()  # lists, dicts
         if shape.note:
             note = obj["note"]
             if type(note) is not str:
@@ -985,8 +1040,13 @@ class _Reader:
                         strings += 1
                     elif t is list:
                         strings += sum(type(x) is str for x in value)
+                        # the checks let through flat lists (flags) and lists of flat
+                        # pairs (byte runs) only, and flat dicts (lock_state)
+                        nested += ((key_, is_arg,
+                                    _copy_rows if check is _fast_data else list.copy),)
                     elif t is dict:
                         strings += len(value)
+                        nested += ((key_, is_arg, dict.copy),)
                     value = check(value)
                 if is_arg:
                     args[key_] = value
@@ -998,11 +1058,18 @@ class _Reader:
         # strings found means orjson dropped a duplicate key.
         if 2 * strings != chunk.count(b'"'):
             return None
+        runs = _runs(args, expect) if name in _WITH_DATA else 0
+        step = self.checked_step(line, kind, name, args, expect, note, obj, runs)
         if self.pause:
             self.pause -= 1
         elif len(chunk) <= _SEEN_LENGTH:
-            self.remember(chunk, (kind, name, dict(args), dict(expect), note, obj))
-        return self.finish_step(line, kind, name, args, expect, note, obj)
+            # kept apart from this step's dicts, which its reader may change
+            kept = dict(args), dict(expect), dict(obj)
+            copies = _copies(nested, args, expect) if nested else ()
+            if copies:
+                _own(kept, copies)
+            self.remember(chunk, (kind, name, kept[0], kept[1], note, kept[2], copies, runs))
+        return step
 
     def remember(self, chunk: bytes, decoded: _Decoded) -> None:
         """Keep a line's decoding. When `seen` is full it is emptied; if it served
@@ -1133,23 +1200,25 @@ class _Reader:
                 args[key] = value
             else:
                 expect[key] = value
-        return self.finish_step(line, kind, name, args, expect, note, obj)
+        runs = _runs(args, expect) if name in _WITH_DATA else 0
+        return self.checked_step(line, kind, name, args, expect, note, obj, runs)
 
-    def finish_step(self, line: int, kind: str, name: str, args: dict[str, Any],
-                    expect: dict[str, Any], note: str | None, obj: dict[str, Any]) -> Step:
-        """What both paths check once the fields are decoded: defaults, handle names
-        bound once, the budget of byte runs."""
-        if name == "vmo_op_range":
-            # Defaults of the format: a LOCK gets a lock-state-sized buffer.
+    def checked_step(self, line: int, kind: str, name: str, args: dict[str, Any],
+                     expect: dict[str, Any], note: str | None, obj: dict[str, Any],
+                     runs: int, fresh: bool = True) -> Step:
+        """What every path does once the fields are decoded, for a remembered line too:
+        the format's defaults (`fresh`: not yet added), handle names bound once, the
+        budget of byte runs (`runs`: this line's)."""
+        if fresh and name == "vmo_op_range":
+            # a LOCK gets a lock-state-sized buffer; buffer_null: the buffer is null
             if "buffer_size" not in args:
                 args["buffer_size"] = abi.LOCK_STATE_SIZE if args["op"] == abi.OP_LOCK else 0
             args["buffer_null"] = args.pop("buffer", False)
         out = args.get("out")
         if out is not None:
             self.bind(line, name, out)
-        if name in _WITH_DATA:
-            for data in (args.get("data"), expect.get("data")):
-                self.runs += len(data) if isinstance(data, tuple) else 0
+        if runs:
+            self.runs += runs
             if self.runs > MAX_RUNS:
                 raise self.error(line, f"{name}: data: the trace holds more than "
                                  f"{MAX_RUNS:,} runs of bytes in all")

@@ -129,10 +129,12 @@ def snapshot(cx: Cx, st: State, owner: int, child: int, window: Word, limit: Wor
     return st.with_vmo_memory(owner, Memory(mem.content, empty))
 
 
-def fetch(cx: Cx, st: State, obj: int, a: Word, b: Word) -> tuple[State, int]:
+def fetch(cx: Cx, st: State, obj: int, a: Word, b: Word, best_effort: bool = False
+          ) -> tuple[State, int]:
     """A read of obj's pages [a, b): the pages it reads through a pager-backed root are
-    requested there and land there (cow.read_through); the child holds nothing new."""
-    from spec.paging import commit_pages  # paging calls back into this module
+    requested there and land there (cow.read_through); the child holds nothing new.
+    The first failed request ends it, or, `best_effort` (ALWAYS_NEED), is skipped."""
+    from spec.paging import commit_pages, page_in_best_effort  # they call back into here
 
     v = cx.v
     want = v.pages_add(v.pages_empty(), a, b)
@@ -155,6 +157,9 @@ def fetch(cx: Cx, st: State, obj: int, a: Word, b: Word) -> tuple[State, int]:
                                                                          landed))), OK
     t = target(cx, st, obj, 0)
     for lo, hi in v.pages_runs(want):
+        if best_effort:
+            st = page_in_best_effort(cx, st, t, lo, hi)
+            continue
         st, status = commit_pages(cx, st, t, lo, hi, reading=True)
         if status != OK:
             return st, status
@@ -419,26 +424,28 @@ def legacy_owner(who: list[int]) -> int:
     return min(who)
 
 
-def legacy_counts(cx: Cx, per: dict[int, tuple[Flag, Flag, Any]]) -> dict[int, Flag]:
-    """Legacy attribution of one page (`per` as `shares` gives it): for each VMO that
-    could see it, whether the page counts for it, i.e. it is the one `legacy_owner`
-    picks among the VMOs that see it. Both backends: concretely the pick itself; in z3
-    the pick for each set of VMOs that may be the ones seeing it (a family in a proof
-    shape has at most three), so the proofs check the rule the counts use."""
+def legacy_count(cx: Cx, per: dict[int, tuple[Flag, Flag, Any]], obj: int) -> Flag:
+    """Legacy attribution of one page (`per` as `shares` gives it) for the VMO obj:
+    whether the page counts for it, i.e. it is the one `legacy_owner` picks among the
+    VMOs that see it. Both backends: concretely the pick itself; in z3 the pick for each
+    set of VMOs that may be the ones seeing it (a family in a proof shape has at most
+    three), so the proofs check the rule the counts use."""
     v = cx.v
     ids = sorted(per)
     if not v.symbolic:
-        who = [k for k in ids if per[k][0]]
-        owner = legacy_owner(who) if who else None
-        return {k: k == owner for k in ids}
-    out: dict[int, list[Flag]] = {k: [] for k in ids}
+        return bool(per[obj][0]) and legacy_owner([k for k in ids if per[k][0]]) == obj
+    fs: list[Flag] = []
     for mask in range(1, 1 << len(ids)):
         group = [k for i, k in enumerate(ids) if mask >> i & 1]
-        owner = legacy_owner(group)
-        if owner in out:
-            out[owner].append(v.and_(*[per[k][0] if k in group else v.not_(per[k][0])
-                                       for k in ids]))
-    return {k: v.or_(False, *fs) for k, fs in out.items()}
+        if legacy_owner(group) == obj:
+            fs.append(v.and_(*[per[k][0] if k in group else v.not_(per[k][0])
+                               for k in ids]))
+    return v.or_(False, *fs)
+
+
+def legacy_counts(cx: Cx, per: dict[int, tuple[Flag, Flag, Any]]) -> dict[int, Flag]:
+    """`legacy_count` for each VMO that could see the page (the proofs sum them)."""
+    return {k: legacy_count(cx, per, k) for k in sorted(per)}
 
 
 def sights(cx: Cx, st: State) -> dict[int, dict[int, PageSet]]:
@@ -495,6 +502,7 @@ def attribution(cx: Cx, st: State, obj: int) -> tuple[int, int, int, int]:
     own = v.pages_count(_memory(st, obj).committed, 0, v.div_to(vmo.size, p))
     seen = sights(cx, st)
     rss = alone = legacy = 0
+    legacy_mode = cx.profile.attribution == "legacy"
     scaled_fp = own * (p << FRACTION_BITS)
     for hid, mine in seen[obj].items():
         cuts = sorted({x for s in seen.values() if hid in s
@@ -507,9 +515,10 @@ def attribution(cx: Cx, st: State, obj: int) -> tuple[int, int, int, int]:
             _sees, only, part = per[obj]
             rss += n
             alone += n if only else 0
-            legacy += n if legacy_counts(cx, per)[obj] else 0
+            if legacy_mode and legacy_count(cx, per, obj):
+                legacy += n
             scaled_fp += n * part
-    if cx.profile.attribution == "legacy":
+    if legacy_mode:
         return ((own + legacy) * p, 0, 0, U64_MAX)
     one = 1 << FRACTION_BITS
     return ((own + rss) * p, (own + alone) * p, scaled_fp // one, scaled_fp % one)

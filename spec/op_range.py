@@ -31,6 +31,7 @@ from spec.objects import (
     Target,
     is_discarded,
     memory,
+    pager_detached,
     target,
     with_memory,
 )
@@ -657,40 +658,40 @@ def always_need(
 
     def effect() -> Outcome:
         cx.why = "always_need.effect"
-        owner = st.vmo(t.owner)
-        # The page says it "may commit pages": whether it does is the reading
-        # always_need-commits, through a child as at the root.
-        if owner.marks is None:
-            if t.owner in st.nodes and cow.reads_through(st, t.owner):
-                # cow.read_through: the pages the child reads through are paged into the
-                # root and the root's pages are marked; errors are ignored (best effort)
-                # unless the reading always_need-pager_errors reports them
-                a, b = owner_pages(cx, t, offset, v.add(offset, size)[0])
-                st2 = st
-                if cx.reading("always_need-commits") == "commits":
-                    st2, fetched = cow.fetch(cx, st, t.owner, a, b)
-                    if fetched != OK and \
-                            cx.reading("always_need-pager_errors") == "reports":
-                        return Outcome(fetched, st2)
-                return Outcome(OK, cow.mark_through(cx, st2, t.owner, a, b, "always_need"))
+        # cow.read_through: through a child reading a pager-backed root the pages land in
+        # the root and the root's pages are marked
+        through = st.vmo(t.owner).marks is None
+        if through and not (t.owner in st.nodes and cow.reads_through(st, t.owner)):
             return Outcome(OK, st)
         a, b = owner_pages(cx, t, offset, v.add(offset, size)[0])
-        # always_need.effect: per-page paging errors are ignored; the call still succeeds and the
-        # pages after a failing one are still paged in.
-        commits = cx.reading("always_need-commits") == "commits"
-        # whether a pager's failure is reported is the reading always_need-pager_errors
-        if commits and owner.marks.fails and \
-                cx.reading("always_need-pager_errors") == "reports":
-            st3, s = commit_pages(cx, st, t, a, b, reading=True)
-            if s != OK:
-                return Outcome(s, st3)
-        st2 = page_in_best_effort(cx, st, t, a, b) if commits else st
+        st2, s = _hint_page_in(cx, st, t, a, b)
+        if s != OK:
+            return Outcome(s, st2)
+        if through:
+            return Outcome(OK, cow.mark_through(cx, st2, t.owner, a, b, "always_need"))
         owner = st2.vmo(t.owner)
         assert owner.marks is not None
         marks = owner.marks._replace(always_need=v.pages_add(owner.marks.always_need, a, b))
         return Outcome(OK, st2.with_object(t.owner, owner._replace(marks=marks)))
 
     return fail_or(cx, st, status, effect)
+
+
+def _hint_page_in(cx: Cx, st: State, t: Target, a: Word, b: Word) -> tuple[State, int]:
+    """ALWAYS_NEED's paging in of the owner's pages [a, b), at a pager-backed root or
+    through a child reading it (one decision for both). The page says it "may commit
+    pages": whether it does is the reading always_need-commits. always_need.effect: a
+    failed request is ignored and the pages after it are still paged in; whether the
+    first failure is reported instead is the reading always_need-pager_errors."""
+    if cx.reading("always_need-commits") != "commits":
+        return st, OK
+    marks = t.root.marks
+    may_fail = marks is not None and (bool(marks.fails) or pager_detached(st, t.root))
+    if may_fail and cx.reading("always_need-pager_errors") == "reports":
+        st2, s = commit_pages(cx, st, t, a, b, reading=True)
+        if s != OK:
+            return st2, s
+    return page_in_best_effort(cx, st, t, a, b), OK
 
 
 # ----------------------------------------------------------------------------------------

@@ -86,8 +86,11 @@ def page_in_best_effort(cx: Cx, st: State, t: Target, a: Word, b: Word) -> State
     that fails is skipped, not the end (the kernel ignores errors in this paging in:
     "hints are best effort", VmObjectPaged::HintRange). A scripted failure is used up by
     the first page that meets it; a detached pager supplies nothing. Dirty pages hold
-    no page and get none."""
+    no page and get none. Through a child reading a pager-backed root the pages land in
+    the root (cow.read_through)."""
     v = cx.v
+    if t.owner in st.nodes and cow.reads_through(st, t.owner):
+        return cow.fetch(cx, st, t.owner, a, b, best_effort=True)[0]
     owner = st.vmo(t.owner)
     marks = owner.marks
     if marks is None or owner.kind.contiguous or pager_detached(st, owner):

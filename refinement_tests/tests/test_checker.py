@@ -463,3 +463,23 @@ def test_doc_always_need_through_child_may_only_mark() -> None:
         assert check("doc", *steps, read("c", 0, 1, status=status)).conforms, status
     assert check("zircon-2025", *steps, read("c", 0, 1, status="ZX_OK")).conforms
     assert diverged(check("zircon-2025", *steps, read("c", 0, 1, status="ZX_ERR_IO"))).step == 6
+
+
+def test_always_need_pager_errors_decided_alike_at_root_and_through_child() -> None:
+    # One rule decides ALWAYS_NEED's paging in at a pager root and through its child: a
+    # request that fails, here because the pager is gone (BAD_STATE), is ignored under
+    # zircon-2025 and may be reported under doc (the reading always_need-pager_errors),
+    # whichever of the two VMOs the hint is given through.
+    child = {"call": "vmo_create_child", "vmo": "pv",
+             "options": ["ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE"], "offset": 0,
+             "size": 2 * PAGE, "out": "c", "status": "ZX_OK"}
+    close = {"call": "handle_close", "handle": "p", "status": "ZX_OK"}
+    for vmo in ("pv", "c"):
+        steps = (PAGER, PAGER_VMO, child, close)
+        for status in ("ZX_OK", "ZX_ERR_BAD_STATE"):
+            hint = op(vmo, "ALWAYS_NEED", 0, 2 * PAGE, status=status)
+            assert check("doc", *steps, hint).conforms, (vmo, status)
+        assert check("zircon-2025", *steps, op(vmo, "ALWAYS_NEED", 0, 2 * PAGE,
+                                               status="ZX_OK")).conforms, vmo
+        assert not check("zircon-2025", *steps, op(vmo, "ALWAYS_NEED", 0, 2 * PAGE,
+                                                   status="ZX_ERR_BAD_STATE")).conforms, vmo

@@ -192,6 +192,38 @@ def test_a_repeated_line_reads_as_its_first_reading(tmp_path: Path) -> None:
         list(stream)
 
 
+def test_a_change_to_one_step_reaches_no_repeat_of_its_line(tmp_path: Path) -> None:
+    """Each repeat of a remembered line owns every list and dict of its step (the
+    fields, the JSON object and what nests in them): a reader that changes one step,
+    the first or a repeat, changes no other."""
+    create = ('{"call": "vmo_create", "size": 4096, "options": ["ZX_VMO_RESIZABLE"], '
+              '"out": "a", "status": "ZX_OK"}')
+    lock = ('{"call": "vmo_op_range", "vmo": "a", "op": "ZX_VMO_OP_LOCK", "offset": 0, '
+            '"size": 4096, "status": "ZX_OK", "lock_state": {"offset": 0, "size": 4096, '
+            '"discarded_offset": 0, "discarded_size": 0}}')
+    read = '{"call": "vmo_read", "vmo": "a", "offset": 0, "length": 2, "data": [[0, 2]]}'
+    path = _write(tmp_path / "m.jsonl", [HEADER, create, *[lock, read] * 3])
+
+    def steps() -> list[Step]:
+        with open_trace(path) as stream:
+            return list(stream)
+
+    clean = steps()
+    for mine in (1, 3):  # the lines' first reading, then a repeat served from memory
+        changed = steps()
+        lock_step, read_step = changed[mine], changed[mine + 1]
+        lock_step.expect["lock_state"]["size"] = 1
+        lock_step.raw["lock_state"]["size"] = 1
+        lock_step.raw["note"] = "changed"
+        read_step.raw["data"][0][1] = 1
+        read_step.raw["data"].append([1, 1])
+        read_step.args["vmo"] = "b"
+        assert lock_step != clean[mine] and read_step != clean[mine + 1]
+        for k, step in enumerate(changed):
+            if k not in (mine, mine + 1):
+                assert step == clean[k], (mine, k)
+
+
 def test_lines_that_never_repeat_are_soon_not_remembered(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A full memory of lines that served few repeats is emptied and the reader stops

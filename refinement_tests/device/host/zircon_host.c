@@ -1207,12 +1207,18 @@ static zx_status_t op_hint(target_t* t, uint32_t op, uint64_t offset, uint64_t s
   if (t->size < end) return ZX_ERR_OUT_OF_RANGE;
   if (size == 0) return ZX_OK;
   if (t->owner->thru) {
-    // cow.read_through: through a child the root's pages are paged in (errors ignored)
-    // and marked, wherever the child's range maps onto the root through each window.
+    // cow.read_through: through a child the root's pages are paged in and marked,
+    // wherever the child's range maps onto the root through each window. As at the
+    // root, a failed request is skipped and the pages after it are still paged in.
     uint64_t lo = (offset + t->shift) / K.page, top = 0;
     ceil_page(end + t->shift, &top);
     top /= K.page;
-    (void)commit_pages(t->owner, lo, top, true);
+    store_t* cs = t->owner->store;
+    for (uint64_t n = next_absent(cs, lo, top, true); n < top;
+         n = next_absent(cs, n + 1, top, true)) {
+      if (!frames_available(1)) break;  // paging in stops when memory runs out
+      (void)commit_pages(t->owner, n, n + 1, true);  // per-page errors are ignored
+    }
     obj_t* o = t->owner;
     while (o->thru) {
       if (top > o->thru_limit) top = o->thru_limit;
