@@ -588,6 +588,10 @@ def _fast_cache_policy(v: Any) -> int:
 
 
 def _fast_op(v: Any) -> int:
+    if type(v) is str:  # an op's own name, as nearly every line spells it
+        code = abi.OPS.get(v)
+        if code is not None:
+            return code
     _fast_u32_or_name(v)
     return _decode_op(v)
 
