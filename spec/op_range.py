@@ -343,9 +343,12 @@ def _zero_pieces(cx: Cx, st: State, t: Target, offset: Word, end: Word) -> Outco
     for lo, hi, page in pieces:
         partial = page is not None
         # An empty piece does nothing: it is not explored as a path of its own, but
-        # folded into the conditions below (fewer, simpler paths for the proofs).
+        # folded into the conditions below (fewer, simpler paths for the proofs), and
+        # whole pages of an empty piece are an empty range. A concrete run skips an
+        # empty partial piece at once; it runs the whole pages' effect on an empty range
+        # as a symbolic run does, so that both read the same code the same way.
         nonempty = v.ult(lo, hi)
-        if nonempty is False:
+        if nonempty is False and page is not None:
             continue
         # zero.uncached.2025: a contiguous VMO's whole pages take the slow path, whose
         # policy check comes before the bounds
