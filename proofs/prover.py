@@ -188,18 +188,6 @@ def _solver(rlimit: int, simplify: bool = False) -> z3.Solver:
     return s
 
 
-def _fresh_check(facts: list[Any], rlimit: int) -> z3.CheckSatResult:
-    """The quantifier-free check in a z3 context of its own, into which the facts are
-    copied: how hard z3 finds a query depends on the order its terms were made in, so in
-    the process's own context an obligation's cost depended on which obligations that
-    process had proved before (one took 1 s alone and 512 s after others)."""
-    ctx = z3.Context()
-    s = z3.Then(z3.Tactic("simplify", ctx), z3.Tactic("smt", ctx)).solver()
-    s.set("rlimit", rlimit)
-    s.add(*[f.translate(ctx) for f in facts])
-    return s.check()
-
-
 def _confirmed(m: z3.ModelRef, hyps: list[Any], claim: Any, i: z3.BitVecRef,
                k: z3.BitVecRef, rlimit: int) -> z3.ModelRef | None:
     """A quantifier-free model made whole: its arrays completed as a well-formed state,
@@ -293,16 +281,11 @@ def discharge(ob: Obligation, paths: tuple[list[Path[Outcome]], tuple[Any, ...]]
     claim = z3.Not(z3.And(*parts))
     # First with well-formedness only where the claim looks (quantifier-free): unsat
     # there is a proof. Otherwise ask again with all of it, for a proof or a real model.
-    points = [i, k, z3.UDiv(i, PAGE)]  # the byte, the page, the byte's page
-    facts = [*hypotheses(sh, PAGE, at=points), *side, claim]
-    model: dict[str, Any] = {}
-    if _fresh_check(facts, rlimit) == z3.unsat:
-        return Result(ob, "proved", time.perf_counter() - start, nonvacuous, model)
-    # Not proved there: the same check in this process's context, where the model (if
-    # any) is made of the terms the witness is read from.
     ground = _solver(rlimit, simplify=True)
-    ground.add(*facts)
+    points = [i, k, z3.UDiv(i, PAGE)]  # the byte, the page, the byte's page
+    ground.add(*hypotheses(sh, PAGE, at=points), *side, claim)
     r = ground.check()
+    model: dict[str, Any] = {}
     if r == z3.unsat:
         verdict: Verdict = "proved"
     elif r == z3.sat and (confirmed := _first_confirmed(ground, hyps, claim, i, k, rlimit)):
