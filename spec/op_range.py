@@ -330,7 +330,7 @@ def _zero_pieces(cx: Cx, st: State, t: Target, offset: Word, end: Word) -> Outco
     # of page numbers rather than comparisons of 64-bit sums, which z3 finds far easier.
     first_page, last_page = v.floor_to(offset, p), v.floor_to(end, p)
     one_page = v.eq(first_page, last_page)
-    after_first = v.add(first_page, p)[0]  # no overflow: it is at most last_page
+    after_first = v.add(first_page, p)[0]  # used only when end lies in a later page: no wrap
     head_end = v.ite(one_page, end, v.ite(v.aligned(offset, p), offset, after_first))
     whole_end = v.ite(one_page, end, last_page)
     pieces = (  # (lo, hi, the page a partial piece lies in)
